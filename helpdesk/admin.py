@@ -1,0 +1,380 @@
+"""Provider staff work cases here. Admin is configuration, but every write goes through
+``helpdesk.services`` so the rules and events are the same as on every other channel."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from helpdesk import services
+from helpdesk.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseUpdate,
+    Channel,
+    Severity,
+    Status,
+)
+from tenants.models import Tenant, TenantKind, User
+
+
+class CaseUpdateForm(forms.ModelForm):
+    internal = forms.BooleanField(
+        required=False, label="Internal note", help_text="Not shown to the customer."
+    )
+
+    class Meta:
+        model = CaseUpdate
+        fields = ["body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 3})}
+
+
+class CaseUpdateFormSet(forms.BaseInlineFormSet):
+    """New updates are saved through ``update_add`` (first-response rule, events), never
+    by a bare ``save()``."""
+
+    request: HttpRequest
+
+    def save_new(self, form: forms.ModelForm, commit: bool = True) -> CaseUpdate:
+        return services.update_add(
+            case=self.instance,
+            author=self.request.user,
+            body=form.cleaned_data["body"],
+            internal=form.cleaned_data.get("internal", False),
+        )
+
+
+class CaseUpdateInline(admin.StackedInline):
+    """The form for a new reply or note; the history is shown by CaseUpdateHistoryInline."""
+
+    model = CaseUpdate
+    form = CaseUpdateForm
+    formset = CaseUpdateFormSet
+    extra = 1
+    can_delete = False
+    verbose_name = "new reply or internal note"
+    verbose_name_plural = "add a reply or internal note"
+    fields = ["body", "internal"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CaseUpdate]:
+        return super().get_queryset(request).none()
+
+    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type("RequestCaseUpdateFormSet", (formset,), {"request": request})
+
+
+class CaseUpdateHistoryInline(admin.TabularInline):
+    model = CaseUpdate
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "conversation"
+    fields = ["created_at", "visibility", "author_email", "body"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class AttachmentInline(admin.TabularInline):
+    model = Attachment
+    extra = 0
+    can_delete = False
+    fields = ["download", "size", "uploaded_by", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="file")
+    def download(self, attachment: Attachment) -> str:
+        from django.utils.html import format_html
+
+        return format_html(
+            '<a href="{}">{}</a>', attachment.get_absolute_url(), attachment.filename
+        )
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class CaseEventInline(admin.TabularInline):
+    model = CaseEvent
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "timeline"
+    fields = ["created_at", "kind", "old_value", "new_value", "actor", "reason", "visibility"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class CaseChangeForm(forms.ModelForm):
+    """Severity, status and assignee are edited here but applied by the services; the checks
+    run in ``clean`` so a refused change is a form error, not a crash."""
+
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when the severity changes; kept in the timeline.",
+    )
+
+    class Meta:
+        model = Case
+        fields = ["severity", "status", "assignee"]
+
+    request: HttpRequest
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The instance as stored; the form's own instance is overwritten before save.
+        self.current = current = Case.objects.select_related("tenant").get(pk=self.instance.pk)
+        allowed = {current.status, *services.allowed_statuses(current, self.request.user)}
+        self.fields["status"].choices = [c for c in Status.choices if c[0] in allowed]
+        self.fields["assignee"].queryset = User.objects.filter(is_staff=True, is_active=True)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        current = self.current
+        if "severity" in self.changed_data:
+            if not data.get("reason", "").strip():
+                self.add_error("reason", "Say why the severity changes.")
+            if (
+                data.get("severity") == Severity.EMERGENCY
+                and not current.tenant.emergency_entitlement
+            ):
+                self.add_error("severity", services.EMERGENCY_NOT_ENTITLED)
+        return data
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    form = CaseChangeForm
+    list_display = [
+        "reference",
+        "subject",
+        "tenant",
+        "severity",
+        "status",
+        "tier",
+        "channel",
+        "requester_email",
+        "assignee",
+        "created_at",
+    ]
+    list_filter = [
+        "status",
+        "severity",
+        "tier",
+        "channel",
+        ("tenant", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["=reference", "subject", "requester_email"]
+    list_select_related = ["tenant", "assignee"]
+    list_per_page = 50
+    show_full_result_count = False  # COUNT(*) over a million rows is the slow part of a changelist
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "reference",
+        "tenant",
+        "requester_email",
+        "subject",
+        "description",
+        "channel",
+        "tier",
+        "created_at",
+        "dispatched_at",
+        "first_response_at",
+        "resolved_at",
+        "closed_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["reference", "tenant", "requester_email", "subject", "description"]}),
+        ("Handling", {"fields": ["severity", "status", "assignee", "reason", "channel", "tier"]}),
+        (
+            "Times",
+            {
+                "fields": [
+                    "created_at",
+                    "dispatched_at",
+                    "first_response_at",
+                    "resolved_at",
+                    "closed_at",
+                ]
+            },
+        ),
+    ]
+    inlines = [CaseUpdateHistoryInline, CaseUpdateInline, AttachmentInline, CaseEventInline]
+    actions = ["assign_to_me", "resolve"]
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type("RequestCaseChangeForm", (form,), {"request": request})
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # references are never reused and history is kept
+
+    def save_model(
+        self, request: HttpRequest, obj: Case, form: forms.ModelForm, change: bool
+    ) -> None:
+        current = Case.objects.get(pk=obj.pk)
+        data = form.cleaned_data
+        try:
+            if data["severity"] != current.severity:
+                services.case_change_severity(
+                    case=current,
+                    actor=request.user,
+                    severity=data["severity"],
+                    reason=data["reason"],
+                )
+            if data["status"] != current.status:
+                services.case_change_status(
+                    case=current, actor=request.user, status=data["status"], reason=data["reason"]
+                )
+            if data["assignee"] != current.assignee:
+                services.case_assign(case=current, actor=request.user, assignee=data["assignee"])
+        except (ValidationError, PermissionDenied) as error:
+            messages.error(request, "; ".join(getattr(error, "messages", [str(error)])))
+        obj.refresh_from_db()
+
+    # --- opening a case for a customer (phone, chat, other) ---
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = StaffOpenCaseForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                case = form.open_case(request.user)
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, f"{case.reference} opened for {case.tenant}.")
+                return HttpResponseRedirect(reverse("admin:helpdesk_case_change", args=[case.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Open a case for a customer",
+            "form": form,
+            "opts": self.model._meta,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/helpdesk/case/open_case.html", context)
+
+    # --- actions ---
+
+    @admin.action(description="Assign selected cases to me")
+    def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Case]) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda case: services.case_assign(case=case, actor=request.user, assignee=request.user),
+            "assigned to you",
+        )
+
+    @admin.action(description="Resolve selected cases")
+    def resolve(self, request: HttpRequest, queryset: QuerySet[Case]) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda case: services.case_change_status(
+                case=case, actor=request.user, status=Status.RESOLVED
+            ),
+            "resolved",
+        )
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Case], change, done: str) -> None:
+        succeeded = []
+        for case in queryset:
+            try:
+                change(case)
+            except (ValidationError, PermissionDenied) as error:
+                messages.warning(
+                    request,
+                    f"{case.reference}: {' '.join(getattr(error, 'messages', [str(error)]))}",
+                )
+            else:
+                succeeded.append(case.reference)
+        if succeeded:
+            messages.success(request, f"{len(succeeded)} case(s) {done}: {', '.join(succeeded)}.")
+
+
+class StaffOpenCaseForm(forms.Form):
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.exclude(kind=TenantKind.PROVIDER).filter(is_active=True),
+        label="Customer",
+    )
+    requester_email = forms.EmailField(
+        label="Requester's email", help_text="An agent of the customer, if known, is linked."
+    )
+    channel = forms.ChoiceField(
+        choices=[
+            (c.value, c.label) for c in (Channel.PHONE, Channel.CHAT, Channel.EMAIL, Channel.OTHER)
+        ],
+        initial=Channel.PHONE,
+    )
+    severity = forms.TypedChoiceField(
+        choices=Severity.choices,
+        coerce=int,
+        initial=Severity.MINOR,
+        help_text="Requests taken by phone, chat or email default to Minor.",
+    )
+    subject = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea)
+
+    def open_case(self, staff: User) -> Case:
+        data = self.cleaned_data
+        tenant = data["tenant"]
+        requester = User.objects.filter(
+            email__iexact=data["requester_email"], membership__tenant=tenant
+        ).first()
+        return services.case_open(
+            tenant=tenant,
+            subject=data["subject"],
+            description=data["description"],
+            channel=data["channel"],
+            severity=data["severity"],
+            requester=requester,
+            requester_email=data["requester_email"],
+            opened_by=staff,
+        )
+
+
+def _add_errors(form: forms.Form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@admin.register(CaseEvent)
+class CaseEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "case", "kind", "old_value", "new_value", "actor"]
+    list_filter = ["kind"]
+    search_fields = ["=case__reference"]
+    list_select_related = ["case", "actor"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,0 +1,197 @@
+"""The demo world of the README: tenants, people and a few dozen cases. Idempotent."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from helpdesk import services
+from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Channel, Severity, Status
+from tenants.models import CustomerPriority, Membership, Role, Tenant, TenantKind, User
+
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo login
+
+# slug: (name, kind, parent slug, extra fields)
+TENANTS = {
+    "phonism": ("Phonism", TenantKind.PROVIDER, None, {}),
+    "acme": ("Acme Telecom", TenantKind.CUSTOMER, "phonism", {}),
+    "globex": (
+        "Globex",
+        TenantKind.CUSTOMER,
+        "phonism",
+        {"emergency_entitlement": True, "priority": CustomerPriority.STRATEGIC},
+    ),
+    "voicehub": ("VoiceHub", TenantKind.RESELLER, "phonism", {}),
+    "initech": ("Initech", TenantKind.SUBCUSTOMER, "voicehub", {}),
+    "umbrella": ("Umbrella", TenantKind.SUBCUSTOMER, "voicehub", {}),
+}
+
+# email: (first name, last name, tenant slug, role, staff group or None, superuser)
+PEOPLE = {
+    "admin@phonism.test": ("Ada", "Admin", "phonism", Role.ADMIN, None, True),
+    "alice@phonism.test": ("Alice", "Agent", "phonism", Role.AGENT, "Support agent", False),
+    "sam@phonism.test": ("Sam", "Manager", "phonism", Role.ADMIN, "Support manager", False),
+    "ann@acme.test": ("Ann", "Acme", "acme", Role.AGENT, None, False),
+    "bob@acme.test": ("Bob", "Acme", "acme", Role.ADMIN, None, False),
+    "gina@globex.test": ("Gina", "Globex", "globex", Role.AGENT, None, False),
+    "rita@voicehub.test": ("Rita", "VoiceHub", "voicehub", Role.ADMIN, None, False),
+    "rob@voicehub.test": ("Rob", "VoiceHub", "voicehub", Role.AGENT, None, False),
+    "ivan@initech.test": ("Ivan", "Initech", "initech", Role.AGENT, None, False),
+    "uma@umbrella.test": ("Uma", "Umbrella", "umbrella", Role.AGENT, None, False),
+}
+
+SUBJECTS = [
+    "Handsets at the Boston office cannot register",
+    "Provisioning profile not applied to new Yealink phones",
+    "How do I bulk-import extensions?",
+    "Call park shows wrong extension",
+    "Firmware rollout stuck at 40%",
+    "Feature request: export device inventory",
+    "Voicemail to email delayed by hours",
+    "Polycom phones reboot every night",
+    "Portal login slow for all admins",
+    "Question about best practice for DHCP option 66",
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo tenants, people and cases (safe to run again)."
+
+    def handle(self, *args, **options) -> None:
+        with transaction.atomic():
+            tenants = self._tenants()
+            people = self._people(tenants)
+            created = self._cases(tenants, people)
+        self.stdout.write(self.style.SUCCESS("Demo world ready."))
+        if created:
+            self.stdout.write(f"Created {created} demo cases.")
+        self.stdout.write(
+            f"Sign in at /accounts/login/ (people) or /admin/ (staff), password {DEMO_PASSWORD!r}:"
+        )
+        for email, (_, _, slug, role, group, superuser) in PEOPLE.items():
+            what = "superuser" if superuser else (group or f"{role.label.lower()}")
+            self.stdout.write(f"  {email:<22} {TENANTS[slug][0]:<13} {what}")
+
+    def _tenants(self) -> dict[str, Tenant]:
+        tenants: dict[str, Tenant] = {}
+        for slug, (name, kind, parent, extra) in TENANTS.items():
+            if kind == TenantKind.PROVIDER:
+                # The data migration made the provider; adopt it whatever its slug.
+                tenant = Tenant.objects.filter(kind=TenantKind.PROVIDER).first()
+                if tenant is None:
+                    tenant = Tenant.objects.create(name=name, slug=slug, kind=kind)
+            else:
+                tenant, _ = Tenant.objects.get_or_create(
+                    slug=slug,
+                    defaults={"name": name, "kind": kind, "parent": tenants[parent], **extra},
+                )
+            tenants[slug] = tenant
+        return tenants
+
+    def _people(self, tenants: dict[str, Tenant]) -> dict[str, User]:
+        people: dict[str, User] = {}
+        for email, (first, last, slug, role, group, superuser) in PEOPLE.items():
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = User.objects.create_user(
+                    email,
+                    DEMO_PASSWORD,
+                    first_name=first,
+                    last_name=last,
+                    is_staff=slug == "phonism",
+                    is_superuser=superuser,
+                )
+            if group:
+                user.groups.add(Group.objects.get(name=group))
+            Membership.objects.get_or_create(
+                user=user, defaults={"tenant": tenants[slug], "role": role}
+            )
+            people[email.split("@")[0]] = user
+        return people
+
+    def _cases(self, tenants: dict[str, Tenant], people: dict[str, User]) -> int:
+        demo = [t for slug, t in tenants.items() if slug != "phonism"]
+        if Case.objects.filter(tenant__in=demo).exists():
+            return 0
+        rng = random.Random(42)
+        requesters = {
+            "acme": ["ann", "bob"],
+            "globex": ["gina"],
+            "voicehub": ["rita", "rob"],
+            "initech": ["ivan"],
+            "umbrella": ["uma"],
+        }
+        support = {"initech": "rob", "umbrella": "rita"}  # the reseller answers its sub-customers
+        count = 0
+        for i in range(36):
+            slug = list(requesters)[i % len(requesters)]
+            tenant = tenants[slug]
+            requester = people[rng.choice(requesters[slug])]
+            severities = [
+                s
+                for s in Severity.values
+                if s != Severity.EMERGENCY or tenant.emergency_entitlement
+            ]
+            case = services.case_open(
+                tenant=tenant,
+                subject=SUBJECTS[i % len(SUBJECTS)],
+                description="Seen since this morning. Steps to reproduce and logs follow.",
+                channel=Channel.PORTAL if i % 5 else Channel.EMAIL,
+                severity=rng.choice(severities),
+                requester=requester,
+                opened_by=requester,
+            )
+            answerer = people[support.get(slug, rng.choice(["alice", "sam"]))]
+            stage = i % 6
+            if stage >= 1:
+                services.update_add(
+                    case=case,
+                    author=answerer,
+                    body="Thanks, we are on it. Next update within the hour.",
+                )
+            if stage >= 2:
+                services.case_change_status(case=case, actor=answerer, status=Status.IN_PROGRESS)
+                services.update_add(
+                    case=case,
+                    author=answerer,
+                    body="Checked the logs: the SBC drops registrations.",
+                    internal=True,
+                )
+            if stage == 3:
+                services.case_change_status(case=case, actor=answerer, status=Status.WAITING)
+            if stage >= 4:
+                services.update_add(case=case, author=requester, body="That fixed it, thank you.")
+                services.case_change_status(case=case, actor=answerer, status=Status.RESOLVED)
+            if stage == 5:
+                services.case_change_status(case=case, actor=answerer, status=Status.CLOSED)
+            # Spread the cases over the last weeks so the lists look lived in.
+            self._shift(
+                case, timedelta(hours=rng.randint(1, 24 * 30)) if stage else timedelta(minutes=i)
+            )
+            count += 1
+        return count
+
+    @staticmethod
+    def _shift(case: Case, back: timedelta) -> None:
+        for model in (CaseUpdate, CaseEvent):
+            for row in model.objects.filter(case=case):
+                row.created_at -= back
+                row.save(update_fields=["created_at"])
+        for field in (
+            "created_at",
+            "updated_at",
+            "dispatched_at",
+            "first_response_at",
+            "resolved_at",
+            "closed_at",
+        ):
+            value = getattr(case, field)
+            if value is not None:
+                setattr(case, field, value - back)
+        case.save()
+        Attachment.objects.filter(case=case).update(created_at=timezone.now() - back)

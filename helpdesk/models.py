@@ -1,0 +1,276 @@
+"""Cases and what happens to them (SPEC §4). Changes go through ``helpdesk.services`` only."""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage, Storage
+from django.db import models
+from django.urls import reverse
+
+from tenants.models import Tenant
+
+
+class Severity(models.IntegerChoices):
+    EMERGENCY = 1, "Emergency"
+    CRITICAL = 2, "Critical"
+    MAJOR = 3, "Major"
+    MODERATE = 4, "Moderate"
+    MINOR = 5, "Minor"
+
+
+# The contract's descriptions, shown wherever severity is chosen (SPEC §4).
+SEVERITY_GUIDE: dict[int, tuple[str, str]] = {
+    Severity.EMERGENCY: (
+        "Outside standard hours; major malfunction of a whole customer site or region, one device "
+        "brand across the network, or several brands at one site; many users cannot work; "
+        "mission-critical.",
+        "On-call incident coordination between Phonism and designated customer resources.",
+    ),
+    Severity.CRITICAL: (
+        "Very high impact; same scope as Emergency, during standard hours.",
+        "Maximum effort from both sides until a fix or workaround.",
+    ),
+    Severity.MAJOR: (
+        "Critical loss of platform function or performance; many users blocked; major feature "
+        "failure with no or an inconvenient workaround; usable but severely limited.",
+        "Intensive effort until a fix or workaround.",
+    ),
+    Severity.MODERATE: (
+        "Moderate loss of function or performance; several production users impacted; minor "
+        "feature failure with a convenient workaround.",
+        "Moderate effort until a fix or workaround.",
+    ),
+    Severity.MINOR: (
+        "No impact on usability; how-to questions, configuration, best practice, feature "
+        "requests, documentation.",
+        "Low effort until a fix, workaround or answer.",
+    ),
+}
+
+
+class Channel(models.TextChoices):
+    PORTAL = "portal", "Portal"
+    WIDGET = "widget", "Widget"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    CHAT = "chat", "Chat"
+    OTHER = "other", "Other"
+
+
+# Channels where the customer's agent picks the severity themselves; every other channel
+# defaults to Minor (SPEC §4).
+SELF_SERVICE_CHANNELS = frozenset({Channel.PORTAL, Channel.WIDGET})
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    RESPONDED = "responded", "Responded"
+    IN_PROGRESS = "in_progress", "In progress"
+    WAITING = "waiting", "Waiting on customer"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+OPEN_STATUSES = frozenset({Status.NEW, Status.RESPONDED, Status.IN_PROGRESS, Status.WAITING})
+
+
+class Tier(models.IntegerChoices):
+    ONE = 1, "Tier one"
+    TWO = 2, "Tier two (provider)"
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "Public reply"
+    RESELLER_NOTE = "reseller_note", "Internal note (reseller and provider)"
+    PROVIDER_NOTE = "provider_note", "Internal note (provider only)"
+
+
+class Counter(models.Model):
+    """Monotonic counters, e.g. for case references: a number once taken is never given again."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    value = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class Case(models.Model):
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="cases")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requested_cases",
+    )
+    requester_email = models.EmailField()
+    subject = models.CharField(max_length=200)
+    description = models.TextField()
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.ONE)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_cases",
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    dispatched_at = models.DateTimeField(
+        help_text="When the request reached the party whose SLA applies."
+    )
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    response_due_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at", "-id"], name="case_tenant_newest"),
+            models.Index(fields=["-created_at", "-id"], name="case_newest"),
+            models.Index(fields=["status", "severity"], name="case_status_severity"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="case_severity_1_to_5", condition=models.Q(severity__gte=1, severity__lte=5)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.subject}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("case-detail", args=[self.reference])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class CaseUpdate(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="updates")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    author_email = models.EmailField(blank=True)
+    visibility = models.CharField(max_length=20, choices=Visibility.choices)
+    body = models.TextField()
+    by_support = models.BooleanField(
+        default=False, help_text="Written by the support side of the case (tier one or provider)."
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_visibility_display()} on {self.case.reference}"
+
+    @property
+    def is_internal(self) -> bool:
+        return self.visibility != Visibility.PUBLIC
+
+
+class PrivateAttachmentStorage(FileSystemStorage):
+    """Files under settings.ATTACHMENTS_ROOT, which has no URL: only the download view that asks
+    the access policy serves them. The root is read on each use so tests can move it."""
+
+    @property
+    def base_location(self) -> str:
+        return str(settings.ATTACHMENTS_ROOT)
+
+    @property
+    def location(self) -> str:
+        return os.path.abspath(self.base_location)
+
+    def url(self, name: str | None) -> str:
+        raise NotImplementedError("Attachments have no public URL; use Attachment.get_absolute_url.")
+
+
+def attachment_storage() -> Storage:
+    return PrivateAttachmentStorage()
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    return f"cases/{instance.case.reference}/{filename}"
+
+
+class Attachment(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    update = models.ForeignKey(
+        CaseUpdate,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        help_text="Empty for files sent with the opening request.",
+    )
+    file = models.FileField(
+        upload_to=attachment_path,
+        storage=attachment_storage,
+        max_length=300,
+    )
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    def get_absolute_url(self) -> str:
+        return reverse("attachment-download", args=[self.pk])
+
+
+class EventKind(models.TextChoices):
+    OPENED = "opened", "Opened"
+    UPDATE_ADDED = "update_added", "Update added"
+    RESPONDED = "responded", "First response"
+    SEVERITY_CHANGED = "severity_changed", "Severity changed"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    ASSIGNED = "assigned", "Assigned"
+
+
+class CaseEvent(models.Model):
+    """One change to a case: who, when, what, old → new. The case's timeline."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    kind = models.CharField(max_length=30, choices=EventKind.choices)
+    old_value = models.CharField(max_length=200, blank=True)
+    new_value = models.CharField(max_length=200, blank=True)
+    reason = models.TextField(blank=True)
+    visibility = models.CharField(
+        max_length=20, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.case_id}"
+
+    @property
+    def summary(self) -> str:
+        if self.old_value or self.new_value:
+            return f"{self.get_kind_display()}: {self.old_value or '—'} → {self.new_value or '—'}"
+        return self.get_kind_display()

@@ -1,0 +1,426 @@
+"""The only way cases change (ARCHITECTURE "One way in").
+
+Every channel (portal, widget, email, admin, seeds, tests) opens and changes cases here, so the
+contract's rules (Emergency entitlement, the Minor default, allowed status transitions, who may
+write what) hold for all of them. Each service runs in one transaction, locks the case it changes
+and writes a CaseEvent per change. Rule violations raise ``ValidationError`` with a message meant
+for the person who asked; acting outside one's reach raises ``PermissionDenied``.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from helpdesk.models import (
+    SELF_SERVICE_CHANNELS,
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseUpdate,
+    Channel,
+    Counter,
+    EventKind,
+    Severity,
+    Status,
+    Visibility,
+)
+from tenants import access
+from tenants.models import Tenant, TenantKind, User
+
+REFERENCE_COUNTER = "case_reference"
+REFERENCE_PREFIX = "CS-"
+REFERENCE_START = 10000
+
+EMERGENCY_NOT_ENTITLED = (
+    "Emergency (severity 1) is reserved for customers with the emergency on-call entitlement. "
+    "Please contact your account manager to arrange emergency on-call support, or choose "
+    "Critical if the issue happens during standard hours."
+)
+
+# The status machine of SPEC §4. "Responded" is never chosen: the first response sets it.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.NEW: frozenset({Status.RESOLVED}),
+    Status.RESPONDED: frozenset({Status.IN_PROGRESS, Status.WAITING, Status.RESOLVED}),
+    Status.IN_PROGRESS: frozenset({Status.WAITING, Status.RESOLVED}),
+    Status.WAITING: frozenset({Status.IN_PROGRESS, Status.RESOLVED}),
+    Status.RESOLVED: frozenset({Status.CLOSED, Status.IN_PROGRESS}),
+    Status.CLOSED: frozenset(),
+}
+
+
+# --- references -------------------------------------------------------------------------------
+
+
+def reserve_references(count: int = 1) -> list[str]:
+    """Take ``count`` new case references. Must run inside the caller's transaction.
+
+    The UPDATE locks the counter row until the transaction ends, so concurrent openers queue
+    behind it and no number is handed out twice; the counter never goes down, so a reference is
+    never reused, not even after a case is deleted.
+    """
+    for _ in range(2):
+        if Counter.objects.filter(name=REFERENCE_COUNTER).update(value=F("value") + count):
+            last = Counter.objects.values_list("value", flat=True).get(name=REFERENCE_COUNTER)
+            return [f"{REFERENCE_PREFIX}{n}" for n in range(last - count + 1, last + 1)]
+        Counter.objects.get_or_create(name=REFERENCE_COUNTER, defaults={"value": REFERENCE_START})
+    raise RuntimeError("could not reserve a case reference")  # pragma: no cover
+
+
+# --- attachments ------------------------------------------------------------------------------
+
+
+def validate_attachment(upload: UploadedFile) -> None:
+    """Size limit and type allow-list (SPEC §4), with a message naming the file."""
+    name = PurePath(upload.name or "").name
+    extension = PurePath(name).suffix.lower().lstrip(".")
+    allowed = [e.lower() for e in settings.ATTACHMENT_EXTENSIONS]
+    if extension not in allowed:
+        raise ValidationError(
+            f"“{name}”: this type of file is not accepted. Allowed types: "
+            + ", ".join(f".{e}" for e in allowed)
+            + "."
+        )
+    if upload.size == 0:
+        raise ValidationError(f"“{name}” is empty.")
+    if upload.size > settings.ATTACHMENT_MAX_BYTES:
+        raise ValidationError(
+            f"“{name}” is {filesizeformat(upload.size)}; the limit is "
+            f"{filesizeformat(settings.ATTACHMENT_MAX_BYTES)} per file."
+        )
+
+
+def _validate_attachments(uploads: Iterable[UploadedFile]) -> list[UploadedFile]:
+    uploads = list(uploads)
+    errors = []
+    for upload in uploads:
+        try:
+            validate_attachment(upload)
+        except ValidationError as error:
+            errors.extend(error.messages)
+    if errors:
+        raise ValidationError({"attachments": errors})
+    return uploads
+
+
+def _store_attachments(
+    case: Case, update: CaseUpdate | None, uploads: list[UploadedFile], user: User | None
+) -> None:
+    for upload in uploads:
+        name = PurePath(upload.name).name
+        # The type is ours to decide from the allowed extension, never the browser's claim.
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        attachment = Attachment(
+            case=case,
+            update=update,
+            filename=name,
+            content_type=content_type,
+            size=upload.size,
+            uploaded_by=user,
+        )
+        attachment.file.save(name, upload, save=False)
+        attachment.save()
+
+
+# --- opening ----------------------------------------------------------------------------------
+
+
+def _event(
+    case: Case,
+    actor: User | None,
+    kind: str,
+    at: datetime,
+    old: object = "",
+    new: object = "",
+    reason: str = "",
+    visibility: str = Visibility.PUBLIC,
+) -> CaseEvent:
+    return CaseEvent.objects.create(
+        case=case,
+        actor=actor,
+        kind=kind,
+        old_value=str(old),
+        new_value=str(new),
+        reason=reason,
+        visibility=visibility,
+        created_at=at,
+    )
+
+
+def _check_severity_allowed(tenant: Tenant, severity: int) -> None:
+    if severity not in Severity.values:
+        raise ValidationError({"severity": "Choose a severity from 1 (Emergency) to 5 (Minor)."})
+    if severity == Severity.EMERGENCY and not tenant.emergency_entitlement:
+        raise ValidationError({"severity": EMERGENCY_NOT_ENTITLED})
+
+
+def case_open(
+    *,
+    tenant: Tenant,
+    subject: str,
+    description: str,
+    channel: str,
+    severity: int | None = None,
+    requester: User | None = None,
+    requester_email: str = "",
+    opened_by: User | None = None,
+    attachments: Iterable[UploadedFile] = (),
+) -> Case:
+    """Open a case for ``tenant``.
+
+    ``opened_by`` is the person at the keyboard (the requester on the portal, a staff member
+    taking a phone call); None for automatic channels that authenticated the sender themselves.
+    """
+    if channel not in Channel.values:
+        raise ValidationError({"channel": f"Unknown channel “{channel}”."})
+    if opened_by is not None and not access.can_open_case_for(opened_by, tenant):
+        raise PermissionDenied("You cannot open cases for this organisation.")
+    if tenant.kind == TenantKind.PROVIDER:
+        raise ValidationError({"tenant": "Cases are opened for customers, not for the provider."})
+    if not tenant.is_usable():
+        raise ValidationError({"tenant": f"{tenant} is deactivated and cannot open new cases."})
+    if severity is None:
+        if channel in SELF_SERVICE_CHANNELS:
+            raise ValidationError({"severity": "Choose the severity that fits the issue."})
+        severity = Severity.MINOR
+    _check_severity_allowed(tenant, severity)
+    if requester is not None:
+        if access.membership_of(requester) is None or requester.membership.tenant_id != tenant.pk:
+            raise ValidationError({"requester": f"{requester.email} is not an agent of {tenant}."})
+        requester_email = requester.email
+    if not requester_email:
+        raise ValidationError({"requester_email": "The requester's email address is needed."})
+    subject, description = subject.strip(), description.strip()
+    if not subject:
+        raise ValidationError({"subject": "Give the case a subject."})
+    if not description:
+        raise ValidationError({"description": "Describe the issue."})
+    uploads = _validate_attachments(attachments)
+
+    now = timezone.now()
+    with transaction.atomic():
+        case = Case.objects.create(
+            reference=reserve_references(1)[0],
+            tenant=tenant,
+            requester=requester,
+            requester_email=requester_email.lower(),
+            subject=subject,
+            description=description,
+            severity=severity,
+            channel=channel,
+            status=Status.NEW,
+            created_at=now,
+            updated_at=now,
+            # For a direct customer the provider is reached at opening; for a sub-customer the
+            # reseller (its tier one) is. Either way, dispatch is now (SPEC §4).
+            dispatched_at=now,
+        )
+        _event(case, opened_by or requester, EventKind.OPENED, now, new=case.get_severity_display())
+        _store_attachments(case, None, uploads, opened_by or requester)
+    return case
+
+
+# --- changing ---------------------------------------------------------------------------------
+
+
+def _locked(case: Case) -> Case:
+    return Case.objects.select_for_update().select_related("tenant__parent").get(pk=case.pk)
+
+
+def _require_actor(actor: User, case: Case) -> None:
+    if not access.can_act_on_case(actor, case):
+        raise PermissionDenied("You cannot act on this case.")
+
+
+def update_add(
+    *,
+    case: Case,
+    author: User,
+    body: str,
+    internal: bool = False,
+    attachments: Iterable[UploadedFile] = (),
+) -> CaseUpdate:
+    """Add a public reply or an internal note. The support side's first public reply after
+    dispatch is the case's response (SPEC §4)."""
+    _require_actor(author, case)
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": "Write something first."})
+    uploads = _validate_attachments(attachments)
+    support = access.is_support_side(author, case)
+    if internal and not support:
+        raise ValidationError({"internal": "Only the support side can write internal notes."})
+    if not internal:
+        visibility = Visibility.PUBLIC
+    elif access.is_provider_staff(author):
+        visibility = Visibility.PROVIDER_NOTE
+    else:
+        visibility = Visibility.RESELLER_NOTE
+
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _locked(case)
+        if locked.status == Status.CLOSED:
+            raise ValidationError("This case is closed; please open a new case instead.")
+        update = CaseUpdate.objects.create(
+            case=locked,
+            author=author,
+            author_email=author.email,
+            visibility=visibility,
+            body=body,
+            by_support=support,
+            created_at=now,
+        )
+        _store_attachments(locked, update, uploads, author)
+        _event(
+            locked,
+            author,
+            EventKind.UPDATE_ADDED,
+            now,
+            new=update.get_visibility_display(),
+            visibility=visibility,
+        )
+        changed = ["updated_at"]
+        if visibility == Visibility.PUBLIC and support and locked.first_response_at is None:
+            locked.first_response_at = now
+            changed.append("first_response_at")
+            _event(locked, author, EventKind.RESPONDED, now)
+            if locked.status == Status.NEW:
+                _set_status(locked, author, Status.RESPONDED, now)
+                changed.append("status")
+        elif visibility == Visibility.PUBLIC and not support and locked.status == Status.WAITING:
+            # The customer answered what support was waiting for: the ball is back with support.
+            _set_status(locked, author, Status.IN_PROGRESS, now, reason="The customer replied.")
+            changed.append("status")
+        locked.updated_at = now
+        locked.save(update_fields=changed)
+    case.refresh_from_db()
+    return update
+
+
+def _set_status(
+    case: Case, actor: User | None, status: str, at: datetime, reason: str = ""
+) -> None:
+    old = case.get_status_display()
+    case.status = status
+    _event(
+        case,
+        actor,
+        EventKind.STATUS_CHANGED,
+        at,
+        old=old,
+        new=case.get_status_display(),
+        reason=reason,
+    )
+
+
+def case_change_severity(*, case: Case, actor: User, severity: int, reason: str) -> Case:
+    """Change severity, recorded with who, when and why (SPEC §4)."""
+    _require_actor(actor, case)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the severity changes."})
+    with transaction.atomic():
+        locked = _locked(case)
+        if not locked.is_open:
+            raise ValidationError("Severity can only change while the case is open.")
+        if severity == locked.severity:
+            raise ValidationError({"severity": "The case already has this severity."})
+        _check_severity_allowed(locked.tenant, severity)
+        now = timezone.now()
+        old = locked.get_severity_display()
+        locked.severity = severity
+        locked.updated_at = now
+        locked.save(update_fields=["severity", "updated_at"])
+        _event(
+            locked,
+            actor,
+            EventKind.SEVERITY_CHANGED,
+            now,
+            old=old,
+            new=locked.get_severity_display(),
+            reason=reason,
+        )
+    case.refresh_from_db()
+    return case
+
+
+def allowed_statuses(case: Case, actor: User) -> list[str]:
+    """The statuses ``actor`` may move ``case`` to now: the transitions of SPEC §4, and for the
+    requesting side only resolving and reopening."""
+    targets = TRANSITIONS[case.status]
+    if not access.is_support_side(actor, case):
+        reopen = {Status.IN_PROGRESS} if case.status == Status.RESOLVED else set()
+        resolve = {Status.RESOLVED} if case.is_open else set()
+        targets = targets & (reopen | resolve)
+    return [s for s in Status.values if s in targets]
+
+
+def case_change_status(*, case: Case, actor: User, status: str, reason: str = "") -> Case:
+    _require_actor(actor, case)
+    with transaction.atomic():
+        locked = _locked(case)
+        if status not in allowed_statuses(locked, actor):
+            current, wanted = locked.get_status_display(), Status(status).label
+            if locked.status == Status.CLOSED:
+                message = "This case is closed; closed is final."
+            elif status == Status.RESPONDED:
+                message = "A case becomes “Responded” with the support side's first public reply."
+            else:
+                message = f"A case that is {current} cannot be moved to {wanted}."
+            raise ValidationError({"status": message})
+        now = timezone.now()
+        reopening = locked.status == Status.RESOLVED and status == Status.IN_PROGRESS
+        _set_status(locked, actor, status, now, reason=reason.strip())
+        if status == Status.RESOLVED:
+            locked.resolved_at = now
+        elif status == Status.CLOSED:
+            locked.closed_at = now
+        elif reopening:
+            locked.resolved_at = None
+        locked.updated_at = now
+        locked.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
+    case.refresh_from_db()
+    return case
+
+
+def case_assign(*, case: Case, actor: User, assignee: User | None) -> Case:
+    """Give the case to someone on its support side (or to no one)."""
+    if not access.is_support_side(actor, case):
+        raise PermissionDenied("Only the support side assigns cases.")
+    if assignee is not None and not access.is_support_side(assignee, case):
+        raise ValidationError(
+            {"assignee": f"{assignee} does not work on this case's support side."}
+        )
+    with transaction.atomic():
+        locked = _locked(case)
+        if locked.assignee_id == (assignee.pk if assignee else None):
+            return locked
+        now = timezone.now()
+        old = locked.assignee.email if locked.assignee else ""
+        locked.assignee = assignee
+        locked.updated_at = now
+        locked.save(update_fields=["assignee", "updated_at"])
+        _event(
+            locked,
+            actor,
+            EventKind.ASSIGNED,
+            now,
+            old=old,
+            new=assignee.email if assignee else "",
+            visibility=Visibility.PROVIDER_NOTE
+            if access.is_provider_staff(actor)
+            else Visibility.RESELLER_NOTE,
+        )
+    case.refresh_from_db()
+    return case

@@ -1,0 +1,236 @@
+"""The tenant tree (SPEC §2), the people who sign in and their memberships (SPEC §3)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cached_property
+
+from django.conf import settings
+from django.contrib.auth.base_user import BaseUserManager
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"“{value}” is not a known time zone (e.g. America/New_York).")
+
+
+class TenantKind(models.TextChoices):
+    PROVIDER = "provider", "Provider"
+    CUSTOMER = "customer", "Direct customer"
+    RESELLER = "reseller", "Reseller"
+    SUBCUSTOMER = "subcustomer", "Sub-customer"
+
+
+# Which kind of parent each kind must have: this is the whole tree rule. A provider is the root,
+# customers and resellers hang off the provider, sub-customers off a reseller. Since every kind
+# has exactly one allowed parent kind, there is no fourth level and no cycle can close.
+PARENT_KIND = {
+    TenantKind.PROVIDER: None,
+    TenantKind.CUSTOMER: TenantKind.PROVIDER,
+    TenantKind.RESELLER: TenantKind.PROVIDER,
+    TenantKind.SUBCUSTOMER: TenantKind.RESELLER,
+}
+
+
+class CustomerPriority(models.TextChoices):
+    STANDARD = "standard", "Standard"
+    HIGH = "high", "High"
+    STRATEGIC = "strategic", "Strategic"
+
+
+class Tenant(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    kind = models.CharField(max_length=20, choices=TenantKind.choices)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    is_active = models.BooleanField(
+        "active",
+        default=True,
+        help_text="Inactive tenants keep everything, but their people cannot sign in or open "
+        "cases.",
+    )
+    priority = models.CharField(
+        "customer priority",
+        max_length=20,
+        choices=CustomerPriority.choices,
+        default=CustomerPriority.STANDARD,
+    )
+    emergency_entitlement = models.BooleanField(
+        "emergency on-call entitlement",
+        default=False,
+        help_text="Contract flag: may open Emergency (severity 1) cases.",
+    )
+    timezone = models.CharField(
+        max_length=64, default=settings.TIME_ZONE, validators=[validate_timezone]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                name="tenant_only_provider_is_root",
+                condition=(Q(kind=TenantKind.PROVIDER) & Q(parent__isnull=True))
+                | (~Q(kind=TenantKind.PROVIDER) & Q(parent__isnull=False)),
+                violation_error_message="Only the provider has no parent.",
+            ),
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(kind=TenantKind.PROVIDER),
+                name="tenant_one_provider",
+                violation_error_message="There is already a provider.",
+            ),
+            models.CheckConstraint(
+                name="tenant_not_own_parent", condition=~Q(parent=models.F("pk"))
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        expected = PARENT_KIND.get(self.kind)
+        if self.parent_id is not None and self.parent_id == self.pk:
+            raise ValidationError({"parent": "A tenant cannot be its own parent."})
+        if expected is None:
+            if self.parent_id is not None:
+                raise ValidationError({"parent": "The provider is the root: it has no parent."})
+        elif self.parent_id is None or self.parent.kind != expected:
+            raise ValidationError(
+                {
+                    "parent": f"A {self.get_kind_display().lower()} must sit directly under "
+                    f"a {TenantKind(expected).label.lower()}."
+                }
+            )
+        if self.pk:
+            # A kind change must not strand the children it already has.
+            allowed = {k for k, parent_kind in PARENT_KIND.items() if parent_kind == self.kind}
+            stranded = self.children.exclude(kind__in=allowed)
+            if stranded.exists():
+                raise ValidationError(
+                    {"kind": f"{stranded.first()} cannot stay under a {self.get_kind_display()}."}
+                )
+
+    @property
+    def is_provider(self) -> bool:
+        return self.kind == TenantKind.PROVIDER
+
+    @property
+    def is_reseller(self) -> bool:
+        return self.kind == TenantKind.RESELLER
+
+    @cached_property
+    def tier_one(self) -> Tenant:
+        """The party that gives this tenant first-line support: its nearest reseller ancestor,
+        else the provider (SPEC §2)."""
+        node: Tenant | None = self.parent
+        while node is not None:
+            if node.kind == TenantKind.RESELLER:
+                return node
+            if node.parent_id is None:
+                return node
+            node = node.parent
+        return self  # the provider is its own tier one
+
+    def is_usable(self) -> bool:
+        """Active, and so is every ancestor: a deactivated reseller blocks its sub-customers."""
+        node: Tenant | None = self
+        while node is not None:
+            if not node.is_active:
+                return False
+            node = node.parent
+        return True
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **extra) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create(email, password, **extra)
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Email addresses are matched case-insensitively at sign-in.
+        return self.get(email__iexact=username)
+
+
+class User(AbstractUser):
+    """A person who signs in with an email address."""
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = self.email.lower()
+        super().save(*args, **kwargs)
+
+
+class Role(models.TextChoices):
+    AGENT = "agent", "Agent"
+    ADMIN = "admin", "Admin"
+
+
+class Membership(models.Model):
+    """Links a person to the one tenant they act for."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="membership")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant__name", "user__email"]
+        indexes = [models.Index(fields=["tenant", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.user.email} — {self.get_role_display()} of {self.tenant}"
+
+    def clean(self) -> None:
+        super().clean()
+        if (
+            self.user_id
+            and self.tenant_id
+            and self.user.is_staff
+            and self.tenant.kind != TenantKind.PROVIDER
+        ):
+            raise ValidationError(
+                {
+                    "tenant": "Staff accounts belong to the provider; "
+                    "they cannot be a customer's member."
+                }
+            )
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN

@@ -1,0 +1,56 @@
+"""Small builders for the tests that need a world other than the demo one."""
+
+from __future__ import annotations
+
+import factory
+
+from helpdesk import services
+from helpdesk.models import Case, Channel, Severity
+from tenants.models import Membership, Role, Tenant, TenantKind, User
+
+
+def provider() -> Tenant:
+    return Tenant.objects.get(kind=TenantKind.PROVIDER)  # made by the data migration
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tenant
+
+    name = factory.Sequence(lambda n: f"Customer {n}")
+    slug = factory.Sequence(lambda n: f"customer-{n}")
+    kind = TenantKind.CUSTOMER
+    parent = factory.LazyFunction(provider)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"person{n}@example.test")
+    password = factory.django.Password("pw-for-tests-123")
+
+
+def member(tenant: Tenant, role: str = Role.AGENT, **fields) -> User:
+    user = UserFactory(**fields)
+    Membership.objects.create(user=user, tenant=tenant, role=role)
+    return user
+
+
+def staff(**fields) -> User:
+    return UserFactory(is_staff=True, **fields)
+
+
+def open_case(
+    tenant: Tenant, requester: User, severity: int = Severity.MAJOR, **fields
+) -> Case:
+    return services.case_open(
+        tenant=tenant,
+        subject=fields.pop("subject", "Phones cannot register"),
+        description=fields.pop("description", "Since 9am every handset shows 'No service'."),
+        channel=fields.pop("channel", Channel.PORTAL),
+        severity=severity,
+        requester=requester,
+        opened_by=requester,
+        **fields,
+    )
