@@ -193,7 +193,9 @@ class PrivateAttachmentStorage(FileSystemStorage):
         return os.path.abspath(self.base_location)
 
     def url(self, name: str | None) -> str:
-        raise NotImplementedError("Attachments have no public URL; use Attachment.get_absolute_url.")
+        raise NotImplementedError(
+            "Attachments have no public URL; use Attachment.get_absolute_url."
+        )
 
 
 def attachment_storage() -> Storage:

@@ -234,7 +234,11 @@ def case_open(
 
 
 def _locked(case: Case) -> Case:
-    return Case.objects.select_for_update(of=("self",)).select_related("tenant__parent").get(pk=case.pk)
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("tenant__parent")
+        .get(pk=case.pk)
+    )
 
 
 def _require_actor(actor: User, case: Case) -> None:

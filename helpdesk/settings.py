@@ -15,7 +15,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-set-SECRET_KEY-in-production")
+SECRET_KEY = env.str(
+    "SECRET_KEY", default="django-insecure-development-only-set-SECRET_KEY-in-production"
+)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", ".localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -128,8 +130,6 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
-# Without collectstatic (tests, a first run) fall back to the unhashed name instead of failing.
-WHITENOISE_MANIFEST_STRICT = False
 
 # Attachments never live under a public URL: they are served by a view that asks the access
 # policy (helpdesk.views.download_attachment). What a case may carry:

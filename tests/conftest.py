@@ -24,7 +24,9 @@ def pytest_runtest_setup(item) -> None:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "PostgreSQL" in str(r.longrepr)]
+    skipped = [
+        r for r in terminalreporter.stats.get("skipped", []) if "PostgreSQL" in str(r.longrepr)
+    ]
     if skipped:
         terminalreporter.write_line(
             f"WARNING: {len(skipped)} PostgreSQL-only tests were SKIPPED (running on SQLite). "
@@ -45,5 +47,10 @@ def demo(db) -> dict[str, User]:
 def _private_attachments(tmp_path, settings) -> None:
     """Attachments of a test run go to a temporary folder, never into var/."""
     settings.ATTACHMENTS_ROOT = tmp_path / "attachments"
+    # Production serves collected, hashed files; tests render pages without collectstatic.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     # Hashing demo passwords with the real (slow on purpose) hasher would dominate the run.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

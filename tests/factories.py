@@ -41,9 +41,7 @@ def staff(**fields) -> User:
     return UserFactory(is_staff=True, **fields)
 
 
-def open_case(
-    tenant: Tenant, requester: User, severity: int = Severity.MAJOR, **fields
-) -> Case:
+def open_case(tenant: Tenant, requester: User, severity: int = Severity.MAJOR, **fields) -> Case:
     return services.case_open(
         tenant=tenant,
         subject=fields.pop("subject", "Phones cannot register"),

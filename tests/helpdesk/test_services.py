@@ -132,9 +132,10 @@ def test_internal_notes_get_the_writers_visibility(acme, ann, alice) -> None:
     sub = TenantFactory(kind=TenantKind.SUBCUSTOMER, parent=reseller)
     rob, ivan = member(reseller), member(sub)
     sub_case = open_case(sub, ivan)
-    assert services.update_add(
-        case=sub_case, author=rob, body="n", internal=True
-    ).visibility == Visibility.RESELLER_NOTE
+    assert (
+        services.update_add(case=sub_case, author=rob, body="n", internal=True).visibility
+        == Visibility.RESELLER_NOTE
+    )
     services.update_add(case=sub_case, author=rob, body="Hi Ivan, we're on it.")
     sub_case.refresh_from_db()
     assert sub_case.status == Status.RESPONDED
@@ -144,7 +145,9 @@ def test_customers_cannot_write_internal_notes(acme, ann) -> None:
     case = open_case(acme, ann)
     with pytest.raises(ValidationError) as error:
         services.update_add(case=case, author=ann, body="psst", internal=True)
-    assert error.value.message_dict["internal"] == ["Only the support side can write internal notes."]
+    assert error.value.message_dict["internal"] == [
+        "Only the support side can write internal notes."
+    ]
 
 
 def test_outsiders_cannot_write_on_a_case(acme, ann) -> None:

@@ -43,7 +43,9 @@ def test_it_refuses_a_fourth_level() -> None:
 def test_it_refuses_a_customer_or_reseller_without_the_provider_as_parent() -> None:
     with pytest.raises(ValidationError) as error:
         build(TenantKind.CUSTOMER, None).full_clean()
-    assert error.value.message_dict["parent"] == ["A direct customer must sit directly under a provider."]
+    assert error.value.message_dict["parent"] == [
+        "A direct customer must sit directly under a provider."
+    ]
 
 
 def test_it_refuses_cycles() -> None:

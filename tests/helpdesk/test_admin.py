@@ -1,0 +1,191 @@
+import pytest
+from django.urls import reverse
+
+from helpdesk.models import Case, Channel, EventKind, Severity, Status, Visibility
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_client(client, demo):
+    client.force_login(demo["alice"])
+    return client
+
+
+def change_url(case: Case) -> str:
+    return reverse("admin:helpdesk_case_change", args=[case.pk])
+
+
+def new_case(demo) -> Case:
+    return Case.objects.filter(status=Status.NEW, tenant__slug="acme").first()
+
+
+def form_data(case: Case, **changes) -> dict:
+    data = {
+        "severity": case.severity,
+        "status": case.status,
+        "assignee": case.assignee_id or "",
+        "reason": "",
+        # the "add a reply" inline and the read-only inlines' management forms
+        "updates-TOTAL_FORMS": "0",
+        "updates-INITIAL_FORMS": "0",
+        "updates-2-TOTAL_FORMS": "1",
+        "updates-2-INITIAL_FORMS": "0",
+        "updates-2-0-body": "",
+        "attachments-TOTAL_FORMS": "0",
+        "attachments-INITIAL_FORMS": "0",
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+    }
+    data.update(changes)
+    return data
+
+
+def test_support_agents_see_the_case_list_with_filters_and_search(alice_client, demo) -> None:
+    response = alice_client.get(reverse("admin:helpdesk_case_changelist"))
+    assert response.status_code == 200
+    assert b"Acme Telecom" in response.content and b"Initech" in response.content
+    case = new_case(demo)
+    found = alice_client.get(reverse("admin:helpdesk_case_changelist"), {"q": case.reference})
+    assert list(found.context["cl"].result_list) == [case]
+    filtered = alice_client.get(
+        reverse("admin:helpdesk_case_changelist"), {"severity__exact": Severity.MINOR}
+    )
+    assert {c.severity for c in filtered.context["cl"].result_list} == {Severity.MINOR}
+
+
+def test_customers_never_reach_the_admin(client, demo) -> None:
+    client.force_login(demo["bob"])  # a tenant admin is still not staff
+    response = client.get(reverse("admin:helpdesk_case_changelist"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_the_case_page_shows_notes_and_the_timeline(alice_client, demo) -> None:
+    case = Case.objects.filter(updates__visibility=Visibility.PROVIDER_NOTE).first()
+    response = alice_client.get(change_url(case))
+    assert response.status_code == 200
+    assert b"Checked the logs" in response.content  # the internal note
+    assert b"Opened" in response.content  # the event timeline
+
+
+def test_a_reply_from_the_admin_goes_through_the_services(alice_client, demo) -> None:
+    case = new_case(demo)
+    page = alice_client.get(change_url(case))
+    prefixes = [f.formset.prefix for f in page.context["inline_admin_formsets"]]
+    assert prefixes == ["updates", "updates-2", "attachments", "events"]
+    response = alice_client.post(
+        change_url(case), form_data(case, **{"updates-2-0-body": "We are looking into it."})
+    )
+    assert response.status_code == 302, response.context["errors"] if response.context else ""
+    case.refresh_from_db()
+    reply = case.updates.get()
+    assert (reply.author, reply.visibility, reply.body) == (
+        demo["alice"],
+        Visibility.PUBLIC,
+        "We are looking into it.",
+    )
+    assert case.status == Status.RESPONDED  # the first response rule held
+    assert case.events.filter(kind=EventKind.RESPONDED).exists()
+
+
+def test_an_internal_note_from_the_admin(alice_client, demo) -> None:
+    case = new_case(demo)
+    alice_client.post(
+        change_url(case),
+        form_data(case, **{"updates-2-0-body": "SBC logs attached", "updates-2-0-internal": "on"}),
+    )
+    note = case.updates.get()
+    assert note.visibility == Visibility.PROVIDER_NOTE
+    case.refresh_from_db()
+    assert case.status == Status.NEW  # a note is not a response
+
+
+def test_a_severity_change_without_a_reason_is_a_form_error(alice_client, demo) -> None:
+    case = new_case(demo)
+    target = Severity.MINOR if case.severity != Severity.MINOR else Severity.MODERATE
+    response = alice_client.post(change_url(case), form_data(case, severity=target))
+    assert response.status_code == 200
+    assert "Say why the severity changes." in response.content.decode()
+    response = alice_client.post(
+        change_url(case), form_data(case, severity=target, reason="Customer confirmed impact")
+    )
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.severity == target
+    assert case.events.get(kind=EventKind.SEVERITY_CHANGED).reason == "Customer confirmed impact"
+
+
+def test_an_illegal_status_is_not_offered(alice_client, demo) -> None:
+    case = new_case(demo)
+    response = alice_client.post(change_url(case), form_data(case, status=Status.CLOSED))
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    case.refresh_from_db()
+    assert case.status == Status.NEW
+
+
+def test_staff_open_a_phone_case_that_defaults_to_minor(alice_client, demo) -> None:
+    page = alice_client.get(reverse("admin:helpdesk_case_add"))
+    assert page.context["form"]["severity"].value() == Severity.MINOR
+    acme = demo["ann"].membership.tenant
+    response = alice_client.post(
+        reverse("admin:helpdesk_case_add"),
+        {
+            "tenant": acme.pk,
+            "requester_email": "ANN@acme.test",
+            "channel": Channel.PHONE,
+            "severity": Severity.MINOR,
+            "subject": "Called about voicemail",
+            "description": "Voicemail greetings reset after upgrade.",
+        },
+    )
+    case = Case.objects.get(subject="Called about voicemail")
+    assert response.status_code == 302
+    assert (case.channel, case.severity, case.requester, case.tenant) == (
+        Channel.PHONE,
+        Severity.MINOR,
+        demo["ann"],
+        acme,
+    )
+    assert case.events.get(kind=EventKind.OPENED).actor == demo["alice"]
+
+
+def test_staff_cannot_open_an_emergency_for_a_customer_without_entitlement(
+    alice_client, demo
+) -> None:
+    acme = demo["ann"].membership.tenant
+    response = alice_client.post(
+        reverse("admin:helpdesk_case_add"),
+        {
+            "tenant": acme.pk,
+            "requester_email": "ann@acme.test",
+            "channel": Channel.PHONE,
+            "severity": Severity.EMERGENCY,
+            "subject": "Down",
+            "description": "All down",
+        },
+    )
+    assert response.status_code == 200
+    assert "account manager" in response.content.decode()
+    assert not Case.objects.filter(subject="Down").exists()
+
+
+def test_the_resolve_action_reports_what_it_could_not_do(alice_client, demo) -> None:
+    closed = Case.objects.filter(status=Status.CLOSED).first()
+    open_ = Case.objects.filter(status=Status.IN_PROGRESS).first()
+    response = alice_client.post(
+        reverse("admin:helpdesk_case_changelist"),
+        {"action": "resolve", "_selected_action": [closed.pk, open_.pk]},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert f"{closed.reference}: This case is closed" in text
+    assert f"1 case(s) resolved: {open_.reference}" in text
+
+
+def test_the_tenant_list_shows_counts(alice_client, demo) -> None:
+    response = alice_client.get(reverse("admin:tenants_tenant_changelist"))
+    assert response.status_code == 200
+    rows = {t.slug: (t._members, t._cases) for t in response.context["cl"].result_list}
+    assert rows["acme"] == (2, Case.objects.filter(tenant__slug="acme").count())

@@ -1,0 +1,41 @@
+"""Settings come from the environment, and production values pass Django's deploy checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "k3J9vQ2xL8mN4pR7tW1yZ5aB6cD0eF2gH8iJ4kL9mN3oP7qR1sT5uV8wX2yZ6aB",
+    "ALLOWED_HOSTS": "helpdesk.example.com",
+    "HTTPS": "true",
+    "DATABASE_URL": "sqlite:////tmp/not-used.sqlite3",
+}
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+    return subprocess.run(  # noqa: S603 - our own manage.py
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_production_settings_pass_the_deploy_checks() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_development_defaults_are_flagged_by_the_deploy_checks() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env={"DEBUG": "true"})
+    assert result.returncode != 0
+    assert "security.W018" in result.stderr  # DEBUG on
+    assert "security.W009" in result.stderr  # the development secret key
