@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from helpdesk import views
+from tenants import views as tenant_views
+from tenants.forms import ThrottledAuthenticationForm
 
 admin.site.site_header = "Phonism helpdesk"
 admin.site.site_title = "Phonism helpdesk"
@@ -10,14 +12,48 @@ admin.site.index_title = "Support desk"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("cases/", views.case_list, name="case-list"),
+    path("cases/new/", views.case_new, name="case-new"),
     path("cases/<str:reference>/", views.case_detail, name="case-detail"),
+    path("cases/<str:reference>/comment/", views.case_comment, name="case-comment"),
+    path("cases/<str:reference>/severity/", views.case_severity, name="case-severity"),
+    path("cases/<str:reference>/status/", views.case_status, name="case-status"),
     path("attachments/<int:pk>/", views.download_attachment, name="attachment-download"),
+    path("team/", tenant_views.team, name="team"),
+    path("team/<int:user_id>/active/", tenant_views.member_active, name="team-member-active"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=ThrottledAuthenticationForm
+        ),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/reset/",
+        auth_views.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "accounts/password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path(
+        "accounts/invitation/<uidb64>/<token>/",
+        tenant_views.InvitationAcceptView.as_view(),
+        name="invitation-accept",
+    ),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -1,56 +1,229 @@
-"""Server-rendered pages. Each view fetches its objects through ``tenants.access`` first."""
+"""Customer portal pages. Each view fetches its objects through ``tenants.access`` first, then
+validates input with a form and calls a service; rules live in the services."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from helpdesk import services
+from helpdesk.filters import CaseFilter
+from helpdesk.forms import (
+    CommentForm,
+    NewCaseForm,
+    SeverityForm,
+    StatusForm,
+    apply_service_errors,
+)
+from helpdesk.models import Case, Channel
 from tenants import access
+
+PAGE_SIZES = (10, 25, 50, 100)
+DEFAULT_PAGE_SIZE = 25
 
 
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    cases = (
-        access.cases_visible_to(request.user)
-        .select_related("tenant")
-        .only("reference", "subject", "severity", "status", "created_at", "tenant__name")[:20]
-    )
+    if access.is_provider_staff(request.user):
+        return redirect("admin:index")
+    return redirect("case-list")
+
+
+def _page_numbers(request: HttpRequest) -> tuple[int, int]:
+    try:
+        size = int(request.GET.get("size", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        size = DEFAULT_PAGE_SIZE
+    try:
+        page = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        page = 1
+    return page, size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+
+
+def _page_url(request: HttpRequest, page: int) -> str:
+    query = request.GET.copy()
+    query["page"] = str(page)
+    return "?" + query.urlencode()
+
+
+@login_required
+@require_GET
+def case_list(request: HttpRequest) -> HttpResponse:
+    cases = access.cases_visible_to(request.user).select_related("tenant")
+    filterset = CaseFilter(request.GET or None, queryset=cases, request=request)
+    page, size = _page_numbers(request)
+    # No COUNT(*) and no page list: one row more than the page says whether there is a next
+    # page, so every page costs one indexed query, however deep and however large the list.
+    rows = list(filterset.qs[(page - 1) * size : page * size + 1])
     return render(
         request,
-        "helpdesk/home.html",
+        "helpdesk/case_list.html",
         {
-            "cases": cases,
-            "membership": access.membership_of(request.user),
-            "is_staff": access.is_provider_staff(request.user),
+            "filter": filterset,
+            "cases": rows[:size],
+            "page": page,
+            "size": size,
+            "page_sizes": PAGE_SIZES,
+            "next_url": _page_url(request, page + 1) if len(rows) > size else None,
+            "previous_url": _page_url(request, page - 1) if page > 1 else None,
+            "filtered": bool(request.GET.keys() - {"page", "size", "sort"}),
         },
     )
 
 
 @login_required
-@require_GET
-def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    case = get_object_or_404(
-        access.cases_visible_to(request.user).select_related("tenant", "requester", "assignee"),
+@require_http_methods(["GET", "POST"])
+def case_new(request: HttpRequest) -> HttpResponse:
+    membership = access.membership_of(request.user)
+    if membership is None or membership.tenant.is_provider:
+        raise PermissionDenied("Staff open cases for customers in the admin.")
+    form = NewCaseForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = services.case_open(
+                tenant=membership.tenant,
+                subject=form.cleaned_data["subject"],
+                description=form.cleaned_data["description"],
+                severity=form.cleaned_data["severity"],
+                channel=Channel.PORTAL,
+                requester=request.user,
+                opened_by=request.user,
+                attachments=form.cleaned_data["attachments"],
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, f"Case {case.reference} is open. We'll be in touch.")
+            return redirect(case)
+    return render(request, "helpdesk/case_new.html", {"form": form, "tenant": membership.tenant})
+
+
+def _case_for(request: HttpRequest, reference: str) -> Case:
+    return get_object_or_404(
+        access.cases_visible_to(request.user).select_related(
+            "tenant__parent", "requester", "assignee"
+        ),
         reference=reference,
     )
+
+
+def _case_page(request: HttpRequest, case: Case, **forms) -> HttpResponse:
+    user = request.user
+    support = access.is_support_side(user, case)
     updates = (
-        access.updates_visible_to(request.user)
+        access.updates_visible_to(user)
         .filter(case=case)
         .select_related("author")
         .prefetch_related("attachments")
     )
-    events = access.events_visible_to(request.user).filter(case=case).select_related("actor")
-    opening_files = access.attachments_visible_to(request.user).filter(case=case, update=None)
+    events = access.events_visible_to(user).filter(case=case).select_related("actor")
     timeline = sorted([*updates, *events], key=lambda item: (item.created_at, item.pk))
-    return render(
-        request,
-        "helpdesk/case_detail.html",
-        {"case": case, "timeline": timeline, "opening_files": opening_files},
-    )
+    statuses = services.allowed_statuses(case, user) if case.status != "closed" else []
+    context = {
+        "case": case,
+        "timeline": timeline,
+        "opening_files": access.attachments_visible_to(user).filter(case=case, update=None),
+        "support_side": support,
+        "comment_form": forms.get("comment_form") or CommentForm(support_side=support),
+        "severity_form": forms.get("severity_form") or SeverityForm(current=case.severity),
+        "status_form": forms.get("status_form") or StatusForm(),
+        "status_actions": [(s, _status_action_label(case.status, s)) for s in statuses],
+    }
+    status = 400 if forms else 200
+    return render(request, "helpdesk/case_detail.html", context, status=status)
+
+
+def _status_action_label(current: str, target: str) -> str:
+    labels = {
+        "resolved": "Mark resolved",
+        "closed": "Close",
+        "waiting": "Wait on customer",
+        "in_progress": "Reopen" if current == "resolved" else "Mark in progress",
+    }
+    return labels.get(target, target)
+
+
+@login_required
+@require_GET
+def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    return _case_page(request, _case_for(request, reference))
+
+
+@login_required
+@require_POST
+def case_comment(request: HttpRequest, reference: str) -> HttpResponse:
+    case = _case_for(request, reference)
+    support = access.is_support_side(request.user, case)
+    form = CommentForm(request.POST, request.FILES, support_side=support)
+    if form.is_valid():
+        try:
+            services.update_add(
+                case=case,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                internal=form.cleaned_data.get("internal", False),
+                attachments=form.cleaned_data["attachments"],
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, "Your comment was added.")
+            return redirect(case)
+    return _case_page(request, case, comment_form=form)
+
+
+@login_required
+@require_POST
+def case_severity(request: HttpRequest, reference: str) -> HttpResponse:
+    case = _case_for(request, reference)
+    form = SeverityForm(request.POST, current=case.severity)
+    if form.is_valid():
+        try:
+            services.case_change_severity(
+                case=case,
+                actor=request.user,
+                severity=form.cleaned_data["severity"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, f"Severity is now {case.get_severity_display()}.")
+            return redirect(case)
+    return _case_page(request, case, severity_form=form)
+
+
+@login_required
+@require_POST
+def case_status(request: HttpRequest, reference: str) -> HttpResponse:
+    case = _case_for(request, reference)
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        try:
+            services.case_change_status(
+                case=case,
+                actor=request.user,
+                status=form.cleaned_data["status"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, f"The case is now {case.get_status_display().lower()}.")
+            return redirect(case)
+    return _case_page(request, case, status_form=form)
 
 
 @login_required
@@ -71,3 +244,4 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+

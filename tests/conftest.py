@@ -24,14 +24,21 @@ def pytest_runtest_setup(item) -> None:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    skipped = [
-        r for r in terminalreporter.stats.get("skipped", []) if "PostgreSQL" in str(r.longrepr)
-    ]
-    if skipped:
+    skipped = [str(r.longrepr) for r in terminalreporter.stats.get("skipped", [])]
+    postgres = sum("PostgreSQL" in reason for reason in skipped)
+    chromium = sum("Chromium not installed" in reason for reason in skipped)
+    if postgres:
         terminalreporter.write_line(
-            f"WARNING: {len(skipped)} PostgreSQL-only tests were SKIPPED (running on SQLite). "
+            f"WARNING: {postgres} PostgreSQL-only tests were SKIPPED (running on SQLite). "
             "`.ci/run` runs them on PostgreSQL.",
             yellow=True,
+            bold=True,
+        )
+    if chromium:
+        terminalreporter.write_line(
+            f"WARNING: {chromium} BROWSER TESTS were SKIPPED: Chromium is not installed "
+            "(apt install chromium, or set CHROMIUM_PATH). `.ci/run` installs it and runs them.",
+            red=True,
             bold=True,
         )
 

@@ -10,7 +10,10 @@ from tenants.models import Membership, Role, Tenant, TenantKind, User
 
 
 def provider() -> Tenant:
-    return Tenant.objects.get(kind=TenantKind.PROVIDER)  # made by the data migration
+    # Made by the data migration; a transactional test's flush may have removed it.
+    return Tenant.objects.get_or_create(
+        kind=TenantKind.PROVIDER, defaults={"name": "Phonism", "slug": "phonism"}
+    )[0]
 
 
 class TenantFactory(factory.django.DjangoModelFactory):

@@ -1,56 +1,12 @@
 """Data defaults: the case-reference counter, the provider tenant, and the staff groups."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-# Django group → permissions (codename, app label). Support agents work cases; support managers
-# also manage tenants, memberships and people.
-GROUPS = {
-    "Support agent": [
-        ("view_case", "helpdesk"),
-        ("add_case", "helpdesk"),
-        ("change_case", "helpdesk"),
-        ("view_caseupdate", "helpdesk"),
-        ("add_caseupdate", "helpdesk"),
-        ("view_caseevent", "helpdesk"),
-        ("view_attachment", "helpdesk"),
-        ("view_tenant", "tenants"),
-        ("view_membership", "tenants"),
-        ("view_user", "tenants"),
-    ],
-}
-GROUPS["Support manager"] = GROUPS["Support agent"] + [
-    ("add_tenant", "tenants"),
-    ("change_tenant", "tenants"),
-    ("add_membership", "tenants"),
-    ("change_membership", "tenants"),
-    ("delete_membership", "tenants"),
-    ("add_user", "tenants"),
-    ("change_user", "tenants"),
-]
+from helpdesk.defaults import ensure_defaults
 
 
 def create_defaults(apps, schema_editor):
-    Counter = apps.get_model("helpdesk", "Counter")
-    Counter.objects.get_or_create(name="case_reference", defaults={"value": 10000})
-
-    Tenant = apps.get_model("tenants", "Tenant")
-    if not Tenant.objects.filter(kind="provider").exists():
-        Tenant.objects.create(name="Phonism", slug="phonism", kind="provider")
-
-    # Permissions are normally created after migrate; create them now so the groups get them.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, perms in GROUPS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        for codename, app_label in perms:
-            group.permissions.add(
-                Permission.objects.get(codename=codename, content_type__app_label=app_label)
-            )
+    ensure_defaults(apps)
 
 
 class Migration(migrations.Migration):

@@ -13,7 +13,8 @@ def sign_in(client, email: str, password: str = PASSWORD):
 def test_people_sign_in_with_their_email_in_any_case(client, demo) -> None:
     response = sign_in(client, "Ann@Acme.test")
     assert response.status_code == 302 and response["Location"] == reverse("home")
-    home = client.get(reverse("home"))
+    home = client.get(reverse("home"), follow=True)
+    assert home.redirect_chain == [(reverse("case-list"), 302)]
     assert b"Acme Telecom" in home.content
 
 
@@ -32,11 +33,11 @@ def test_deactivated_people_cannot_sign_in(client, demo) -> None:
 
 def test_a_deactivated_tenant_blocks_sign_in_and_ends_sessions(client, demo) -> None:
     assert sign_in(client, "ivan@initech.test").status_code == 302
-    assert client.get(reverse("home")).status_code == 200
+    assert client.get(reverse("case-list")).status_code == 200
     voicehub = demo["rob"].membership.tenant
     voicehub.is_active = False  # the reseller: its sub-customers go dark too
     voicehub.save()
-    response = client.get(reverse("home"))
+    response = client.get(reverse("case-list"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
     assert sign_in(client, "ivan@initech.test").status_code == 200
     assert sign_in(client, "rob@voicehub.test").status_code == 200
@@ -46,7 +47,7 @@ def test_sign_out_is_a_post(client, demo) -> None:
     sign_in(client, "ann@acme.test")
     assert client.get(reverse("logout")).status_code == 405
     assert client.post(reverse("logout")).status_code == 302
-    assert client.get(reverse("home")).status_code == 302
+    assert client.get(reverse("case-list"))["Location"].startswith(reverse("login"))
 
 
 def test_staff_sign_in_to_the_admin(client, demo) -> None:

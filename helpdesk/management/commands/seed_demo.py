@@ -5,12 +5,14 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from helpdesk import services
+from helpdesk.defaults import ensure_defaults
 from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Channel, Severity, Status
 from tenants.models import CustomerPriority, Membership, Role, Tenant, TenantKind, User
 
@@ -64,6 +66,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
+            ensure_defaults(django_apps)
             tenants = self._tenants()
             people = self._people(tenants)
             created = self._cases(tenants, people)

@@ -1,0 +1,115 @@
+"""Portal forms. They validate input; the services hold the rules and the views call them."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+
+from helpdesk.models import SEVERITY_GUIDE, Severity, Status
+from helpdesk.services import validate_attachment
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class AttachmentsField(forms.FileField):
+    """Several files in one input, each checked against the attachment limits."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", "Attachments")
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None) -> list[UploadedFile]:
+        items = data if isinstance(data, list | tuple) else ([data] if data else [])
+        files = [super(AttachmentsField, self).clean(item, initial) for item in items]
+        errors = []
+        for upload in files:
+            try:
+                validate_attachment(upload)
+            except ValidationError as error:
+                errors.extend(error.messages)
+        if errors:
+            raise ValidationError(errors)
+        return files
+
+
+class SeverityChoiceField(forms.TypedChoiceField):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(
+            choices=Severity.choices,
+            coerce=int,
+            widget=forms.RadioSelect,
+            error_messages={"required": "Choose the severity that fits the issue."},
+            **kwargs,
+        )
+
+
+class NewCaseForm(forms.Form):
+    subject = forms.CharField(max_length=200)
+    severity = SeverityChoiceField()
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="What happens, since when, who is affected, what you already tried.",
+    )
+    attachments = AttachmentsField(help_text="Logs, captures, screenshots.")
+
+    def severity_guide(self) -> list[dict]:
+        """The choices with the contract's qualifications and effort, for the template."""
+        field = self["severity"]
+        return [
+            {
+                "widget": widget,
+                "level": int(widget.data["value"]),
+                "when": SEVERITY_GUIDE[int(widget.data["value"])][0],
+                "effort": SEVERITY_GUIDE[int(widget.data["value"])][1],
+            }
+            for widget in field
+        ]
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 4}))
+    internal = forms.BooleanField(
+        required=False,
+        label="Internal note",
+        help_text="Seen by the support side only, never by the customer.",
+    )
+    attachments = AttachmentsField()
+
+    def __init__(self, *args, support_side: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not support_side:
+            del self.fields["internal"]
+
+
+class SeverityForm(forms.Form):
+    severity = SeverityChoiceField(label="New severity")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say why the severity changes."},
+    )
+
+    def __init__(self, *args, current: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["severity"].widget = forms.Select()
+        self.fields["severity"].choices = [("", "Choose…")] + [
+            c for c in Severity.choices if c[0] != current
+        ]
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Status.choices)
+    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def apply_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's ValidationError next to the matching fields (or on top of the form)."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
