@@ -127,6 +127,8 @@ class Case(models.Model):
         help_text="When the request reached the party whose SLA applies."
     )
     first_response_at = models.DateTimeField(null=True, blank=True)
+    # A copy of the due time of the case's current response clock (sla.ResponseClock of the
+    # case's tier), kept by sla.services so that lists sort by due time on an indexed column.
     response_due_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -137,6 +139,7 @@ class Case(models.Model):
             models.Index(fields=["tenant", "-created_at", "-id"], name="case_tenant_newest"),
             models.Index(fields=["-created_at", "-id"], name="case_newest"),
             models.Index(fields=["status", "severity"], name="case_status_severity"),
+            models.Index(fields=["response_due_at", "id"], name="case_response_due"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -246,6 +249,7 @@ class EventKind(models.TextChoices):
     SEVERITY_CHANGED = "severity_changed", "Severity changed"
     STATUS_CHANGED = "status_changed", "Status changed"
     ASSIGNED = "assigned", "Assigned"
+    DUE_CHANGED = "due_changed", "Response due changed"
 
 
 class CaseEvent(models.Model):

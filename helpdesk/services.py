@@ -33,8 +33,10 @@ from helpdesk.models import (
     EventKind,
     Severity,
     Status,
+    Tier,
     Visibility,
 )
+from sla import services as sla
 from tenants import access
 from tenants.models import Tenant, TenantKind, User
 
@@ -225,6 +227,9 @@ def case_open(
             # reseller (its tier one) is. Either way, dispatch is now (SPEC §4).
             dispatched_at=now,
         )
+        # Tier one's response clock runs from dispatch: the provider's for a direct customer,
+        # the reseller's for a sub-customer (SPEC §4).
+        sla.clock_start(case=case, tier=Tier.ONE, dispatched_at=now)
         _event(case, opened_by or requester, EventKind.OPENED, now, new=case.get_severity_display())
         _store_attachments(case, None, uploads, opened_by or requester)
     return case
@@ -295,6 +300,11 @@ def update_add(
             visibility=visibility,
         )
         changed = ["updated_at"]
+        if visibility == Visibility.PUBLIC and support:
+            # The response stops tier one's clock. Provider staff are on every case's support
+            # side: their public reply on a sub-customer's case answers the customer too, so it
+            # counts (docs/architecture.md, "SLA"). Notes and customer comments never get here.
+            sla.clock_stop(case=locked, tier=Tier.ONE, at=now)
         if visibility == Visibility.PUBLIC and support and locked.first_response_at is None:
             locked.first_response_at = now
             changed.append("first_response_at")
@@ -355,6 +365,8 @@ def case_change_severity(*, case: Case, actor: User, severity: int, reason: str)
             new=locked.get_severity_display(),
             reason=reason,
         )
+        # The due time follows the new severity, counted from the original dispatch.
+        sla.clock_recompute(case=locked, actor=actor, reason=reason)
     case.refresh_from_db()
     return case
 
@@ -392,6 +404,11 @@ def case_change_status(*, case: Case, actor: User, status: str, reason: str = ""
             locked.closed_at = now
         elif reopening:
             locked.resolved_at = None
+        if status in (Status.RESOLVED, Status.CLOSED):
+            # Nothing is owed on a finished case: a clock nobody answered stops, unanswered.
+            sla.clocks_halt(case=locked, at=now)
+        elif reopening:
+            sla.clocks_resume(case=locked, at=now)
         locked.updated_at = now
         locked.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
     case.refresh_from_db()

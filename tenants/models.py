@@ -69,6 +69,28 @@ class Tenant(models.Model):
     timezone = models.CharField(
         max_length=64, default=settings.TIME_ZONE, validators=[validate_timezone]
     )
+    # Which plan times the responses this tenant receives (SPEC §5); see sla.services.plan_for.
+    sla_plan = models.ForeignKey(
+        "sla.Plan",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tenants",
+        verbose_name="SLA plan",
+        help_text="The response targets this tenant receives; empty means the default plan. "
+        "For a reseller: Phonism's targets towards the reseller (its own cases and its "
+        "escalations).",
+    )
+    tier_one_plan = models.ForeignKey(
+        "sla.Plan",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tier_one_tenants",
+        verbose_name="tier-one SLA plan",
+        help_text="Resellers only: the targets the reseller's tier one gives its sub-customers "
+        "(a sub-customer's own plan comes first); empty means the default plan.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -108,6 +130,10 @@ class Tenant(models.Model):
                     "parent": f"A {self.get_kind_display().lower()} must sit directly under "
                     f"a {TenantKind(expected).label.lower()}."
                 }
+            )
+        if self.tier_one_plan_id is not None and self.kind != TenantKind.RESELLER:
+            raise ValidationError(
+                {"tier_one_plan": "Only a reseller gives tier-one support to sub-customers."}
             )
         if self.pk:
             # A kind change must not strand the children it already has.

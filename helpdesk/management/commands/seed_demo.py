@@ -14,6 +14,8 @@ from django.utils import timezone
 from helpdesk import services
 from helpdesk.defaults import ensure_defaults
 from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Channel, Severity, Status
+from sla import services as sla
+from sla.defaults import ensure_defaults as ensure_sla_defaults
 from tenants.models import CustomerPriority, Membership, Role, Tenant, TenantKind, User
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo login
@@ -67,6 +69,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
             ensure_defaults(django_apps)
+            ensure_sla_defaults(django_apps)
             tenants = self._tenants()
             people = self._people(tenants)
             created = self._cases(tenants, people)
@@ -197,4 +200,6 @@ class Command(BaseCommand):
             if value is not None:
                 setattr(case, field, value - back)
         case.save()
+        # Due times are business time from dispatch, not a fixed offset: compute them anew.
+        sla.clocks_redate(case=case)
         Attachment.objects.filter(case=case).update(created_at=timezone.now() - back)

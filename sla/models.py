@@ -1,0 +1,332 @@
+"""SLA data (SPEC §5): support-hours calendars, plans and their targets, and the response clocks
+running on cases. The arithmetic lives in ``sla.clock``; writes go through ``sla.services``."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from helpdesk.models import Severity, Tier
+from sla import clock
+from tenants.models import validate_timezone
+
+MIDNIGHT = time(0)
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+# Built ``sla.clock.Calendar`` values by (calendar id, updated_at). Building one costs two queries;
+# the expensive part (the compiled open intervals) is already shared by ``sla.clock`` between
+# equal calendar values. ``updated_at`` moves whenever the admin or ``Calendar.touch`` saves, so an
+# edited calendar is rebuilt on next use in every process without any cross-process message.
+_BUILT: dict[tuple[int, datetime], clock.Calendar] = {}
+
+
+def clear_calendar_cache() -> None:
+    """Forget built calendars (tests, where ids and pinned clocks repeat across rollbacks)."""
+    _BUILT.clear()
+
+
+class Calendar(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    timezone = models.CharField(
+        max_length=64,
+        default="America/New_York",
+        validators=[validate_timezone],
+        help_text="Opening hours and closed dates are wall-clock times in this zone.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def touch(self) -> None:
+        """Mark the calendar changed, so every process rebuilds it. Call after editing its
+        opening hours or closed dates outside the admin (the admin calls it itself)."""
+        self.save(update_fields=["updated_at"])
+
+    def as_clock(self) -> clock.Calendar:
+        """This calendar as the pure ``sla.clock.Calendar`` the arithmetic takes."""
+        key = (self.pk, self.updated_at)
+        built = _BUILT.get(key)
+        if built is None:
+            weekly: dict[int, list[tuple[time, time]]] = {}
+            for hours in self.opening_hours.all():
+                weekly.setdefault(hours.weekday, []).append((hours.start, hours.end))
+            closed = frozenset(closed.date for closed in self.closed_dates.all())
+            built = clock.Calendar(self.timezone, weekly, closed)
+            if len(_BUILT) >= 256:  # edited calendars leave old keys behind: stay bounded
+                _BUILT.clear()
+            _BUILT[key] = built
+        return built
+
+
+class OpeningHours(models.Model):
+    calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start = models.TimeField(help_text="Opens at (local time, included).")
+    end = models.TimeField(help_text="Closes at (local time, excluded); 00:00 means midnight.")
+
+    class Meta:
+        verbose_name = "opening hours"
+        verbose_name_plural = "opening hours"
+        ordering = ["weekday", "start"]
+        constraints = [
+            models.CheckConstraint(
+                name="sla_hours_weekday_0_to_6", condition=Q(weekday__gte=0, weekday__lte=6)
+            ),
+            models.CheckConstraint(
+                name="sla_hours_end_after_start",
+                condition=Q(end__gt=F("start")) | Q(end=MIDNIGHT),
+                violation_error_message="Closing time must be after opening time.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        end = "24:00" if self.end == MIDNIGHT else f"{self.end:%H:%M}"
+        return f"{self.get_weekday_display()} {self.start:%H:%M}–{end}"
+
+    def clean(self) -> None:
+        super().clean()
+        start, end = self.start, self.end
+        if start is not None and end is not None and end != MIDNIGHT and end <= start:
+            raise ValidationError(
+                {"end": "Closing time must be after opening time (00:00 means midnight)."}
+            )
+
+
+class ClosedDate(models.Model):
+    calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="closed_dates")
+    date = models.DateField()
+    name = models.CharField(max_length=100, blank=True, help_text="e.g. Independence Day")
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["calendar", "date"],
+                name="sla_closed_date_once",
+                violation_error_message="This date is already closed.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}".strip()
+
+
+class Plan(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    at_risk_share = models.DecimalField(
+        "at-risk share",
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("0.75"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("1"))],
+        help_text="A case is at risk once this share of its response budget is used (0.75 = 75%).",
+    )
+    is_default = models.BooleanField(
+        "default plan",
+        default=False,
+        help_text="Applies to every tenant that names no plan. Exactly one plan is the default.",
+    )
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="sla_plan_one_default",
+                violation_error_message="Another plan is already the default; use the "
+                "“Make default” action instead.",
+            ),
+            models.CheckConstraint(
+                name="sla_plan_share_in_range",
+                condition=Q(at_risk_share__gt=0, at_risk_share__lte=1),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        # Some plan must always be the default: cases of tenants without a plan need one.
+        if self.pk and not self.is_default:
+            was_default = Plan.objects.filter(pk=self.pk, is_default=True).exists()
+            if was_default:
+                raise ValidationError(
+                    {
+                        "is_default": "Some plan must be the default: make another plan the "
+                        "default (the “Make default” action) instead of unticking this one."
+                    }
+                )
+
+
+class Unit(models.TextChoices):
+    MINUTES = "minutes", "minutes of open time"
+    DAYS = "days", "calendar days"
+
+
+class Target(models.Model):
+    """The response target of one severity in a plan: an amount of open time on a calendar."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="targets")
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    calendar = models.ForeignKey(
+        Calendar,
+        on_delete=models.PROTECT,
+        related_name="targets",
+        help_text="Only this calendar's open time counts.",
+    )
+    amount = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    unit = models.CharField(max_length=10, choices=Unit.choices, default=Unit.MINUTES)
+
+    class Meta:
+        ordering = ["plan", "severity"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "severity"],
+                name="sla_target_one_per_severity",
+                violation_error_message="This plan already has a target for this severity.",
+            ),
+            models.CheckConstraint(
+                name="sla_target_severity_1_to_5", condition=Q(severity__gte=1, severity__lte=5)
+            ),
+            models.CheckConstraint(name="sla_target_amount_positive", condition=Q(amount__gte=1)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_severity_display()}: {self.describe()}"
+
+    def describe(self) -> str:
+        return describe_budget(self.amount, self.unit, self.calendar.name)
+
+
+def describe_budget(amount: int, unit: str, calendar_name: str) -> str:
+    """“30 minutes, Standard hours”, “1 calendar day, Standard hours”."""
+    if unit == Unit.DAYS:
+        what = "calendar day" if amount == 1 else "calendar days"
+    else:
+        what = "minute" if amount == 1 else "minutes"
+    return f"{amount} {what}, {calendar_name}"
+
+
+class SlaState(models.TextChoices):
+    ON_TRACK = "on_track", "On track"
+    AT_RISK = "at_risk", "At risk"
+    BREACHED = "breached", "Breached"
+    MET = "met", "Met"
+    MISSED = "missed", "Missed"
+
+
+class ResponseClock(models.Model):
+    """One party's response clock on a case: tier one's from opening, Phonism's from escalation.
+
+    The target's amount, unit, calendar and the plan's at-risk share are copied at start: editing
+    a plan later changes new clocks (and running ones only on a severity change), never the due
+    times already promised. ``stopped_at`` is set by the response (then ``responded_at`` too), or
+    by the case being resolved or closed before anyone responded.
+    """
+
+    case = models.ForeignKey(
+        "helpdesk.Case", on_delete=models.CASCADE, related_name="response_clocks"
+    )
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices)
+    target = models.ForeignKey(
+        Target,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="clocks",
+        help_text="The target last used; its values are copied below.",
+    )
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    calendar = models.ForeignKey(Calendar, on_delete=models.PROTECT, related_name="clocks")
+    amount = models.PositiveIntegerField()
+    unit = models.CharField(max_length=10, choices=Unit.choices)
+    at_risk_share = models.DecimalField(max_digits=3, decimal_places=2)
+    dispatched_at = models.DateTimeField()
+    at_risk_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["case", "tier"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "tier"], name="sla_clock_one_per_tier"),
+            models.CheckConstraint(name="sla_clock_tier_1_or_2", condition=Q(tier__in=[1, 2])),
+            models.CheckConstraint(
+                name="sla_clock_due_in_order",
+                condition=Q(at_risk_at__gte=F("dispatched_at"), due_at__gte=F("at_risk_at")),
+            ),
+            models.CheckConstraint(
+                name="sla_clock_response_stops_it",
+                condition=Q(responded_at__isnull=True) | Q(stopped_at=F("responded_at")),
+            ),
+        ]
+        # The breach sweep asks "which running clocks are past due / newly at risk": partial
+        # indexes hold only running clocks, so they stay small however much history piles up.
+        indexes = [
+            models.Index(
+                fields=["due_at"], name="sla_clock_running_due", condition=Q(stopped_at=None)
+            ),
+            models.Index(
+                fields=["at_risk_at"],
+                name="sla_clock_running_at_risk",
+                condition=Q(stopped_at=None),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_tier_display()} clock of case {self.case_id}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.stopped_at is None
+
+    def describe(self) -> str:
+        return describe_budget(self.amount, self.unit, self.calendar.name)
+
+    def state_at(self, now: datetime) -> SlaState:
+        """The SLA state at ``now``; ``sla.selectors.filter_by_sla_state`` is the same rule as
+        a query, so keep the two in step."""
+        if self.stopped_at is not None:
+            return SlaState.MET if self.stopped_at <= self.due_at else SlaState.MISSED
+        if now > self.due_at:
+            return SlaState.BREACHED
+        if now >= self.at_risk_at:
+            return SlaState.AT_RISK
+        return SlaState.ON_TRACK
+
+    def minutes_left(self, now: datetime) -> float:
+        """Open minutes from ``now`` to the due time on the clock's calendar; negative once
+        overdue, by the open time it has been overdue."""
+        return clock.open_minutes_between(self.calendar.as_clock(), now, self.due_at)
+
+    def response_minutes(self) -> float | None:
+        """Open minutes from dispatch to the response, the measure the reports use."""
+        if self.responded_at is None:
+            return None
+        return clock.open_minutes_between(
+            self.calendar.as_clock(), self.dispatched_at, self.responded_at
+        )

@@ -1,0 +1,323 @@
+"""The only way SLA data changes: response clocks on cases, and the calendar and plan chores of
+the admin (ARCHITECTURE "One way in"). ``helpdesk.services`` calls the clock services from inside
+its own transactions, with the case row already locked.
+
+Rules decided here (docs/architecture.md, "SLA"):
+
+* **Which plan** (``plan_for``). Tier one's clock: the tenant's own plan; for a sub-customer
+  without one, the plan its reseller set for its tier one (``Tenant.tier_one_plan``); else the
+  default plan. Phonism's clock on an escalated sub-customer case (tier two): the reseller is
+  then Phonism's customer, so the reseller's own ``sla_plan``; else the default plan.
+* **Due from dispatch.** A clock's due time is always computed from its dispatch instant, so a
+  severity change recomputes from the original dispatch (``clock_recompute``).
+* **Stopping.** The response stops a clock for good. Resolving or closing a case nobody answered
+  stops it without a response (state met or missed against the due time, and the breach sweep
+  leaves it alone); reopening such a case sets it running again against its original due time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from helpdesk.models import Case, CaseEvent, EventKind, Status, Tier, Visibility
+from sla import clock
+from sla.models import Calendar, ClosedDate, Plan, ResponseClock, Target, Unit
+from tenants.models import Tenant, TenantKind, User
+
+logger = logging.getLogger(__name__)
+
+
+class NoTarget(LookupError):
+    """Neither the plan nor the default plan has a target for a severity."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A target applied to one dispatch instant."""
+
+    target: Target
+    at_risk_share: float
+    dispatched_at: datetime
+    at_risk_at: datetime
+    due_at: datetime
+
+
+# --- plans and due times ----------------------------------------------------------------------
+
+
+def default_plan() -> Plan | None:
+    return Plan.objects.filter(is_default=True).first()
+
+
+def plan_for(tenant: Tenant, tier: int) -> Plan | None:
+    """The plan timing ``tier``'s responses to ``tenant``'s cases (the rule in the docstring)."""
+    plan_id = tenant.sla_plan_id
+    if tenant.kind == TenantKind.SUBCUSTOMER:
+        reseller = tenant.parent
+        if tier == Tier.TWO:
+            plan_id = reseller.sla_plan_id
+        elif plan_id is None:
+            plan_id = reseller.tier_one_plan_id
+    if plan_id is not None:
+        plan = Plan.objects.filter(pk=plan_id).first()
+        if plan is not None:
+            return plan
+    return default_plan()
+
+
+def target_for(plan: Plan | None, severity: int) -> Target:
+    """The plan's target for ``severity``; a plan missing one falls back to the default plan's
+    (the admin requires all five, so this only guards hand-edited data)."""
+    targets = Target.objects.select_related("calendar", "plan").filter(severity=severity)
+    found = None
+    if plan is not None:
+        found = targets.filter(plan=plan).first()
+    if found is None:
+        found = targets.filter(plan__is_default=True).first()
+    if found is None:
+        raise NoTarget(f"no SLA target for severity {severity} in {plan} or the default plan")
+    return found
+
+
+def budget_due(cal: clock.Calendar, amount: int, unit: str, dispatched: datetime) -> datetime:
+    if unit == Unit.DAYS:
+        return clock.due_after_days(cal, dispatched, amount)
+    return clock.due_after_minutes(cal, dispatched, amount)
+
+
+def schedule_for(plan: Plan | None, severity: int, dispatched: datetime) -> Schedule:
+    """Due and at-risk instants of ``severity`` under ``plan`` for a dispatch instant.
+
+    At risk is when the share of the budget is used, the budget being the open minutes from
+    dispatch to due; for a minute target that is the amount itself, for a day target whatever
+    open time those days hold.
+    """
+    return _schedule(target_for(plan, severity), dispatched)
+
+
+def due_for(plan: Plan | None, severity: int, dispatched: datetime) -> datetime:
+    """The response due instant (UTC) for ``severity`` under ``plan`` (None: the default)."""
+    return schedule_for(plan, severity, dispatched).due_at
+
+
+# --- response clocks --------------------------------------------------------------------------
+
+
+def _apply(clock_row: ResponseClock, schedule: Schedule, severity: int) -> None:
+    target = schedule.target
+    clock_row.target = target
+    clock_row.severity = severity
+    clock_row.calendar = target.calendar
+    clock_row.amount = target.amount
+    clock_row.unit = target.unit
+    clock_row.at_risk_share = target.plan.at_risk_share
+    clock_row.dispatched_at = schedule.dispatched_at
+    clock_row.at_risk_at = schedule.at_risk_at
+    clock_row.due_at = schedule.due_at
+
+
+def case_sync_due(case: Case) -> None:
+    """Copy the due time of the case's current clock (the one of ``case.tier``) to
+    ``Case.response_due_at``, the column lists sort on. Call after changing ``case.tier``."""
+    due = (
+        ResponseClock.objects.filter(case=case, tier=case.tier)
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    if case.response_due_at != due:
+        Case.objects.filter(pk=case.pk).update(response_due_at=due)
+        case.response_due_at = due
+
+
+def clock_start(*, case: Case, tier: int, dispatched_at: datetime) -> ResponseClock | None:
+    """Start ``tier``'s response clock at dispatch. A clock starts once per tier: starting it
+    again returns the existing one. A plan without a usable target starts no clock (logged),
+    rather than refusing the customer's case."""
+    existing = ResponseClock.objects.filter(case=case, tier=tier).first()
+    if existing is not None:
+        return existing
+    try:
+        schedule = schedule_for(plan_for(case.tenant, tier), case.severity, dispatched_at)
+    except (NoTarget, ValueError):
+        logger.exception("No SLA clock started for %s (tier %s)", case.reference, tier)
+        return None
+    now = timezone.now()
+    row = ResponseClock(case=case, tier=tier, created_at=now, updated_at=now)
+    _apply(row, schedule, case.severity)
+    row.save()
+    case_sync_due(case)
+    return row
+
+
+def _local(instant: datetime, calendar: Calendar) -> str:
+    """An instant as the calendar's wall time, for the timeline: “2026-03-09 09:20 EDT”."""
+    return f"{instant.astimezone(ZoneInfo(calendar.timezone)):%Y-%m-%d %H:%M %Z}"
+
+
+def clock_recompute(*, case: Case, actor: User | None, reason: str = "") -> list[ResponseClock]:
+    """After a severity change: recompute every running clock of the case from its original
+    dispatch with the target of the new severity, and record old → new due on the timeline.
+
+    Stopped clocks keep their due time: a response already given is judged by the target that
+    applied when it was given.
+    """
+    changed = []
+    now = timezone.now()
+    running = ResponseClock.objects.select_for_update().filter(case=case, stopped_at=None)
+    for row in running.select_related("calendar"):
+        plan = plan_for(case.tenant, row.tier)
+        try:
+            schedule = schedule_for(plan, case.severity, row.dispatched_at)
+        except (NoTarget, ValueError):
+            logger.exception("%s: tier %s clock kept its due time", case.reference, row.tier)
+            continue
+        old_due, old_calendar = row.due_at, row.calendar
+        _apply(row, schedule, case.severity)
+        row.updated_at = now
+        row.save()
+        changed.append(row)
+        if row.due_at != old_due:
+            CaseEvent.objects.create(
+                case=case,
+                actor=actor,
+                kind=EventKind.DUE_CHANGED,
+                old_value=_local(old_due, old_calendar),
+                new_value=_local(row.due_at, row.calendar),
+                reason=reason,
+                # Phonism's clock is between the reseller and Phonism: not for the sub-customer.
+                visibility=Visibility.PUBLIC if row.tier == Tier.ONE else Visibility.RESELLER_NOTE,
+                created_at=now,
+            )
+    case_sync_due(case)
+    return changed
+
+
+def clock_stop(*, case: Case, tier: int, at: datetime) -> bool:
+    """The response: stop ``tier``'s clock at ``at``. Only the first one counts; True if this
+    call stopped the clock. One conditional UPDATE, so racing replies cannot both win."""
+    return bool(
+        ResponseClock.objects.filter(case=case, tier=tier, stopped_at=None).update(
+            responded_at=at, stopped_at=at, updated_at=at
+        )
+    )
+
+
+def clocks_halt(*, case: Case, at: datetime) -> int:
+    """The case was resolved or closed: stop its running clocks without a response."""
+    return ResponseClock.objects.filter(case=case, stopped_at=None).update(
+        stopped_at=at, updated_at=at
+    )
+
+
+def clocks_resume(*, case: Case, at: datetime) -> int:
+    """The case was reopened: clocks that stopped without a response run again (still against
+    their original due time: reopening does not buy time)."""
+    return ResponseClock.objects.filter(
+        case=case, stopped_at__isnull=False, responded_at=None
+    ).update(stopped_at=None, updated_at=at)
+
+
+def clocks_backfill(cases: Iterable[Case]) -> int:
+    """Give tier-one clocks to cases that were inserted without one (bulk seeds, data from
+    before the SLA engine): due from dispatch, stopped by ``first_response_at``, or by the
+    resolution of a case nobody answered. Returns how many clocks were created."""
+    cases = [c for c in cases if c.pk is not None]
+    have = set(
+        ResponseClock.objects.filter(case__in=cases, tier=Tier.ONE).values_list(
+            "case_id", flat=True
+        )
+    )
+    plans: dict[int, Plan | None] = {}
+    schedules: dict[tuple[int | None, int], tuple[Target, Plan | None]] = {}
+    rows, synced = [], []
+    now = timezone.now()
+    for case in cases:
+        if case.pk in have:
+            continue
+        if case.tenant_id not in plans:
+            plans[case.tenant_id] = plan_for(case.tenant, Tier.ONE)
+        plan = plans[case.tenant_id]
+        key = (plan.pk if plan else None, case.severity)
+        if key not in schedules:
+            try:
+                schedules[key] = (target_for(plan, case.severity), plan)
+            except NoTarget:
+                logger.exception("No SLA clock for %s", case.reference)
+                continue
+        row = ResponseClock(case=case, tier=Tier.ONE, created_at=now, updated_at=now)
+        _apply(row, _schedule(schedules[key][0], case.dispatched_at), case.severity)
+        if case.first_response_at is not None:
+            row.responded_at = row.stopped_at = case.first_response_at
+        elif case.status in (Status.RESOLVED, Status.CLOSED):
+            row.stopped_at = case.resolved_at or case.closed_at or case.updated_at
+        rows.append(row)
+        if case.tier == Tier.ONE and case.response_due_at != row.due_at:
+            case.response_due_at = row.due_at
+            synced.append(case)
+    with transaction.atomic():
+        ResponseClock.objects.bulk_create(rows, batch_size=2000)
+        Case.objects.bulk_update(synced, ["response_due_at"], batch_size=2000)
+    return len(rows)
+
+
+def clocks_redate(*, case: Case) -> None:
+    """The case's dispatch and response times were moved (demo seeding): rebuild its tier-one
+    clock from them. Never for real cases, whose history is kept."""
+    ResponseClock.objects.filter(case=case).delete()
+    clocks_backfill([case])
+
+
+def _schedule(target: Target, dispatched: datetime) -> Schedule:
+    """``schedule_for`` with the target already found (the backfill's hot loop)."""
+    cal = target.calendar.as_clock()
+    due = budget_due(cal, target.amount, target.unit, dispatched)
+    share = float(target.plan.at_risk_share)
+    budget = clock.open_minutes_between(cal, dispatched, due)
+    at_risk = min(clock.due_after_minutes(cal, dispatched, budget * share), due)
+    return Schedule(target, share, dispatched, max(at_risk, dispatched), due)
+
+
+# --- plans and calendars (admin chores) -------------------------------------------------------
+
+
+def plan_make_default(*, plan: Plan) -> None:
+    """Make ``plan`` the default, in one transaction with un-defaulting the old one (the
+    one-default constraint would refuse two at once)."""
+    with transaction.atomic():
+        Plan.objects.filter(is_default=True).exclude(pk=plan.pk).update(is_default=False)
+        Plan.objects.filter(pk=plan.pk).update(is_default=True)
+    plan.is_default = True
+
+
+def calendar_add_closed_dates(*, calendar: Calendar, dates: dict[date, str]) -> int:
+    """Close ``dates`` (date → name) on ``calendar``, keeping dates already closed. Returns how
+    many were added. Touches the calendar so every process rebuilds it."""
+    with transaction.atomic():
+        known = set(
+            ClosedDate.objects.filter(calendar=calendar, date__in=dates).values_list(
+                "date", flat=True
+            )
+        )
+        added = [
+            ClosedDate(calendar=calendar, date=day, name=name[:100])
+            for day, name in sorted(dates.items())
+            if day not in known
+        ]
+        ClosedDate.objects.bulk_create(added)
+        calendar.touch()
+    return len(added)
+
+
+def us_federal_holidays(years: Sequence[int]) -> dict[date, str]:
+    """US federal holidays of ``years`` from the ``holidays`` package, with the weekday on which
+    each is observed when it falls on a weekend."""
+    import holidays  # here, not at the top: only this admin chore needs the package
+
+    return dict(holidays.country_holidays("US", years=list(years), observed=True))
