@@ -16,7 +16,10 @@ from tenants.models import Tenant, User
 SORTS = {
     "newest": ("Newest first", [F("created_at").desc(), F("id").desc()]),
     "oldest": ("Oldest first", [F("created_at").asc(), F("id").asc()]),
-    "severity": ("Most severe first", [F("severity").asc(), F("created_at").desc(), F("id").desc()]),
+    "severity": (
+        "Most severe first",
+        [F("severity").asc(), F("created_at").desc(), F("id").desc()],
+    ),
     "due": (
         "Due soonest",
         [F("response_due_at").asc(nulls_last=True), F("created_at").desc(), F("id").desc()],
@@ -80,10 +83,10 @@ class CaseFilter(django_filters.FilterSet):
             del self.filters["tenant"]
 
     # Dates are the viewer's local days; comparing instants keeps the created_at index usable.
-    def opened_from_filter(self, queryset: QuerySet[Case], name: str, value: date) -> QuerySet[Case]:
+    def opened_from_filter(self, queryset: QuerySet[Case], name: str, value: date) -> QuerySet:
         return queryset.filter(created_at__gte=_day_start(value))
 
-    def opened_to_filter(self, queryset: QuerySet[Case], name: str, value: date) -> QuerySet[Case]:
+    def opened_to_filter(self, queryset: QuerySet[Case], name: str, value: date) -> QuerySet:
         return queryset.filter(created_at__lt=_day_start(value + timedelta(days=1)))
 
     def search(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:

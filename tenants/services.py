@@ -53,9 +53,7 @@ def member_invite(
         if pending:  # invited before but never signed in: send a fresh link
             user = existing
         else:
-            user = User.objects.create_user(
-                email, None, first_name=first_name, last_name=last_name
-            )
+            user = User.objects.create_user(email, None, first_name=first_name, last_name=last_name)
             Membership.objects.create(user=user, tenant=tenant, role=role)
         link = base_url.rstrip("/") + invitation_path(user)
         context = {"user": user, "tenant": tenant, "inviter": actor, "link": link}

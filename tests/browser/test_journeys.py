@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 from helpdesk.models import Case
 from tests.browser.conftest import screenshot
 
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -18,7 +17,9 @@ def open_major_case(page, subject: str, tmp_path) -> str:
     page.goto("/cases/new/")
     page.get_by_label("Subject").fill(subject)
     page.get_by_label("Major").check()
-    page.get_by_label("Description").fill("All Yealink handsets at the Boston site show No service.")
+    page.get_by_label("Description").fill(
+        "All Yealink handsets at the Boston site show No service."
+    )
     log = tmp_path / "sbc.log"
     log.write_text("REGISTER 403 Forbidden\n")
     page.get_by_label("Attachments").set_input_files(str(log))
