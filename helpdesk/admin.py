@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 
 from helpdesk import services
 from helpdesk.models import (
@@ -21,6 +22,8 @@ from helpdesk.models import (
     Severity,
     Status,
 )
+from sla.admin import SlaStateListFilter, state_html
+from sla.selectors import sla_status, with_sla
 from tenants.models import Tenant, TenantKind, User
 
 
@@ -174,8 +177,10 @@ class CaseAdmin(admin.ModelAdmin):
         "requester_email",
         "assignee",
         "created_at",
+        "sla",
     ]
     list_filter = [
+        SlaStateListFilter,
         "status",
         "severity",
         "tier",
@@ -198,6 +203,8 @@ class CaseAdmin(admin.ModelAdmin):
         "created_at",
         "dispatched_at",
         "first_response_at",
+        "response_due_at",
+        "sla",
         "resolved_at",
         "closed_at",
     ]
@@ -210,7 +217,9 @@ class CaseAdmin(admin.ModelAdmin):
                 "fields": [
                     "created_at",
                     "dispatched_at",
+                    "response_due_at",
                     "first_response_at",
+                    "sla",
                     "resolved_at",
                     "closed_at",
                 ]
@@ -219,6 +228,16 @@ class CaseAdmin(admin.ModelAdmin):
     ]
     inlines = [CaseUpdateHistoryInline, CaseUpdateInline, AttachmentInline, CaseEventInline]
     actions = ["assign_to_me", "resolve"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
+        return with_sla(super().get_queryset(request))  # the SLA column without a query per row
+
+    @admin.display(description="SLA", ordering="response_due_at")
+    def sla(self, case: Case) -> str:
+        status = sla_status(case, timezone.now())
+        if status is None:
+            return "—"
+        return state_html(status.state, status.time_left)
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -24,19 +24,31 @@ class TenantAdmin(admin.ModelAdmin):
         "parent",
         "priority",
         "emergency_entitlement",
+        "sla_plan",
         "is_active",
         "member_count",
         "case_count",
     ]
-    list_filter = ["kind", "priority", "emergency_entitlement", "is_active"]
+    list_filter = ["kind", "priority", "emergency_entitlement", "is_active", "sla_plan"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["parent"]
     inlines = [MembershipInline]
-    list_select_related = ["parent"]
+    list_select_related = ["parent", "sla_plan"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "kind", "parent", "is_active"]}),
-        ("Contract", {"fields": ["priority", "emergency_entitlement", "timezone"]}),
+        (
+            "Contract",
+            {
+                "fields": [
+                    "priority",
+                    "emergency_entitlement",
+                    "timezone",
+                    "sla_plan",
+                    "tier_one_plan",
+                ]
+            },
+        ),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:

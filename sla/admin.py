@@ -1,0 +1,230 @@
+"""Staff keep support hours and plans here (SPEC §8 "plans, calendars and holidays"). Admin is
+configuration: the checks are the models' and formsets', the chores are ``sla.services``."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+
+from helpdesk.models import Severity
+from sla import services
+from sla.models import (
+    MIDNIGHT,
+    Calendar,
+    ClosedDate,
+    OpeningHours,
+    Plan,
+    ResponseClock,
+    SlaState,
+    Target,
+)
+from sla.selectors import filter_by_sla_state
+
+# Colours with AA contrast on white, for the state words in admin lists (helpdesk's admin too).
+STATE_COLOURS = {
+    SlaState.ON_TRACK: "#1e6b34",
+    SlaState.AT_RISK: "#8a5300",
+    SlaState.BREACHED: "#a1141b",
+    SlaState.MET: "#1e6b34",
+    SlaState.MISSED: "#a1141b",
+}
+
+
+def state_html(state: SlaState, detail: str = "") -> str:
+    return format_html(
+        '<strong style="color: {}">{}</strong>{}',
+        STATE_COLOURS[state],
+        state.label,
+        format_html(' <span style="color: #4f5968">{}</span>', detail) if detail else "",
+    )
+
+
+class SlaStateListFilter(admin.SimpleListFilter):
+    """Cases by the SLA state of their current clock: one EXISTS subquery, no Python loop."""
+
+    title = "SLA state"
+    parameter_name = "sla"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return list(SlaState.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in SlaState.values:
+            return filter_by_sla_state(queryset, self.value(), timezone.now())
+        return queryset
+
+
+class OpeningHoursFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        # Overlapping ranges would be merged silently by the clock; a typo is likelier than intent.
+        ranges: dict[int, list[tuple]] = {}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or form.errors:
+                continue
+            end = data["end"] if data["end"] != MIDNIGHT else None
+            ranges.setdefault(data["weekday"], []).append((data["start"], end))
+        for weekday, spans in ranges.items():
+            spans.sort(key=lambda span: span[0])
+            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+                if end is None or start < end:
+                    day = OpeningHours(weekday=weekday).get_weekday_display()
+                    raise ValidationError(f"Opening hours on {day} overlap; merge them into one.")
+
+
+class OpeningHoursInline(admin.TabularInline):
+    model = OpeningHours
+    formset = OpeningHoursFormSet
+    extra = 0
+
+
+class ClosedDateInline(admin.TabularInline):
+    model = ClosedDate
+    extra = 1
+
+
+@admin.register(Calendar)
+class CalendarAdmin(admin.ModelAdmin):
+    list_display = ["name", "timezone", "hours", "closed_count", "updated_at"]
+    search_fields = ["name"]
+    readonly_fields = ["updated_at"]
+    inlines = [OpeningHoursInline, ClosedDateInline]
+    actions = ["add_us_holidays"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Calendar]:
+        return super().get_queryset(request).prefetch_related("opening_hours", "closed_dates")
+
+    @admin.display(description="opening hours")
+    def hours(self, calendar: Calendar) -> str:
+        return "; ".join(str(h) for h in calendar.opening_hours.all()) or "never open"
+
+    @admin.display(description="closed dates")
+    def closed_count(self, calendar: Calendar) -> int:
+        return len(calendar.closed_dates.all())
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        form.instance.touch()  # inline edits change the calendar: every process rebuilds it
+
+    @admin.action(description="Close on US federal holidays (this year and next)")
+    def add_us_holidays(self, request: HttpRequest, queryset: QuerySet[Calendar]) -> None:
+        year = timezone.localdate().year
+        days = services.us_federal_holidays([year, year + 1])
+        for calendar in queryset:
+            added = services.calendar_add_closed_dates(calendar=calendar, dates=days)
+            messages.success(
+                request, f"{calendar}: {added} holiday(s) of {year}–{year + 1} closed."
+            )
+
+
+class TargetFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        # Every case needs a target: a plan names one for each severity, exactly once.
+        severities = [
+            form.cleaned_data["severity"]
+            for form in self.forms
+            if getattr(form, "cleaned_data", None)
+            and not form.cleaned_data.get("DELETE")
+            and "severity" in form.cleaned_data
+        ]
+        missing = [Severity(s).label for s in Severity.values if s not in severities]
+        if missing:
+            raise ValidationError(
+                f"Give a target for every severity; missing: {', '.join(missing)}."
+            )
+        if len(severities) != len(set(severities)):
+            raise ValidationError("Give each severity one target only.")
+
+
+class TargetInline(admin.TabularInline):
+    model = Target
+    formset = TargetFormSet
+    fields = ["severity", "amount", "unit", "calendar"]
+    extra = 0
+
+    def get_extra(self, request: HttpRequest, obj: Plan | None = None, **kwargs) -> int:
+        return 5 if obj is None else 0  # a new plan starts with a row per severity
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_default", "at_risk_share", "targets_summary", "tenant_count"]
+    search_fields = ["name"]
+    inlines = [TargetInline]
+    actions = ["make_default"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Plan]:
+        targets = Target.objects.select_related("calendar")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("targets", queryset=targets), "tenants")
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Plan | None = None) -> list[str]:
+        # The default moves with the action, which un-defaults the old one in the same step.
+        return ["is_default"] if obj is not None and obj.is_default else []
+
+    @admin.display(description="targets")
+    def targets_summary(self, plan: Plan) -> str:
+        return "; ".join(str(t) for t in plan.targets.all())
+
+    @admin.display(description="tenants")
+    def tenant_count(self, plan: Plan) -> int:
+        return len(plan.tenants.all())
+
+    def has_delete_permission(self, request: HttpRequest, obj: Plan | None = None) -> bool:
+        return (obj is None or not obj.is_default) and super().has_delete_permission(request, obj)
+
+    @admin.action(description="Make the selected plan the default")
+    def make_default(self, request: HttpRequest, queryset: QuerySet[Plan]) -> None:
+        if queryset.count() != 1:
+            messages.error(request, "Select exactly one plan to make it the default.")
+            return
+        plan = queryset.get()
+        services.plan_make_default(plan=plan)
+        messages.success(request, f"{plan} is now the default plan.")
+
+
+@admin.register(Target)
+class TargetAdmin(admin.ModelAdmin):
+    list_display = ["plan", "severity", "amount", "unit", "calendar"]
+    list_filter = ["plan", "severity", "calendar"]
+    list_select_related = ["plan", "calendar"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # targets are added with their plan, which checks all five are there
+
+    def has_delete_permission(self, request: HttpRequest, obj: Target | None = None) -> bool:
+        return False  # likewise: a plan must keep a target per severity
+
+
+@admin.register(ResponseClock)
+class ResponseClockAdmin(admin.ModelAdmin):
+    """Read-only: clocks change only through the case services."""
+
+    list_display = ["case", "tier", "severity", "dispatched_at", "due_at", "state", "responded_at"]
+    list_filter = ["tier", "severity", "calendar"]
+    list_select_related = ["case", "calendar"]
+    search_fields = ["=case__reference"]
+    show_full_result_count = False
+
+    @admin.display(description="SLA")
+    def state(self, clock: ResponseClock) -> str:
+        return state_html(clock.state_at(timezone.now()))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
