@@ -3,16 +3,20 @@ at-risk instant. (The arithmetic itself is tested exhaustively in test_clock.py.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from helpdesk.models import Severity, Tier
 from sla import services
+from sla.clock import Calendar
 from sla.models import ClosedDate, OpeningHours, Plan, Unit
 from tenants.models import TenantKind
 from tests.factories import TenantFactory
 from tests.sla.helpers import calendar, ny, plan_with
+from tests.sla.test_clock import ref_due_after_days, ref_due_after_minutes
 
 pytestmark = pytest.mark.django_db
 
@@ -162,3 +166,37 @@ def test_only_a_reseller_names_a_tier_one_plan() -> None:
     with pytest.raises(ValidationError) as error:
         customer.full_clean()
     assert "tier_one_plan" in error.value.message_dict
+
+
+# --- any instant of 2026 and 2027 -----------------------------------------------------------------
+
+
+def test_the_migrated_calendars_are_the_contracts_calendars() -> None:
+    # So every property test of test_clock.py on these calendars holds for the stored ones too.
+    assert calendar("Standard hours").as_clock() == Calendar.standard()
+    assert calendar("Extended hours").as_clock() == Calendar.extended()
+    assert calendar("Round the clock").as_clock() == Calendar.round_the_clock()
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],  # the plan rows are read-only
+)
+@given(
+    # Whole minutes: the reference steps minute by minute (seconds are tested in test_clock.py).
+    dispatched=st.integers(0, 2 * 365 * 1440 - 1).map(
+        lambda m: datetime(2026, 1, 1, 5, tzinfo=UTC) + timedelta(minutes=m)
+    ),
+    severity=st.sampled_from(Severity.values),
+)
+def test_due_times_match_the_naive_reference_on_any_instant(dispatched, severity) -> None:
+    standard, always = Calendar.standard(), Calendar.round_the_clock()
+    expected = {
+        Severity.EMERGENCY: lambda: ref_due_after_minutes(always, dispatched, 10),
+        Severity.CRITICAL: lambda: ref_due_after_minutes(standard, dispatched, 30),
+        Severity.MAJOR: lambda: ref_due_after_minutes(standard, dispatched, 60),
+        Severity.MODERATE: lambda: ref_due_after_minutes(standard, dispatched, 240),
+        Severity.MINOR: lambda: ref_due_after_days(standard, dispatched, 1),
+    }[severity]()
+    assert services.due_for(default_plan(), severity, dispatched) == expected
