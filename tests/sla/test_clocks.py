@@ -181,3 +181,21 @@ def test_a_running_clock_is_what_the_sweep_index_holds(world) -> None:
     reply(answered, world["alice"], MONDAY_10 + timedelta(minutes=1))
     overdue = ResponseClock.objects.filter(stopped_at=None, due_at__lt=ny(2026, 3, 9, 12, 0))
     assert list(overdue.values_list("case", flat=True)) == [waiting.pk]
+
+
+def test_the_backfill_gives_clocks_to_cases_without_one(world) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    answered = opened_at(MONDAY_10, world["acme"], world["ann"])
+    reply(answered, world["alice"], MONDAY_10 + timedelta(minutes=3))
+    bare = opened_at(MONDAY_10, world["initech"], world["ivan"], Severity.CRITICAL)
+    ResponseClock.objects.all().delete()
+    out = io.StringIO()
+    call_command("sla_backfill", stdout=out)
+    assert "Created 2 response clock(s)." in out.getvalue()
+    assert clock(answered).responded_at == MONDAY_10 + timedelta(minutes=3)
+    assert clock(bare).due_at == ny(2026, 3, 9, 10, 30) and clock(bare).is_running
+    call_command("sla_backfill", stdout=out)
+    assert ResponseClock.objects.count() == 2
