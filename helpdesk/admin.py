@@ -172,12 +172,12 @@ class CaseAdmin(admin.ModelAdmin):
         "tenant",
         "severity",
         "status",
+        "sla",
         "tier",
         "channel",
         "requester_email",
         "assignee",
         "created_at",
-        "sla",
     ]
     list_filter = [
         SlaStateListFilter,

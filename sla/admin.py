@@ -35,12 +35,15 @@ STATE_COLOURS = {
 }
 
 
+DETAIL = ' <span style="color: #4f5968; white-space: nowrap">{}</span>'
+
+
 def state_html(state: SlaState, detail: str = "") -> str:
     return format_html(
         '<strong style="color: {}">{}</strong>{}',
         STATE_COLOURS[state],
         state.label,
-        format_html(' <span style="color: #4f5968">{}</span>', detail) if detail else "",
+        format_html(DETAIL, detail) if detail else "",
     )
 
 

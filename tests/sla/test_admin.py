@@ -214,3 +214,31 @@ def test_the_default_plan_cannot_be_deleted(admin_client) -> None:
     default = Plan.objects.get(is_default=True)
     response = admin_client.get(reverse("admin:sla_plan_delete", args=[default.pk]))
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "admin:sla_calendar_changelist",
+        "admin:sla_plan_changelist",
+        "admin:sla_target_changelist",
+        "admin:sla_responseclock_changelist",
+        "admin:sla_calendar_add",
+        "admin:sla_plan_add",
+        "admin:tenants_tenant_changelist",
+    ],
+)
+def test_the_sla_admin_pages_open(admin_client, cases, url) -> None:
+    assert admin_client.get(reverse(url)).status_code == 200
+
+
+def test_the_change_pages_open(admin_client, cases) -> None:
+    default = Plan.objects.get(is_default=True)
+    clock = cases["breached"].response_clocks.get()
+    for url in [
+        reverse("admin:sla_calendar_change", args=[calendar("Standard hours").pk]),
+        reverse("admin:sla_plan_change", args=[default.pk]),
+        reverse("admin:sla_responseclock_change", args=[clock.pk]),
+        reverse("admin:tenants_tenant_change", args=[cases["breached"].tenant_id]),
+    ]:
+        assert admin_client.get(url).status_code == 200, url
