@@ -152,7 +152,9 @@ def clock_start(*, case: Case, tier: int, dispatched_at: datetime) -> ResponseCl
     row = ResponseClock(case=case, tier=tier, created_at=now, updated_at=now)
     _apply(row, schedule, case.severity)
     row.save()
-    case_sync_due(case)
+    if tier == case.tier and case.response_due_at != row.due_at:
+        Case.objects.filter(pk=case.pk).update(response_due_at=row.due_at)
+        case.response_due_at = row.due_at
     return row
 
 
@@ -170,7 +172,10 @@ def clock_recompute(*, case: Case, actor: User | None, reason: str = "") -> list
     """
     changed = []
     now = timezone.now()
-    running = ResponseClock.objects.select_for_update().filter(case=case, stopped_at=None)
+    # The caller holds the case's lock; this one guards against writers that do not.
+    running = ResponseClock.objects.select_for_update(of=("self",)).filter(
+        case=case, stopped_at=None
+    )
     for row in running.select_related("calendar"):
         plan = plan_for(case.tenant, row.tier)
         try:
