@@ -92,6 +92,16 @@ def budget_due(cal: clock.Calendar, amount: int, unit: str, dispatched: datetime
     return clock.due_after_minutes(cal, dispatched, amount)
 
 
+def _schedule(target: Target, dispatched: datetime) -> Schedule:
+    """A target applied to a dispatch instant (``schedule_for`` once the target is found)."""
+    cal = target.calendar.as_clock()
+    due = budget_due(cal, target.amount, target.unit, dispatched)
+    share = float(target.plan.at_risk_share)
+    budget = clock.open_minutes_between(cal, dispatched, due)
+    at_risk = min(clock.due_after_minutes(cal, dispatched, budget * share), due)
+    return Schedule(target, share, dispatched, max(at_risk, dispatched), due)
+
+
 def schedule_for(plan: Plan | None, severity: int, dispatched: datetime) -> Schedule:
     """Due and at-risk instants of ``severity`` under ``plan`` for a dispatch instant.
 
@@ -240,7 +250,7 @@ def clocks_backfill(cases: Iterable[Case]) -> int:
         )
     )
     plans: dict[int, Plan | None] = {}
-    schedules: dict[tuple[int | None, int], tuple[Target, Plan | None]] = {}
+    targets: dict[tuple[int | None, int], Target] = {}
     rows, synced = [], []
     now = timezone.now()
     for case in cases:
@@ -250,14 +260,14 @@ def clocks_backfill(cases: Iterable[Case]) -> int:
             plans[case.tenant_id] = plan_for(case.tenant, Tier.ONE)
         plan = plans[case.tenant_id]
         key = (plan.pk if plan else None, case.severity)
-        if key not in schedules:
+        if key not in targets:
             try:
-                schedules[key] = (target_for(plan, case.severity), plan)
+                targets[key] = target_for(plan, case.severity)
             except NoTarget:
                 logger.exception("No SLA clock for %s", case.reference)
                 continue
         row = ResponseClock(case=case, tier=Tier.ONE, created_at=now, updated_at=now)
-        _apply(row, _schedule(schedules[key][0], case.dispatched_at), case.severity)
+        _apply(row, _schedule(targets[key], case.dispatched_at), case.severity)
         if case.first_response_at is not None:
             row.responded_at = row.stopped_at = case.first_response_at
         elif case.status in (Status.RESOLVED, Status.CLOSED):
@@ -277,16 +287,6 @@ def clocks_redate(*, case: Case) -> None:
     clock from them. Never for real cases, whose history is kept."""
     ResponseClock.objects.filter(case=case).delete()
     clocks_backfill([case])
-
-
-def _schedule(target: Target, dispatched: datetime) -> Schedule:
-    """``schedule_for`` with the target already found (the backfill's hot loop)."""
-    cal = target.calendar.as_clock()
-    due = budget_due(cal, target.amount, target.unit, dispatched)
-    share = float(target.plan.at_risk_share)
-    budget = clock.open_minutes_between(cal, dispatched, due)
-    at_risk = min(clock.due_after_minutes(cal, dispatched, budget * share), due)
-    return Schedule(target, share, dispatched, max(at_risk, dispatched), due)
 
 
 # --- plans and calendars (admin chores) -------------------------------------------------------
