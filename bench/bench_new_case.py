@@ -1,9 +1,10 @@
 """New-case POST throughput under load: gunicorn on this machine, wrk as the load tool.
 
     export DATABASE_URL=postgres://USER@HOST:5432/helpdesk_bench   (migrated, seed_demo run)
+    export REDIS_URL=redis://HOST:6379/3      # production's cache: sessions come from it
     python bench/bench_new_case.py            # needs `wrk` (Debian package) on PATH
 
-Starts gunicorn (WORKERS sync workers, default 2 x cores + 1) on a loopback port, signs in as a
+Starts gunicorn (WORKERS sync workers, default 2 per core) on a loopback port, signs in as a
 demo agent, then has wrk POST the new-case form (with the CSRF token and session cookie) for
 DURATION seconds over CONNECTIONS connections. Prints the cases per second that the database
 actually gained, checked by counting rows, and wrk's latency figures. Target: >= 150 cases/s.
@@ -29,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
 PORT = int(os.environ.get("PORT", "8765"))
-WORKERS = int(os.environ.get("WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
+# Two per core: PostgreSQL and wrk share the same two cores with gunicorn here.
+WORKERS = int(os.environ.get("WORKERS", str(2 * (os.cpu_count() or 1))))
 DURATION = int(os.environ.get("DURATION", "20"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "8"))
 BASE = f"http://127.0.0.1:{PORT}"

@@ -6,11 +6,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from helpdesk import services
 from helpdesk.models import (
@@ -163,6 +165,18 @@ class CaseChangeForm(forms.ModelForm):
         return data
 
 
+class CappedCountPaginator(Paginator):
+    """Counts at most ``cap`` rows: an exact COUNT(*) over a million cases costs half a second
+    on every changelist page, while nobody pages past the first few hundred. Searches and
+    filters reach the rest."""
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.cap].count()
+
+
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
     form = CaseChangeForm
@@ -185,13 +199,16 @@ class CaseAdmin(admin.ModelAdmin):
         "severity",
         "tier",
         "channel",
-        ("tenant", admin.RelatedOnlyFieldListFilter),
+        # Choices from the tenant table; "related only" would scan every case for them.
+        "tenant",
     ]
     search_fields = ["=reference", "subject", "requester_email"]
     list_select_related = ["tenant", "assignee"]
     list_per_page = 50
-    show_full_result_count = False  # COUNT(*) over a million rows is the slow part of a changelist
-    date_hierarchy = "created_at"
+    # A million cases: no COUNT(*) of the whole table and no date hierarchy (a DISTINCT over
+    # every row); the paginator counts at most CappedCountPaginator.cap rows.
+    show_full_result_count = False
+    paginator = CappedCountPaginator
     readonly_fields = [
         "reference",
         "tenant",

@@ -10,6 +10,8 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from helpdesk.models import Case, Severity, Status
+from sla.models import SlaState
+from sla.selectors import filter_by_sla_state
 from tenants import access
 from tenants.models import Tenant, User
 
@@ -55,6 +57,9 @@ class CaseFilter(django_filters.FilterSet):
     severity = django_filters.MultipleChoiceFilter(
         choices=Severity.choices, widget=forms.CheckboxSelectMultiple
     )
+    sla = django_filters.ChoiceFilter(
+        choices=SlaState.choices, method="sla_filter", label="SLA", empty_label="Any"
+    )
     requester = django_filters.ModelChoiceFilter(queryset=_requesters, empty_label="Anyone")
     tenant = django_filters.ModelChoiceFilter(
         queryset=_organisations, label="Organisation", empty_label="All"
@@ -88,6 +93,9 @@ class CaseFilter(django_filters.FilterSet):
 
     def opened_to_filter(self, queryset: QuerySet[Case], name: str, value: date) -> QuerySet:
         return queryset.filter(created_at__lt=_day_start(value + timedelta(days=1)))
+
+    def sla_filter(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
+        return filter_by_sla_state(queryset, value, timezone.now())
 
     def search(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
         value = value.strip()

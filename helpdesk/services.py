@@ -210,6 +210,9 @@ def case_open(
     uploads = _validate_attachments(attachments)
 
     now = timezone.now()
+    # Tier one's response clock runs from dispatch: the provider's for a direct customer, the
+    # reseller's for a sub-customer (SPEC §4). Its due time goes into the case row at once.
+    schedule = sla.opening_schedule(tenant, severity, now)
     with transaction.atomic():
         case = Case.objects.create(
             reference=reserve_references(1)[0],
@@ -226,10 +229,10 @@ def case_open(
             # For a direct customer the provider is reached at opening; for a sub-customer the
             # reseller (its tier one) is. Either way, dispatch is now (SPEC §4).
             dispatched_at=now,
+            response_due_at=schedule.due_at if schedule else None,
         )
-        # Tier one's response clock runs from dispatch: the provider's for a direct customer,
-        # the reseller's for a sub-customer (SPEC §4).
-        sla.clock_start(case=case, tier=Tier.ONE, dispatched_at=now)
+        if schedule is not None:
+            sla.clock_start(case=case, tier=Tier.ONE, dispatched_at=now, schedule=schedule)
         _event(case, opened_by or requester, EventKind.OPENED, now, new=case.get_severity_display())
         _store_attachments(case, None, uploads, opened_by or requester)
     return case

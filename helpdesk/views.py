@@ -26,6 +26,7 @@ from helpdesk.forms import (
     apply_service_errors,
 )
 from helpdesk.models import Case, Channel
+from sla.selectors import with_sla
 from tenants import access
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -61,7 +62,7 @@ def _page_url(request: HttpRequest, page: int) -> str:
 @login_required
 @require_GET
 def case_list(request: HttpRequest) -> HttpResponse:
-    cases = access.cases_visible_to(request.user).select_related("tenant")
+    cases = with_sla(access.cases_visible_to(request.user).select_related("tenant"))
     filterset = CaseFilter(request.GET or None, queryset=cases, request=request)
     page, size = _page_numbers(request)
     # No COUNT(*) and no page list: one row more than the page says whether there is a next
@@ -130,7 +131,7 @@ def _case_page(request: HttpRequest, case: Case, **forms) -> HttpResponse:
     )
     events = access.events_visible_to(user).filter(case=case).select_related("actor")
     timeline = sorted([*updates, *events], key=lambda item: (item.created_at, item.pk))
-    statuses = services.allowed_statuses(case, user) if case.status != "closed" else []
+    statuses = services.allowed_statuses(case, user)
     context = {
         "case": case,
         "timeline": timeline,

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from helpdesk.models import Case, CaseEvent, EventKind, Status, Tier, Visibility
@@ -56,8 +57,7 @@ def default_plan() -> Plan | None:
     return Plan.objects.filter(is_default=True).first()
 
 
-def plan_for(tenant: Tenant, tier: int) -> Plan | None:
-    """The plan timing ``tier``'s responses to ``tenant``'s cases (the rule in the docstring)."""
+def _plan_id_for(tenant: Tenant, tier: int) -> int | None:
     plan_id = tenant.sla_plan_id
     if tenant.kind == TenantKind.SUBCUSTOMER:
         reseller = tenant.parent
@@ -65,6 +65,12 @@ def plan_for(tenant: Tenant, tier: int) -> Plan | None:
             plan_id = reseller.sla_plan_id
         elif plan_id is None:
             plan_id = reseller.tier_one_plan_id
+    return plan_id
+
+
+def plan_for(tenant: Tenant, tier: int) -> Plan | None:
+    """The plan timing ``tier``'s responses to ``tenant``'s cases (the rule in the docstring)."""
+    plan_id = _plan_id_for(tenant, tier)
     if plan_id is not None:
         plan = Plan.objects.filter(pk=plan_id).first()
         if plan is not None:
@@ -112,6 +118,27 @@ def schedule_for(plan: Plan | None, severity: int, dispatched: datetime) -> Sche
     return _schedule(target_for(plan, severity), dispatched)
 
 
+def opening_schedule(tenant: Tenant, severity: int, dispatched: datetime) -> Schedule | None:
+    """Tier one's schedule for a case about to be opened, in one query (the tenant's plan's
+    target, else the default plan's), so opening a case stays cheap. None, logged, when no plan
+    has a usable target: the customer's case opens all the same."""
+    plan_id = _plan_id_for(tenant, Tier.ONE)
+    candidates = Target.objects.select_related("calendar", "plan").filter(severity=severity)
+    if plan_id is None:
+        candidates = candidates.filter(plan__is_default=True)
+    else:
+        candidates = candidates.filter(Q(plan_id=plan_id) | Q(plan__is_default=True))
+    found = sorted(candidates, key=lambda target: target.plan_id != plan_id)
+    if not found:
+        logger.error("No SLA target for severity %s for %s", severity, tenant)
+        return None
+    try:
+        return _schedule(found[0], dispatched)
+    except ValueError:
+        logger.exception("No SLA clock for %s: bad calendar", tenant)
+        return None
+
+
 def due_for(plan: Plan | None, severity: int, dispatched: datetime) -> datetime:
     """The response due instant (UTC) for ``severity`` under ``plan`` (None: the default)."""
     return schedule_for(plan, severity, dispatched).due_at
@@ -146,18 +173,24 @@ def case_sync_due(case: Case) -> None:
         case.response_due_at = due
 
 
-def clock_start(*, case: Case, tier: int, dispatched_at: datetime) -> ResponseClock | None:
+def clock_start(
+    *, case: Case, tier: int, dispatched_at: datetime, schedule: Schedule | None = None
+) -> ResponseClock | None:
     """Start ``tier``'s response clock at dispatch. A clock starts once per tier: starting it
     again returns the existing one. A plan without a usable target starts no clock (logged),
-    rather than refusing the customer's case."""
-    existing = ResponseClock.objects.filter(case=case, tier=tier).first()
-    if existing is not None:
-        return existing
-    try:
-        schedule = schedule_for(plan_for(case.tenant, tier), case.severity, dispatched_at)
-    except (NoTarget, ValueError):
-        logger.exception("No SLA clock started for %s (tier %s)", case.reference, tier)
-        return None
+    rather than refusing the customer's case.
+
+    ``schedule`` is for a case being opened: computed by ``opening_schedule`` before the case
+    row existed (so the row is inserted with its due time), and no clock can exist yet."""
+    if schedule is None:
+        existing = ResponseClock.objects.filter(case=case, tier=tier).first()
+        if existing is not None:
+            return existing
+        try:
+            schedule = schedule_for(plan_for(case.tenant, tier), case.severity, dispatched_at)
+        except (NoTarget, ValueError):
+            logger.exception("No SLA clock started for %s (tier %s)", case.reference, tier)
+            return None
     now = timezone.now()
     row = ResponseClock(case=case, tier=tier, created_at=now, updated_at=now)
     _apply(row, schedule, case.severity)

@@ -7,6 +7,7 @@ import os
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management import call_command
 
 from tenants.models import User
@@ -48,6 +49,12 @@ def demo(db) -> dict[str, User]:
     """The README's demo world; people by the local part of their email (``demo["ann"]``)."""
     call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
     return {user.email.split("@")[0]: user for user in User.objects.all()}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Sign-in throttling counts failures in the cache; one test's failures are not another's."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -189,3 +189,28 @@ def test_the_tenant_list_shows_counts(alice_client, demo) -> None:
     assert response.status_code == 200
     rows = {t.slug: (t._members, t._cases) for t in response.context["cl"].result_list}
     assert rows["acme"] == (2, Case.objects.filter(tenant__slug="acme").count())
+
+
+def test_the_changelist_costs_the_same_queries_for_any_page_size(
+    alice_client, demo, django_assert_max_num_queries
+) -> None:
+    from helpdesk.admin import CaseAdmin
+
+    url = reverse("admin:helpdesk_case_changelist")
+    for per_page in (5, 100):
+        CaseAdmin.list_per_page = per_page
+        try:
+            with django_assert_max_num_queries(10):
+                response = alice_client.get(url)
+        finally:
+            CaseAdmin.list_per_page = 50
+        assert len(response.context["cl"].result_list) == min(per_page, Case.objects.count())
+
+
+def test_the_changelist_counts_no_further_than_its_cap(alice_client, demo, monkeypatch) -> None:
+    from helpdesk.admin import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 10)
+    response = alice_client.get(reverse("admin:helpdesk_case_changelist"), {"p": 1})
+    assert Case.objects.count() > 10
+    assert response.context["cl"].result_count == 10

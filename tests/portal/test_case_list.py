@@ -121,3 +121,22 @@ def test_resellers_see_and_filter_their_sub_customers(client, demo) -> None:
 def test_anonymous_visitors_are_sent_to_sign_in(client) -> None:
     response = client.get(URL)
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_it_filters_by_sla_state_and_sorts_by_due_time(ann_client, demo) -> None:
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    tenant = demo["ann"].membership.tenant
+    with time_machine.travel(datetime(2026, 11, 23, 15, 0, tzinfo=UTC), tick=False):  # Mon 10:00 ET
+        critical = open_case(tenant, demo["ann"], Severity.CRITICAL, subject="Critical one")
+        moderate = open_case(tenant, demo["ann"], Severity.MODERATE, subject="Moderate one")
+    with time_machine.travel(datetime(2026, 11, 23, 16, 0, tzinfo=UTC), tick=False):  # 11:00 ET
+        breached = references(ann_client.get(URL, {"sla": "breached", "size": 100}))
+        assert critical.reference in breached and moderate.reference not in breached
+        on_track = references(ann_client.get(URL, {"sla": "on_track", "size": 100}))
+        assert moderate.reference in on_track and critical.reference not in on_track
+        page = ann_client.get(URL, {"sort": "due", "q": "one"})
+        assert references(page) == [critical.reference, moderate.reference]
+        assert "overdue" in page.content.decode()
