@@ -85,6 +85,8 @@ class Visibility(models.TextChoices):
     PUBLIC = "public", "Public reply"
     RESELLER_NOTE = "reseller_note", "Internal note (reseller and provider)"
     PROVIDER_NOTE = "provider_note", "Internal note (provider only)"
+    # Reseller ⇄ provider on an escalated sub-customer case; never shown to the sub-customer.
+    ESCALATION = "escalation", "Escalation thread"
 
 
 class Counter(models.Model):
@@ -250,6 +252,8 @@ class EventKind(models.TextChoices):
     STATUS_CHANGED = "status_changed", "Status changed"
     ASSIGNED = "assigned", "Assigned"
     DUE_CHANGED = "due_changed", "Response due changed"
+    ESCALATED = "escalated", "Escalated to tier two"
+    HANDED_BACK = "handed_back", "Handed back to tier one"
 
 
 class CaseEvent(models.Model):

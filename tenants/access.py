@@ -96,11 +96,12 @@ def _visibilities_for(user, prefix: str) -> Q | None:
     tenant = membership.tenant
     public = Q(visibility=Visibility.PUBLIC)
     if tenant.kind == TenantKind.RESELLER:
-        # On its sub-customers' cases the reseller is the support side and sees its own notes.
-        tier_one_notes = Q(visibility=Visibility.RESELLER_NOTE) & Q(
-            **{f"{prefix}tenant__parent": tenant}
-        )
-        return public | tier_one_notes
+        # On its sub-customers' cases the reseller is the support side: it sees its own notes
+        # and the escalation thread it holds with the provider.
+        tier_one_side = Q(
+            visibility__in=[Visibility.RESELLER_NOTE, Visibility.ESCALATION]
+        ) & Q(**{f"{prefix}tenant__parent": tenant})
+        return public | tier_one_side
     return public
 
 
