@@ -4,6 +4,8 @@ Everything comes from the environment (see `.env.example`); the defaults are for
 one machine: an SQLite file under `var/`, the console email backend, no Redis.
 """
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -168,6 +170,40 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="support@phonism.test")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Emergencies page this address at opening and at breach (a tenant may name its own).
+ONCALL_EMAIL = env.str("ONCALL_EMAIL", default="oncall@phonism.test")
+# Links in emails point here (no request to build them from: emails are sent by workers).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# Celery (helpdesk/celery.py): Redis in production and CI; with no REDIS_URL an embedded broker
+# that needs no server (kombu's filesystem transport under var/broker), so `make run` is one
+# command. pytest sets PYTEST_VERSION: tests get an in-memory broker and run tasks eagerly unless
+# a test starts a real worker (tests/worker), so a test run never writes to var/ or a shared Redis.
+TESTING = "PYTEST_VERSION" in os.environ
+BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = env.str(
+    "CELERY_BROKER_URL", default="memory://" if TESTING else (REDIS_URL or "filesystem://")
+)
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Producers write where consumers read: one folder for both directions.
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+else:
+    # A broker that is down must fail an enqueue quickly: the outbox catches up later.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=TESTING)
+# How often beat runs the SLA sweep and the outbox drain (an interval, never a crontab).
+SLA_SWEEP_EVERY = timedelta(seconds=env.int("SLA_SWEEP_SECONDS", default=60))
+# Running clocks the sweep handles per transaction: bounds its memory and its lock time.
+SLA_SWEEP_BATCH = env.int("SLA_SWEEP_BATCH", default=1000)
+# An outbox row still pending this long after its last enqueue is enqueued again by the drain.
+OUTBOX_REQUEUE_AFTER = timedelta(seconds=env.int("OUTBOX_REQUEUE_SECONDS", default=120))
 
 LOGGING = {
     "version": 1,
