@@ -254,6 +254,8 @@ class EventKind(models.TextChoices):
     DUE_CHANGED = "due_changed", "Response due changed"
     ESCALATED = "escalated", "Escalated to tier two"
     HANDED_BACK = "handed_back", "Handed back to tier one"
+    SLA_AT_RISK = "sla_at_risk", "Response at risk"
+    SLA_BREACHED = "sla_breached", "Response target breached"
 
 
 class CaseEvent(models.Model):
@@ -284,3 +286,83 @@ class CaseEvent(models.Model):
         if self.old_value or self.new_value:
             return f"{self.get_kind_display()}: {self.old_value or '—'} → {self.new_value or '—'}"
         return self.get_kind_display()
+
+
+# --- outgoing email (helpdesk.outbox, helpdesk.notifications) --------------------------------
+
+
+class NotificationKind(models.TextChoices):
+    OPENED = "opened", "New case (support side)"
+    ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement (requester)"
+    REPLY = "reply", "Public reply"
+    NOTE = "note", "Internal note"
+    SEVERITY_CHANGED = "severity_changed", "Severity changed"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    AT_RISK = "at_risk", "Response at risk"
+    BREACHED = "breached", "Response target breached"
+    EMERGENCY_OPENED = "emergency_opened", "Emergency opened (on call)"
+    EMERGENCY_BREACHED = "emergency_breached", "Emergency breached (on call)"
+    INVITATION = "invitation", "Invitation"
+
+
+class Audience(models.TextChoices):
+    """Who reads a message, which decides its wording and where its link points."""
+
+    CUSTOMER = "customer", "Requesting side"
+    RESELLER = "reseller", "Reseller's tier one"
+    STAFF = "staff", "Provider staff"
+    ONCALL = "oncall", "On call"
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class OutboundEmail(models.Model):
+    """One email to send: written in the transaction of the change it tells about, sent by a
+    Celery task afterwards. The row outlives a broker outage, so nothing is lost; the send
+    claims it with a conditional UPDATE, so nothing goes out twice."""
+
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
+    )
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    audience = models.CharField(max_length=10, choices=Audience.choices)
+    recipients = models.JSONField(help_text="The To addresses.")
+    subject = models.CharField(max_length=255)
+    message_id = models.CharField("Message-ID", max_length=255, unique=True)
+    auto_submitted = models.BooleanField(
+        default=True, help_text="Sent with “Auto-Submitted: auto-generated” (RFC 3834)."
+    )
+    context = models.JSONField(
+        default=dict, blank=True, help_text="What the templates need beyond the case."
+    )
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    queued_at = models.DateTimeField(help_text="Last handed to the broker (or tried to be).")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "outgoing email"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["case", "created_at"], name="outbox_case"),
+            models.Index(fields=["-created_at", "-id"], name="outbox_newest"),
+            # The drain's query: rows not sent yet; few, however long the history grows.
+            models.Index(
+                fields=["queued_at"],
+                name="outbox_unsent",
+                condition=models.Q(status__in=["pending", "sending"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject

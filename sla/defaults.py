@@ -49,9 +49,11 @@ MANAGE = [
     }.items()
     for verb in verbs
 ]
+# Both see the SLA events and the at-risk-or-breached list (the managers' watch list).
+WATCH = ["view_responseclock", "view_slaevent", "view_slawatch"]
 GROUPS = {
-    "Support agent": [*VIEW, "view_responseclock"],
-    "Support manager": [*VIEW, "view_responseclock", *MANAGE],
+    "Support agent": [*VIEW, *WATCH],
+    "Support manager": [*VIEW, *WATCH, *MANAGE],
 }
 
 

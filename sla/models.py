@@ -267,6 +267,12 @@ class ResponseClock(models.Model):
     due_at = models.DateTimeField()
     responded_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
+    # Set by the breach sweep in the transaction that records the clock's at-risk / breached
+    # SlaEvent: "this clock has that event", kept on the clock so the sweep's partial indexes
+    # hold only clocks still owed an event and a sweep that finds nothing reads nothing.
+    # The SlaEvent unique constraint, not this copy, is what forbids a second event.
+    at_risk_recorded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    breach_recorded_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -294,6 +300,17 @@ class ResponseClock(models.Model):
                 fields=["at_risk_at"],
                 name="sla_clock_running_at_risk",
                 condition=Q(stopped_at=None),
+            ),
+            # The sweep's own: running clocks still owed their breach / at-risk event.
+            models.Index(
+                fields=["due_at", "id"],
+                name="sla_clock_breach_unrecorded",
+                condition=Q(stopped_at=None, breach_recorded_at=None),
+            ),
+            models.Index(
+                fields=["at_risk_at", "id"],
+                name="sla_clock_at_risk_unrecorded",
+                condition=Q(stopped_at=None, at_risk_recorded_at=None),
             ),
         ]
 
@@ -330,3 +347,53 @@ class ResponseClock(models.Model):
         return clock.open_minutes_between(
             self.calendar.as_clock(), self.dispatched_at, self.responded_at
         )
+
+
+class SlaEventKind(models.TextChoices):
+    AT_RISK = "at_risk", "At risk"
+    BREACHED = "breached", "Breached"
+
+
+class SlaEvent(models.Model):
+    """A running clock passed its at-risk or due instant unanswered, as the sweep saw it.
+
+    At most one per (clock, kind), by constraint: overlapping sweeps, retries and redelivered
+    tasks cannot record (and so cannot notify) twice. Written only by ``sla.sweep``.
+    """
+
+    clock = models.ForeignKey(ResponseClock, on_delete=models.CASCADE, related_name="events")
+    # Copies, so lists and filters need no join through the clock.
+    case = models.ForeignKey(
+        "helpdesk.Case", on_delete=models.CASCADE, related_name="sla_events"
+    )
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    kind = models.CharField(max_length=10, choices=SlaEventKind.choices)
+    due_at = models.DateTimeField(help_text="The response due time the event is about.")
+    occurred_at = models.DateTimeField(
+        help_text="When the clock passed the instant: its at-risk or due time."
+    )
+    recorded_at = models.DateTimeField(help_text="When the sweep recorded it.")
+
+    class Meta:
+        verbose_name = "SLA event"
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clock", "kind"], name="sla_event_once_per_clock"),
+        ]
+        indexes = [
+            models.Index(fields=["-occurred_at", "-id"], name="sla_event_newest"),
+            models.Index(fields=["case", "occurred_at"], name="sla_event_case"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: case {self.case_id}, tier {self.tier}"
+
+
+class SlaWatch(ResponseClock):
+    """The support managers' list: running clocks at risk or breached right now (admin only)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "case at risk or breached"
+        verbose_name_plural = "at risk or breached now"

@@ -66,6 +66,12 @@ class Tenant(models.Model):
         default=False,
         help_text="Contract flag: may open Emergency (severity 1) cases.",
     )
+    oncall_email = models.EmailField(
+        "on-call email",
+        blank=True,
+        help_text="Paged when an Emergency case of this tenant opens or breaches (for a "
+        "reseller: also its sub-customers'); empty means the provider's ONCALL_EMAIL.",
+    )
     timezone = models.CharField(
         max_length=64, default=settings.TIME_ZONE, validators=[validate_timezone]
     )
