@@ -6,8 +6,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
+from helpdesk.attachments import validate_attachment
 from helpdesk.models import SEVERITY_GUIDE, Severity, Status
-from helpdesk.services import validate_attachment
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -72,18 +72,37 @@ class NewCaseForm(forms.Form):
 
 
 class CommentForm(forms.Form):
+    """A comment; the support side also chooses who reads it (``kind``)."""
+
+    PUBLIC, INTERNAL, ESCALATION = "public", "internal", "escalation"
+
     body = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 4}))
-    internal = forms.BooleanField(
-        required=False,
-        label="Internal note",
-        help_text="Seen by the support side only, never by the customer.",
-    )
+    kind = forms.ChoiceField(label="Send as", widget=forms.RadioSelect, initial=PUBLIC)
     attachments = AttachmentsField()
 
-    def __init__(self, *args, support_side: bool = False, **kwargs) -> None:
+    def __init__(self, *args, kinds: list[tuple[str, str]] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if not support_side:
-            del self.fields["internal"]
+        if kinds:
+            self.fields["kind"].choices = kinds
+        else:
+            del self.fields["kind"]
+
+    @property
+    def internal(self) -> bool:
+        return self.cleaned_data.get("kind") == self.INTERNAL
+
+    @property
+    def escalation(self) -> bool:
+        return self.cleaned_data.get("kind") == self.ESCALATION
+
+
+class EscalateForm(forms.Form):
+    note = forms.CharField(
+        label="Message to the provider",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What you found and what you need. Your customer does not see this thread.",
+        error_messages={"required": "Tell the provider what you need: it opens the thread."},
+    )
 
 
 class SeverityForm(forms.Form):

@@ -9,22 +9,18 @@ for the person who asked; acting outside one's reach raises ``PermissionDenied``
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Iterable
 from datetime import datetime
-from pathlib import PurePath
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from helpdesk.attachments import store_attachments, validate_attachments
 from helpdesk.models import (
     SELF_SERVICE_CHANNELS,
-    Attachment,
     Case,
     CaseEvent,
     CaseUpdate,
@@ -77,61 +73,6 @@ def reserve_references(count: int = 1) -> list[str]:
             return [f"{REFERENCE_PREFIX}{n}" for n in range(last - count + 1, last + 1)]
         Counter.objects.get_or_create(name=REFERENCE_COUNTER, defaults={"value": REFERENCE_START})
     raise RuntimeError("could not reserve a case reference")  # pragma: no cover
-
-
-# --- attachments ------------------------------------------------------------------------------
-
-
-def validate_attachment(upload: UploadedFile) -> None:
-    """Size limit and type allow-list (SPEC §4), with a message naming the file."""
-    name = PurePath(upload.name or "").name
-    extension = PurePath(name).suffix.lower().lstrip(".")
-    allowed = [e.lower() for e in settings.ATTACHMENT_EXTENSIONS]
-    if extension not in allowed:
-        raise ValidationError(
-            f"“{name}”: this type of file is not accepted. Allowed types: "
-            + ", ".join(f".{e}" for e in allowed)
-            + "."
-        )
-    if upload.size == 0:
-        raise ValidationError(f"“{name}” is empty.")
-    if upload.size > settings.ATTACHMENT_MAX_BYTES:
-        raise ValidationError(
-            f"“{name}” is {filesizeformat(upload.size)}; the limit is "
-            f"{filesizeformat(settings.ATTACHMENT_MAX_BYTES)} per file."
-        )
-
-
-def _validate_attachments(uploads: Iterable[UploadedFile]) -> list[UploadedFile]:
-    uploads = list(uploads)
-    errors = []
-    for upload in uploads:
-        try:
-            validate_attachment(upload)
-        except ValidationError as error:
-            errors.extend(error.messages)
-    if errors:
-        raise ValidationError({"attachments": errors})
-    return uploads
-
-
-def _store_attachments(
-    case: Case, update: CaseUpdate | None, uploads: list[UploadedFile], user: User | None
-) -> None:
-    for upload in uploads:
-        name = PurePath(upload.name).name
-        # The type is ours to decide from the allowed extension, never the browser's claim.
-        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        attachment = Attachment(
-            case=case,
-            update=update,
-            filename=name,
-            content_type=content_type,
-            size=upload.size,
-            uploaded_by=user,
-        )
-        attachment.file.save(name, upload, save=False)
-        attachment.save()
 
 
 # --- opening ----------------------------------------------------------------------------------
@@ -207,7 +148,7 @@ def case_open(
         raise ValidationError({"subject": "Give the case a subject."})
     if not description:
         raise ValidationError({"description": "Describe the issue."})
-    uploads = _validate_attachments(attachments)
+    uploads = validate_attachments(attachments)
 
     now = timezone.now()
     # Tier one's response clock runs from dispatch: the provider's for a direct customer, the
@@ -234,7 +175,7 @@ def case_open(
         if schedule is not None:
             sla.clock_start(case=case, tier=Tier.ONE, dispatched_at=now, schedule=schedule)
         _event(case, opened_by or requester, EventKind.OPENED, now, new=case.get_severity_display())
-        _store_attachments(case, None, uploads, opened_by or requester)
+        store_attachments(case, None, uploads, opened_by or requester)
     return case
 
 
@@ -260,24 +201,20 @@ def update_add(
     author: User,
     body: str,
     internal: bool = False,
+    escalation: bool = False,
     attachments: Iterable[UploadedFile] = (),
 ) -> CaseUpdate:
-    """Add a public reply or an internal note. The support side's first public reply after
-    dispatch is the case's response (SPEC §4)."""
+    """Add a public reply, an internal note, or (``escalation``) a message in the escalation
+    thread between a reseller and the provider. The support side's first public reply after
+    dispatch is the case's response (SPEC §4); on an escalated case, the provider's first
+    message in the thread is the response on its own clock."""
     _require_actor(author, case)
     body = body.strip()
     if not body:
         raise ValidationError({"body": "Write something first."})
-    uploads = _validate_attachments(attachments)
+    uploads = validate_attachments(attachments)
     support = access.is_support_side(author, case)
-    if internal and not support:
-        raise ValidationError({"internal": "Only the support side can write internal notes."})
-    if not internal:
-        visibility = Visibility.PUBLIC
-    elif access.is_provider_staff(author):
-        visibility = Visibility.PROVIDER_NOTE
-    else:
-        visibility = Visibility.RESELLER_NOTE
+    visibility = _visibility_for(case, author, support, internal, escalation)
 
     now = timezone.now()
     with transaction.atomic():
@@ -293,7 +230,7 @@ def update_add(
             by_support=support,
             created_at=now,
         )
-        _store_attachments(locked, update, uploads, author)
+        store_attachments(locked, update, uploads, author)
         _event(
             locked,
             author,
@@ -303,10 +240,13 @@ def update_add(
             visibility=visibility,
         )
         changed = ["updated_at"]
+        if visibility == Visibility.ESCALATION:
+            if locked.tier != Tier.TWO:
+                raise ValidationError({"body": "Escalate the case before writing to the provider."})
+            if access.is_provider_staff(author):
+                sla.clock_stop(case=locked, tier=Tier.TWO, at=now)
         if visibility == Visibility.PUBLIC and support:
-            # The response stops tier one's clock. Provider staff are on every case's support
-            # side: their public reply on a sub-customer's case answers the customer too, so it
-            # counts (docs/architecture.md, "SLA"). Notes and customer comments never get here.
+            # The response stops tier one's clock; notes and customer comments never get here.
             sla.clock_stop(case=locked, tier=Tier.ONE, at=now)
         if visibility == Visibility.PUBLIC and support and locked.first_response_at is None:
             locked.first_response_at = now
@@ -323,6 +263,30 @@ def update_add(
         locked.save(update_fields=changed)
     case.refresh_from_db()
     return update
+
+
+def _visibility_for(
+    case: Case, author: User, support: bool, internal: bool, escalation: bool
+) -> str:
+    """Who will see the update, from what its author may write on this case."""
+    staff = access.is_provider_staff(author)
+    sub_customer_case = case.tenant.kind == TenantKind.SUBCUSTOMER
+    if escalation:
+        if not (sub_customer_case and support):
+            raise ValidationError(
+                {"body": "Only the reseller and the provider write in the escalation thread."}
+            )
+        return Visibility.ESCALATION
+    if internal:
+        if not support:
+            raise ValidationError({"internal": "Only the support side can write internal notes."})
+        return Visibility.PROVIDER_NOTE if staff else Visibility.RESELLER_NOTE
+    if staff and sub_customer_case:
+        # White label: the sub-customer hears only from its reseller, never from the provider.
+        raise ValidationError(
+            {"body": "The reseller answers its customer: write in the escalation thread."}
+        )
+    return Visibility.PUBLIC
 
 
 def _set_status(

@@ -18,6 +18,7 @@ urlpatterns = [
     path("cases/<str:reference>/comment/", views.case_comment, name="case-comment"),
     path("cases/<str:reference>/severity/", views.case_severity, name="case-severity"),
     path("cases/<str:reference>/status/", views.case_status, name="case-status"),
+    path("cases/<str:reference>/escalate/", views.case_escalate_view, name="case-escalate"),
     path("attachments/<int:pk>/", views.download_attachment, name="attachment-download"),
     path("team/", tenant_views.team, name="team"),
     path("team/<int:user_id>/active/", tenant_views.member_active, name="team-member-active"),

@@ -17,17 +17,20 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk import services
+from helpdesk.escalation import can_escalate, case_escalate
 from helpdesk.filters import CaseFilter
 from helpdesk.forms import (
     CommentForm,
+    EscalateForm,
     NewCaseForm,
     SeverityForm,
     StatusForm,
     apply_service_errors,
 )
-from helpdesk.models import Case, Channel
+from helpdesk.models import Case, Channel, EventKind, Tier
 from sla.selectors import with_sla
 from tenants import access
+from tenants.models import TenantKind
 
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
@@ -137,13 +140,40 @@ def _case_page(request: HttpRequest, case: Case, **forms) -> HttpResponse:
         "timeline": timeline,
         "opening_files": access.attachments_visible_to(user).filter(case=case, update=None),
         "support_side": support,
-        "comment_form": forms.get("comment_form") or CommentForm(support_side=support),
+        "sla_panels": _sla_panels(case, support),
+        "can_escalate": can_escalate(case, user),
+        "escalate_form": forms.get("escalate_form") or EscalateForm(),
+        "comment_form": forms.get("comment_form") or CommentForm(kinds=_comment_kinds(case, user)),
         "severity_form": forms.get("severity_form") or SeverityForm(current=case.severity),
         "status_form": forms.get("status_form") or StatusForm(),
         "status_actions": [(s, _status_action_label(case.status, s)) for s in statuses],
     }
     status = 400 if forms else 200
     return render(request, "helpdesk/case_detail.html", context, status=status)
+
+
+def _comment_kinds(case: Case, user) -> list[tuple[str, str]]:
+    """Who a comment may be for; the services check it again."""
+    if not access.is_support_side(user, case):
+        return []
+    kinds = [(CommentForm.PUBLIC, f"Reply to {case.tenant.name}")]
+    if access.is_provider_staff(user) and case.tenant.kind == TenantKind.SUBCUSTOMER:
+        kinds = []  # white label: the provider talks to the reseller, not to its customer
+    kinds.append((CommentForm.INTERNAL, "Internal note"))
+    if case.tier == Tier.TWO:
+        kinds.append((CommentForm.ESCALATION, "Message in the escalation thread"))
+    return kinds
+
+
+def _sla_panels(case: Case, support: bool) -> list[tuple[int, str]]:
+    """The clocks a viewer follows: the requesting side only ever sees its own (tier one's);
+    the support side of an escalated case also sees the provider's."""
+    panels = [(Tier.ONE, "Response time")]
+    if support and case.tenant.kind == TenantKind.SUBCUSTOMER:
+        panels = [(Tier.ONE, f"Response to {case.tenant.name}")]
+        if case.tier == Tier.TWO or case.events.filter(kind=EventKind.ESCALATED).exists():
+            panels.append((Tier.TWO, "Provider's response (escalation)"))
+    return panels
 
 
 def _status_action_label(current: str, target: str) -> str:
@@ -166,15 +196,15 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def case_comment(request: HttpRequest, reference: str) -> HttpResponse:
     case = _case_for(request, reference)
-    support = access.is_support_side(request.user, case)
-    form = CommentForm(request.POST, request.FILES, support_side=support)
+    form = CommentForm(request.POST, request.FILES, kinds=_comment_kinds(case, request.user))
     if form.is_valid():
         try:
             services.update_add(
                 case=case,
                 author=request.user,
                 body=form.cleaned_data["body"],
-                internal=form.cleaned_data.get("internal", False),
+                internal=form.internal,
+                escalation=form.escalation,
                 attachments=form.cleaned_data["attachments"],
             )
         except ValidationError as error:
@@ -225,6 +255,22 @@ def case_status(request: HttpRequest, reference: str) -> HttpResponse:
             messages.success(request, f"The case is now {case.get_status_display().lower()}.")
             return redirect(case)
     return _case_page(request, case, status_form=form)
+
+
+@login_required
+@require_POST
+def case_escalate_view(request: HttpRequest, reference: str) -> HttpResponse:
+    case = _case_for(request, reference)
+    form = EscalateForm(request.POST)
+    if form.is_valid():
+        try:
+            case_escalate(case=case, actor=request.user, note=form.cleaned_data["note"])
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, "Escalated: the provider's response clock is running.")
+            return redirect(case)
+    return _case_page(request, case, escalate_form=form)
 
 
 @login_required

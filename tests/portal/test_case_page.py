@@ -54,7 +54,7 @@ def test_a_refused_attachment_is_said_next_to_the_field_and_the_text_is_kept(
 
 
 def test_customers_get_no_internal_note_option(ann_client, case) -> None:
-    post(ann_client, case, "comment", {"body": "secret?", "internal": "on"})
+    post(ann_client, case, "comment", {"body": "secret?", "kind": "internal"})
     assert case.updates.get().visibility == "public"
     assert "Internal note" not in ann_client.get(case.get_absolute_url()).content.decode()
 
@@ -63,7 +63,7 @@ def test_the_support_side_can_write_internal_notes_from_the_portal(client, demo)
     sub_case = open_case(demo["ivan"].membership.tenant, demo["ivan"])
     client.force_login(demo["rob"])
     assert "Internal note" in client.get(sub_case.get_absolute_url()).content.decode()
-    post(client, sub_case, "comment", {"body": "Asked Phonism", "internal": "on"})
+    post(client, sub_case, "comment", {"body": "Asked Phonism", "kind": "internal"})
     assert sub_case.updates.get().visibility == "reseller_note"
 
 

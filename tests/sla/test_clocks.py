@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 
 from helpdesk import services
 from helpdesk.models import EventKind, Severity, Status, Tier, Visibility
@@ -77,10 +78,12 @@ def test_a_resellers_reply_stops_the_tier_one_clock_of_a_sub_customers_case(worl
     assert found.state_at(MONDAY_10 + timedelta(days=1)) == SlaState.MISSED
 
 
-def test_a_provider_reply_on_a_sub_customers_case_answers_the_customer_too(world) -> None:
+def test_the_provider_never_replies_to_a_sub_customer_directly(world) -> None:
+    # White label: the provider talks to the reseller in the escalation thread instead.
     case = opened_at(MONDAY_10, world["initech"], world["ivan"])
-    reply(case, world["alice"], MONDAY_10 + timedelta(minutes=5))
-    assert clock(case).responded_at == MONDAY_10 + timedelta(minutes=5)
+    with pytest.raises(ValidationError, match="escalation thread"):
+        reply(case, world["alice"], MONDAY_10 + timedelta(minutes=5))
+    assert clock(case).is_running and not case.updates.exists()
 
 
 @pytest.mark.parametrize(

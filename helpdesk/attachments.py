@@ -1,0 +1,72 @@
+"""Attachments: the limits a file must meet and where it is kept (SPEC §4). Called by the
+services inside their transactions, and by forms to say early what a file breaks."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Iterable
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
+
+from helpdesk.models import Attachment, Case, CaseUpdate
+from tenants.models import User
+
+# --- attachments ------------------------------------------------------------------------------
+
+
+def validate_attachment(upload: UploadedFile) -> None:
+    """Size limit and type allow-list (SPEC §4), with a message naming the file."""
+    name = PurePath(upload.name or "").name
+    extension = PurePath(name).suffix.lower().lstrip(".")
+    allowed = [e.lower() for e in settings.ATTACHMENT_EXTENSIONS]
+    if extension not in allowed:
+        raise ValidationError(
+            f"“{name}”: this type of file is not accepted. Allowed types: "
+            + ", ".join(f".{e}" for e in allowed)
+            + "."
+        )
+    if upload.size == 0:
+        raise ValidationError(f"“{name}” is empty.")
+    if upload.size > settings.ATTACHMENT_MAX_BYTES:
+        raise ValidationError(
+            f"“{name}” is {filesizeformat(upload.size)}; the limit is "
+            f"{filesizeformat(settings.ATTACHMENT_MAX_BYTES)} per file."
+        )
+
+
+def validate_attachments(uploads: Iterable[UploadedFile]) -> list[UploadedFile]:
+    uploads = list(uploads)
+    errors = []
+    for upload in uploads:
+        try:
+            validate_attachment(upload)
+        except ValidationError as error:
+            errors.extend(error.messages)
+    if errors:
+        raise ValidationError({"attachments": errors})
+    return uploads
+
+
+def store_attachments(
+    case: Case, update: CaseUpdate | None, uploads: list[UploadedFile], user: User | None
+) -> None:
+    for upload in uploads:
+        name = PurePath(upload.name).name
+        # The type is ours to decide from the allowed extension, never the browser's claim.
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        attachment = Attachment(
+            case=case,
+            update=update,
+            filename=name,
+            content_type=content_type,
+            size=upload.size,
+            uploaded_by=user,
+        )
+        attachment.file.save(name, upload, save=False)
+        attachment.save()
+
+
