@@ -6,38 +6,69 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 
 from helpdesk import services
+from helpdesk.admin_forms import (
+    CappedCountPaginator,
+    HandBackForm,
+    ResellerListFilter,
+    StaffOpenCaseForm,
+)
+from helpdesk.escalation import case_hand_back
 from helpdesk.models import (
     Attachment,
     Case,
     CaseEvent,
     CaseUpdate,
-    Channel,
     Severity,
     Status,
 )
 from sla.admin import SlaStateListFilter, state_html
 from sla.selectors import sla_status, with_sla
-from tenants.models import Tenant, TenantKind, User
+from tenants.models import TenantKind, User
 
 
 class CaseUpdateForm(forms.ModelForm):
-    internal = forms.BooleanField(
-        required=False, label="Internal note", help_text="Not shown to the customer."
+    kind = forms.ChoiceField(
+        choices=[
+            ("public", "Public reply to the customer"),
+            ("internal", "Internal note (provider staff only)"),
+            ("escalation", "Escalation thread (to the reseller)"),
+        ],
+        initial="public",
+        help_text="On a reseller's customer's case, write to the reseller in the escalation "
+        "thread: the customer only hears from its reseller.",
     )
 
     class Meta:
         model = CaseUpdate
         fields = ["body"]
         widgets = {"body": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, case: Case | None = None, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.case, self.user = case, user
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.has_changed() and self.case is not None and data.get("body"):
+            kind = data.get("kind")
+            try:
+                services.update_visibility(
+                    self.case,
+                    self.user,
+                    internal=kind == "internal",
+                    escalation=kind == "escalation",
+                )
+            except ValidationError as error:
+                raise ValidationError(error.messages) from None
+        return data
 
 
 class CaseUpdateFormSet(forms.BaseInlineFormSet):
@@ -46,12 +77,17 @@ class CaseUpdateFormSet(forms.BaseInlineFormSet):
 
     request: HttpRequest
 
+    def get_form_kwargs(self, index: int | None) -> dict:
+        return {**super().get_form_kwargs(index), "case": self.instance, "user": self.request.user}
+
     def save_new(self, form: forms.ModelForm, commit: bool = True) -> CaseUpdate:
+        kind = form.cleaned_data.get("kind")
         return services.update_add(
             case=self.instance,
             author=self.request.user,
             body=form.cleaned_data["body"],
-            internal=form.cleaned_data.get("internal", False),
+            internal=kind == "internal",
+            escalation=kind == "escalation",
         )
 
 
@@ -63,9 +99,9 @@ class CaseUpdateInline(admin.StackedInline):
     formset = CaseUpdateFormSet
     extra = 1
     can_delete = False
-    verbose_name = "new reply or internal note"
-    verbose_name_plural = "add a reply or internal note"
-    fields = ["body", "internal"]
+    verbose_name = "new reply or note"
+    verbose_name_plural = "add a reply, an internal note or an escalation message"
+    fields = ["body", "kind"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CaseUpdate]:
         return super().get_queryset(request).none()
@@ -165,18 +201,6 @@ class CaseChangeForm(forms.ModelForm):
         return data
 
 
-class CappedCountPaginator(Paginator):
-    """Counts at most ``cap`` rows: an exact COUNT(*) over a million cases costs half a second
-    on every changelist page, while nobody pages past the first few hundred. Searches and
-    filters reach the rest."""
-
-    cap = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.cap].count()
-
-
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
     form = CaseChangeForm
@@ -184,6 +208,7 @@ class CaseAdmin(admin.ModelAdmin):
         "reference",
         "subject",
         "tenant",
+        "reseller",
         "severity",
         "status",
         "sla",
@@ -195,6 +220,7 @@ class CaseAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         SlaStateListFilter,
+        ResellerListFilter,
         "status",
         "severity",
         "tier",
@@ -203,7 +229,7 @@ class CaseAdmin(admin.ModelAdmin):
         "tenant",
     ]
     search_fields = ["=reference", "subject", "requester_email"]
-    list_select_related = ["tenant", "assignee"]
+    list_select_related = ["tenant__parent", "assignee"]
     list_per_page = 50
     # A million cases: no COUNT(*) of the whole table and no date hierarchy (a DISTINCT over
     # every row); the paginator counts at most CappedCountPaginator.cap rows.
@@ -245,6 +271,43 @@ class CaseAdmin(admin.ModelAdmin):
     ]
     inlines = [CaseUpdateHistoryInline, CaseUpdateInline, AttachmentInline, CaseEventInline]
     actions = ["assign_to_me", "resolve"]
+    change_form_template = "admin/helpdesk/case/change_form.html"
+
+    @admin.display(description="reseller", ordering="tenant__parent__name")
+    def reseller(self, case: Case) -> str:
+        return case.tenant.parent.name if case.tenant.kind == TenantKind.SUBCUSTOMER else "—"
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<int:pk>/hand-back/",
+                self.admin_site.admin_view(self.hand_back_view),
+                name="helpdesk_case_hand_back",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def hand_back_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        case = get_object_or_404(Case, pk=pk)
+        if not self.has_change_permission(request, case):
+            raise PermissionDenied
+        form = HandBackForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                case_hand_back(case=case, actor=request.user, note=form.cleaned_data["note"])
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, f"{case.reference} is back with {case.tenant.tier_one}.")
+                return HttpResponseRedirect(reverse("admin:helpdesk_case_change", args=[pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Hand {case.reference} back to {case.tenant.tier_one}",
+            "form": form,
+            "opts": self.model._meta,
+            "submit_label": "Hand back",
+        }
+        return TemplateResponse(request, "admin/helpdesk/case/open_case.html", context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
         return with_sla(super().get_queryset(request))  # the SLA column without a query per row
@@ -347,47 +410,6 @@ class CaseAdmin(admin.ModelAdmin):
                 succeeded.append(case.reference)
         if succeeded:
             messages.success(request, f"{len(succeeded)} case(s) {done}: {', '.join(succeeded)}.")
-
-
-class StaffOpenCaseForm(forms.Form):
-    tenant = forms.ModelChoiceField(
-        queryset=Tenant.objects.exclude(kind=TenantKind.PROVIDER).filter(is_active=True),
-        label="Customer",
-    )
-    requester_email = forms.EmailField(
-        label="Requester's email", help_text="An agent of the customer, if known, is linked."
-    )
-    channel = forms.ChoiceField(
-        choices=[
-            (c.value, c.label) for c in (Channel.PHONE, Channel.CHAT, Channel.EMAIL, Channel.OTHER)
-        ],
-        initial=Channel.PHONE,
-    )
-    severity = forms.TypedChoiceField(
-        choices=Severity.choices,
-        coerce=int,
-        initial=Severity.MINOR,
-        help_text="Requests taken by phone, chat or email default to Minor.",
-    )
-    subject = forms.CharField(max_length=200)
-    description = forms.CharField(widget=forms.Textarea)
-
-    def open_case(self, staff: User) -> Case:
-        data = self.cleaned_data
-        tenant = data["tenant"]
-        requester = User.objects.filter(
-            email__iexact=data["requester_email"], membership__tenant=tenant
-        ).first()
-        return services.case_open(
-            tenant=tenant,
-            subject=data["subject"],
-            description=data["description"],
-            channel=data["channel"],
-            severity=data["severity"],
-            requester=requester,
-            requester_email=data["requester_email"],
-            opened_by=staff,
-        )
 
 
 def _add_errors(form: forms.Form, error: ValidationError) -> None:

@@ -214,7 +214,7 @@ def update_add(
         raise ValidationError({"body": "Write something first."})
     uploads = validate_attachments(attachments)
     support = access.is_support_side(author, case)
-    visibility = _visibility_for(case, author, support, internal, escalation)
+    visibility = update_visibility(case, author, internal=internal, escalation=escalation)
 
     now = timezone.now()
     with transaction.atomic():
@@ -265,17 +265,21 @@ def update_add(
     return update
 
 
-def _visibility_for(
-    case: Case, author: User, support: bool, internal: bool, escalation: bool
-) -> str:
-    """Who will see the update, from what its author may write on this case."""
+def update_visibility(case: Case, author: User, *, internal: bool, escalation: bool) -> str:
+    """Who will see an update ``author`` writes on ``case``, or the ValidationError saying why
+    they may not write it (forms call this to show the error before anything is saved)."""
+    support = access.is_support_side(author, case)
     staff = access.is_provider_staff(author)
+    if case.status == Status.CLOSED:
+        raise ValidationError("This case is closed; please open a new case instead.")
     sub_customer_case = case.tenant.kind == TenantKind.SUBCUSTOMER
     if escalation:
         if not (sub_customer_case and support):
             raise ValidationError(
                 {"body": "Only the reseller and the provider write in the escalation thread."}
             )
+        if case.tier != Tier.TWO:
+            raise ValidationError({"body": "Escalate the case before writing to the provider."})
         return Visibility.ESCALATION
     if internal:
         if not support:

@@ -32,6 +32,7 @@ def form_data(case: Case, **changes) -> dict:
         "updates-2-TOTAL_FORMS": "1",
         "updates-2-INITIAL_FORMS": "0",
         "updates-2-0-body": "",
+        "updates-2-0-kind": "public",
         "attachments-TOTAL_FORMS": "0",
         "attachments-INITIAL_FORMS": "0",
         "events-TOTAL_FORMS": "0",
@@ -93,7 +94,9 @@ def test_an_internal_note_from_the_admin(alice_client, demo) -> None:
     case = new_case(demo)
     alice_client.post(
         change_url(case),
-        form_data(case, **{"updates-2-0-body": "SBC logs attached", "updates-2-0-internal": "on"}),
+        form_data(
+            case, **{"updates-2-0-body": "SBC logs attached", "updates-2-0-kind": "internal"}
+        ),
     )
     note = case.updates.get()
     assert note.visibility == Visibility.PROVIDER_NOTE
@@ -214,3 +217,61 @@ def test_the_changelist_counts_no_further_than_its_cap(alice_client, demo, monke
     response = alice_client.get(reverse("admin:helpdesk_case_changelist"), {"p": 1})
     assert Case.objects.count() > 10
     assert response.context["cl"].result_count == 10
+
+
+def escalated_initech_case(demo) -> Case:
+    from helpdesk.escalation import case_escalate
+
+    case = Case.objects.filter(tenant__slug="initech", tier=1, status=Status.NEW).first()
+    case_escalate(case=case, actor=demo["rob"], note="Registration storm since the upgrade")
+    return case
+
+
+def test_staff_answer_an_escalation_in_the_thread(alice_client, demo) -> None:
+    case = escalated_initech_case(demo)
+    page = alice_client.get(change_url(case)).content.decode()
+    assert "Registration storm since the upgrade" in page and "Hand back to tier one" in page
+    response = alice_client.post(
+        change_url(case),
+        form_data(
+            case,
+            **{"updates-2-0-body": "Known issue, fix tonight", "updates-2-0-kind": "escalation"},
+        ),
+    )
+    assert response.status_code == 302
+    reply = case.updates.get(author=demo["alice"])
+    assert reply.visibility == Visibility.ESCALATION
+    from sla.models import ResponseClock
+
+    assert ResponseClock.objects.get(case=case, tier=2).responded_at == reply.created_at
+
+
+def test_staff_cannot_reply_to_a_sub_customer_directly(alice_client, demo) -> None:
+    case = escalated_initech_case(demo)
+    response = alice_client.post(
+        change_url(case), form_data(case, **{"updates-2-0-body": "Hi Ivan, Phonism here"})
+    )
+    assert response.status_code == 200
+    assert "write in the escalation thread" in response.content.decode()
+    assert not case.updates.filter(author=demo["alice"]).exists()
+
+
+def test_staff_hand_a_case_back(alice_client, demo) -> None:
+    case = escalated_initech_case(demo)
+    url = reverse("admin:helpdesk_case_hand_back", args=[case.pk])
+    assert alice_client.post(url, {"note": ""}).status_code == 200  # the message is required
+    response = alice_client.post(url, {"note": "Configuration on your SBC; steps attached"})
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.tier == 1
+    assert case.events.filter(kind=EventKind.HANDED_BACK).exists()
+
+
+def test_the_changelist_filters_by_reseller(alice_client, demo) -> None:
+    voicehub = demo["rob"].membership.tenant
+    response = alice_client.get(
+        reverse("admin:helpdesk_case_changelist"), {"reseller": voicehub.pk}
+    )
+    slugs = {c.tenant.slug for c in response.context["cl"].result_list}
+    assert slugs == {"initech", "umbrella"}
+    assert "VoiceHub" in response.content.decode()
