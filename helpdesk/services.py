@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from helpdesk import notifications
 from helpdesk.attachments import store_attachments, validate_attachments
 from helpdesk.models import (
     SELF_SERVICE_CHANNELS,
@@ -176,6 +177,7 @@ def case_open(
             sla.clock_start(case=case, tier=Tier.ONE, dispatched_at=now, schedule=schedule)
         _event(case, opened_by or requester, EventKind.OPENED, now, new=case.get_severity_display())
         store_attachments(case, None, uploads, opened_by or requester)
+        notifications.case_opened(case)
     return case
 
 
@@ -261,6 +263,7 @@ def update_add(
             changed.append("status")
         locked.updated_at = now
         locked.save(update_fields=changed)
+        notifications.update_added(update)
     case.refresh_from_db()
     return update
 
@@ -338,6 +341,7 @@ def case_change_severity(*, case: Case, actor: User, severity: int, reason: str)
         )
         # The due time follows the new severity, counted from the original dispatch.
         sla.clock_recompute(case=locked, actor=actor, reason=reason)
+        notifications.severity_changed(locked, actor, old)
     case.refresh_from_db()
     return case
 
@@ -368,6 +372,7 @@ def case_change_status(*, case: Case, actor: User, status: str, reason: str = ""
             raise ValidationError({"status": message})
         now = timezone.now()
         reopening = locked.status == Status.RESOLVED and status == Status.IN_PROGRESS
+        old = locked.get_status_display()
         _set_status(locked, actor, status, now, reason=reason.strip())
         if status == Status.RESOLVED:
             locked.resolved_at = now
@@ -382,6 +387,7 @@ def case_change_status(*, case: Case, actor: User, status: str, reason: str = ""
             sla.clocks_resume(case=locked, at=now)
         locked.updated_at = now
         locked.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
+        notifications.status_changed(locked, actor, old)
     case.refresh_from_db()
     return case
 

@@ -29,13 +29,13 @@ SEES_UPDATES = {
     "gina": {"globex": {Visibility.PUBLIC}},
     "rita": {
         "voicehub": {Visibility.PUBLIC},
-        "initech": {Visibility.PUBLIC, Visibility.RESELLER_NOTE},
-        "umbrella": {Visibility.PUBLIC, Visibility.RESELLER_NOTE},
+        "initech": {Visibility.PUBLIC, Visibility.RESELLER_NOTE, Visibility.ESCALATION},
+        "umbrella": {Visibility.PUBLIC, Visibility.RESELLER_NOTE, Visibility.ESCALATION},
     },
     "rob": {
         "voicehub": {Visibility.PUBLIC},
-        "initech": {Visibility.PUBLIC, Visibility.RESELLER_NOTE},
-        "umbrella": {Visibility.PUBLIC, Visibility.RESELLER_NOTE},
+        "initech": {Visibility.PUBLIC, Visibility.RESELLER_NOTE, Visibility.ESCALATION},
+        "umbrella": {Visibility.PUBLIC, Visibility.RESELLER_NOTE, Visibility.ESCALATION},
     },
     "ivan": {"initech": {Visibility.PUBLIC}},
     "uma": {"umbrella": {Visibility.PUBLIC}},

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from helpdesk import services
 from helpdesk.defaults import ensure_defaults
+from helpdesk.escalation import case_escalate
 from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Channel, Severity, Status
 from sla import services as sla
 from sla.defaults import ensure_defaults as ensure_sla_defaults
@@ -180,7 +181,38 @@ class Command(BaseCommand):
                 case, timedelta(hours=rng.randint(1, 24 * 30)) if stage else timedelta(minutes=i)
             )
             count += 1
-        return count
+        self._escalated_case(tenants["initech"], people)
+        return count + 1
+
+    @staticmethod
+    def _escalated_case(initech: Tenant, people: dict[str, User]) -> Case:
+        """Initech's case that VoiceHub escalated to Phonism, with its escalation thread."""
+        ivan, rob, alice = people["ivan"], people["rob"], people["alice"]
+        case = services.case_open(
+            tenant=initech,
+            subject="Call recordings stop after 60 seconds",
+            description="Since last night's upgrade every recording on all sites ends at 60 s.",
+            channel=Channel.PORTAL,
+            severity=Severity.MAJOR,
+            requester=ivan,
+            opened_by=ivan,
+        )
+        services.update_add(
+            case=case, author=rob, body="Hi Ivan, we are on it with our platform team."
+        )
+        case_escalate(
+            case=case,
+            actor=rob,
+            note="Recordings cut at 60 s for all Initech sites since 2.14. Not config: "
+            "reproduced on our lab tenant too.",
+        )
+        services.update_add(
+            case=case,
+            author=alice,
+            body="Confirmed: a regression in 2.14's recording service. Hotfix tonight 22:00 ET.",
+            escalation=True,
+        )
+        return case
 
     @staticmethod
     def _shift(case: Case, back: timedelta) -> None:
