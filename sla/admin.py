@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -20,10 +21,13 @@ from sla.models import (
     OpeningHours,
     Plan,
     ResponseClock,
+    SlaEvent,
+    SlaEventKind,
     SlaState,
+    SlaWatch,
     Target,
 )
-from sla.selectors import filter_by_sla_state
+from sla.selectors import filter_by_sla_state, format_minutes
 
 # Colours with AA contrast on white, for the state words in admin lists (helpdesk's admin too).
 STATE_COLOURS = {
@@ -231,3 +235,128 @@ class ResponseClockAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+# --- breach monitoring (sla.sweep) --------------------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by the sweep only; staff look, filter and follow links."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+def case_link(case) -> str:
+    return format_html(
+        '<a href="{}">{}</a>',
+        reverse("admin:helpdesk_case_change", args=[case.pk]),
+        case.reference,
+    )
+
+
+@admin.register(SlaEvent)
+class SlaEventAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "kind_html", "case_ref", "tenant", "tier", "severity", "due_at"]
+    list_filter = [
+        "kind",
+        "tier",
+        "severity",
+        ("occurred_at", admin.DateFieldListFilter),
+        ("case__tenant", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["case__tenant"]
+    search_fields = ["=case__reference"]
+    date_hierarchy = "occurred_at"
+    show_full_result_count = False  # COUNT(*) over years of events is the slow part of a list
+    fields = ["case_ref", "kind", "tier", "severity", "due_at", "occurred_at", "recorded_at"]
+    readonly_fields = fields
+
+    @admin.display(description="event", ordering="kind")
+    def kind_html(self, event: SlaEvent) -> str:
+        state = SlaState.BREACHED if event.kind == SlaEventKind.BREACHED else SlaState.AT_RISK
+        return state_html(state)
+
+    @admin.display(description="case", ordering="case__reference")
+    def case_ref(self, event: SlaEvent) -> str:
+        return case_link(event.case)
+
+    @admin.display(description="tenant", ordering="case__tenant__name")
+    def tenant(self, event: SlaEvent) -> str:
+        return str(event.case.tenant)
+
+
+class WatchStateFilter(admin.SimpleListFilter):
+    title = "SLA state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [(SlaState.AT_RISK, SlaState.AT_RISK.label), (SlaState.BREACHED, "Breached")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        now = timezone.now()
+        if self.value() == SlaState.BREACHED:
+            return queryset.filter(due_at__lt=now)
+        if self.value() == SlaState.AT_RISK:
+            return queryset.filter(due_at__gte=now)
+        return queryset
+
+
+@admin.register(SlaWatch)
+class SlaWatchAdmin(ReadOnlyAdmin):
+    """The support managers' view: every running clock at risk or breached now, soonest due
+    first. The at-risk partial index holds only running clocks, so this stays cheap."""
+
+    list_display = [
+        "due_at",
+        "state",
+        "case_ref",
+        "subject",
+        "tenant",
+        "severity",
+        "tier",
+        "assignee",
+    ]
+    list_display_links = None
+    list_filter = [WatchStateFilter, "severity", "tier"]
+    list_select_related = ["case__tenant", "case__assignee", "calendar"]
+    search_fields = ["=case__reference"]
+    ordering = ["due_at", "id"]
+    show_full_result_count = False
+    list_per_page = 100
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SlaWatch]:
+        return super().get_queryset(request).filter(stopped_at=None, at_risk_at__lte=timezone.now())
+
+    @admin.display(description="SLA")
+    def state(self, clock: SlaWatch) -> str:
+        now = timezone.now()
+        minutes = clock.minutes_left(now)
+        detail = (
+            f"{format_minutes(-minutes)} overdue"
+            if minutes < 0
+            else (f"{format_minutes(minutes)} left")
+        )
+        return state_html(clock.state_at(now), detail)
+
+    @admin.display(description="case", ordering="case__reference")
+    def case_ref(self, clock: SlaWatch) -> str:
+        return case_link(clock.case)
+
+    @admin.display(description="subject")
+    def subject(self, clock: SlaWatch) -> str:
+        return clock.case.subject
+
+    @admin.display(description="tenant", ordering="case__tenant__name")
+    def tenant(self, clock: SlaWatch) -> str:
+        return str(clock.case.tenant)
+
+    @admin.display(description="assignee")
+    def assignee(self, clock: SlaWatch) -> str:
+        return str(clock.case.assignee or "—")

@@ -1,0 +1,323 @@
+"""Who is told what (SPEC §4, §6): the rules that turn a change into outbox rows.
+
+Each function runs inside the transaction of the change it tells about and writes
+``OutboundEmail`` rows through ``helpdesk.outbox``; workers render and send them after commit,
+never the web request. The services call one function each:
+
+* a new case → the case's tier-one team (the reseller's people for a sub-customer, provider
+  support staff for a direct customer), an acknowledgement to the requester (automatic, so not
+  a response: it stops no clock), and for an Emergency the on-call address;
+* a public reply → the other side: a support reply goes to the requester and the requesting
+  side's people who wrote on the case; a customer comment to the assignee, else tier one;
+* an internal note → only support-side people who may read it, never the customer;
+* a severity or status change → the requesting side;
+* at risk (``sla.sweep``) → the assignee, else the team whose clock it is;
+* breached → that team, the assignee and the support managers; an Emergency pages on call.
+
+Nobody is emailed about their own action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.conf import settings
+
+from helpdesk.models import (
+    Audience,
+    Case,
+    CaseUpdate,
+    NotificationKind,
+    Severity,
+    Tier,
+    Visibility,
+)
+from helpdesk.outbox import Draft, outbox_add
+from tenants.models import Tenant, TenantKind, User
+
+SUPPORT_AGENT, SUPPORT_MANAGER = "Support agent", "Support manager"
+
+_muted: ContextVar[bool] = ContextVar("notifications_muted", default=False)
+
+
+@contextmanager
+def muted() -> Iterator[None]:
+    """No notifications inside: for seeding history (``seed_demo``'s back-dated cases)."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
+
+def _add(drafts: Iterable[Draft]) -> None:
+    if not _muted.get():
+        outbox_add(drafts)
+
+
+def subject(reference: str, text: str, case_subject: str) -> str:
+    return f"[{reference}] {text}: {case_subject}"
+
+
+# --- who ------------------------------------------------------------------------------------
+
+
+class Directory:
+    """Email addresses of the people to tell, looked up once per notification or per sweep."""
+
+    def __init__(self) -> None:
+        self._groups: dict[str, list[str]] = {}
+        self._resellers: dict[int, list[str]] = {}
+
+    def group(self, *names: str) -> list[str]:
+        key = "|".join(names)
+        if key not in self._groups:
+            self._groups[key] = list(
+                User.objects.filter(is_active=True, is_staff=True, groups__name__in=names)
+                .order_by("email")
+                .values_list("email", flat=True)
+                .distinct()
+            )
+        return self._groups[key]
+
+    def provider_support(self) -> list[str]:
+        return self.group(SUPPORT_AGENT, SUPPORT_MANAGER)
+
+    def managers(self) -> list[str]:
+        return self.group(SUPPORT_MANAGER)
+
+    def reseller_team(self, reseller_id: int) -> list[str]:
+        if reseller_id not in self._resellers:
+            self._resellers[reseller_id] = list(
+                User.objects.filter(is_active=True, membership__tenant_id=reseller_id)
+                .order_by("email")
+                .values_list("email", flat=True)
+            )
+        return self._resellers[reseller_id]
+
+    def team(self, reseller_id: int | None) -> tuple[str, list[str]]:
+        """The team that answers a clock: a reseller's people, else provider support staff
+        (also when a reseller has nobody to tell: someone must hear of the case)."""
+        if reseller_id is not None:
+            people = self.reseller_team(reseller_id)
+            if people:
+                return Audience.RESELLER, people
+        return Audience.STAFF, self.provider_support()
+
+
+def _reseller_of(tenant: Tenant) -> int | None:
+    """The reseller answering ``tenant``'s cases at tier one, if any."""
+    return tenant.parent_id if tenant.kind == TenantKind.SUBCUSTOMER else None
+
+
+def oncall_address(tenant: Tenant) -> str:
+    """The tenant's own on-call address, else its parent's (a sub-customer's reseller; for a
+    direct customer the provider tenant), else the ONCALL_EMAIL setting."""
+    parent = tenant.parent.oncall_email if tenant.parent_id else ""
+    return tenant.oncall_email or parent or settings.ONCALL_EMAIL
+
+
+def _requesting_side(case: Case) -> list[str]:
+    """The requester and the requesting side's people who wrote on the case."""
+    writers = CaseUpdate.objects.filter(
+        case=case, visibility=Visibility.PUBLIC, by_support=False
+    ).values_list("author_email", flat=True)
+    return [case.requester_email, *writers]
+
+
+def _without(addresses: Iterable[str], *actors: User | None) -> list[str]:
+    excluded = {actor.email.lower() for actor in actors if actor is not None}
+    return [a for a in addresses if a and a.lower() not in excluded]
+
+
+# --- what the services call -----------------------------------------------------------------
+
+
+def case_opened(case: Case) -> None:
+    directory = Directory()
+    audience, team = directory.team(_reseller_of(case.tenant))
+    severity = case.get_severity_display()
+    drafts = [
+        Draft(
+            NotificationKind.OPENED,
+            audience,
+            team,
+            subject(case.reference, f"New {severity} case from {case.tenant}", case.subject),
+            case.pk,
+        ),
+        Draft(
+            NotificationKind.ACKNOWLEDGEMENT,
+            Audience.CUSTOMER,
+            [case.requester_email],
+            subject(case.reference, "We received your request", case.subject),
+            case.pk,
+        ),
+    ]
+    if case.severity == Severity.EMERGENCY:
+        drafts.append(
+            Draft(
+                NotificationKind.EMERGENCY_OPENED,
+                Audience.ONCALL,
+                [oncall_address(case.tenant)],
+                subject(case.reference, f"EMERGENCY opened by {case.tenant}", case.subject),
+                case.pk,
+            )
+        )
+    _add(drafts)
+
+
+def update_added(update: CaseUpdate) -> None:
+    case, author = update.case, update.author
+    directory = Directory()
+    context = {"update_id": update.pk}
+    if update.visibility == Visibility.PUBLIC and update.by_support:
+        _add(
+            [
+                Draft(
+                    NotificationKind.REPLY,
+                    Audience.CUSTOMER,
+                    _without(_requesting_side(case), author),
+                    subject(case.reference, "New reply", case.subject),
+                    case.pk,
+                    context,
+                    # A person's words, relayed: the customer is meant to answer this one.
+                    auto_submitted=False,
+                )
+            ]
+        )
+        return
+    audience, people = _support_readers(case, update, directory)
+    public = update.visibility == Visibility.PUBLIC
+    kind = NotificationKind.REPLY if public else NotificationKind.NOTE
+    text = {
+        Visibility.PUBLIC: "New comment from the customer",
+        Visibility.ESCALATION: "Escalation thread",
+    }.get(update.visibility, "Internal note")
+    _add(
+        [
+            Draft(
+                kind,
+                audience,
+                _without(people, author),
+                subject(case.reference, text, case.subject),
+                case.pk,
+                context,
+                auto_submitted=kind == NotificationKind.NOTE,
+            )
+        ]
+    )
+
+
+def _support_readers(case: Case, update: CaseUpdate, directory: Directory) -> tuple[str, list[str]]:
+    """Support-side people to tell about a customer comment or a note they may read: the
+    assignee if there is one (and may read it), else the team."""
+    assignee, visibility = case.assignee, update.visibility
+    if visibility == Visibility.ESCALATION and update.author and update.author.is_staff:
+        # The provider wrote to the reseller in the escalation thread.
+        return directory.team(_reseller_of(case.tenant))
+    if visibility in (Visibility.PROVIDER_NOTE, Visibility.ESCALATION):
+        # Provider notes are for provider staff only, never the reseller.
+        if assignee is not None and assignee.is_staff:
+            return Audience.STAFF, [assignee.email]
+        return Audience.STAFF, directory.provider_support()
+    audience, team = directory.team(_reseller_of(case.tenant))
+    if case.tier == Tier.TWO:
+        audience, team = Audience.STAFF, directory.provider_support()
+    if assignee is not None and assignee.is_active:
+        staff_assignee = assignee.is_staff
+        return (Audience.STAFF if staff_assignee else Audience.RESELLER), [assignee.email]
+    return audience, team
+
+
+def severity_changed(case: Case, actor: User | None, old: str) -> None:
+    new = case.get_severity_display()
+    _add(
+        [
+            Draft(
+                NotificationKind.SEVERITY_CHANGED,
+                Audience.CUSTOMER,
+                _without(_requesting_side(case), actor),
+                subject(case.reference, f"Severity changed to {new}", case.subject),
+                case.pk,
+                {"old": old, "new": new},
+            )
+        ]
+    )
+
+
+def status_changed(case: Case, actor: User | None, old: str) -> None:
+    new = case.get_status_display()
+    _add(
+        [
+            Draft(
+                NotificationKind.STATUS_CHANGED,
+                Audience.CUSTOMER,
+                _without(_requesting_side(case), actor),
+                subject(case.reference, f"Status: {new}", case.subject),
+                case.pk,
+                {"old": old, "new": new},
+            )
+        ]
+    )
+
+
+# --- what the sweep calls ---------------------------------------------------------------------
+
+
+def sla_events_notify(
+    kind: str, rows: Iterable[dict[str, Any]], directory: Directory, assignees: dict[int, str]
+) -> int:
+    """Tell about SLA events the sweep has just recorded, from plain rows (no model objects:
+    a sweep may record thousands). Each row has the case's ``case_id``, ``reference``,
+    ``subject``, ``severity``, ``tier``, ``tenant_kind``, ``tenant_parent_id``,
+    ``assignee_id``, ``oncall``/``parent_oncall`` addresses and the formatted ``due`` and
+    ``dispatched``. ``assignees`` maps user ids to addresses. Returns the emails written."""
+    drafts = [draft for draft in _sla_drafts(kind, rows, directory, assignees) if draft.recipients]
+    _add(drafts)
+    return len(drafts)
+
+
+def _sla_drafts(
+    kind: str, rows: Iterable[dict[str, Any]], directory: Directory, assignees: dict[int, str]
+) -> list[Draft]:
+    drafts: list[Draft] = []
+    for row in rows:
+        reseller = (
+            row["tenant_parent_id"]
+            if row["tier"] == Tier.ONE and row["tenant_kind"] == TenantKind.SUBCUSTOMER
+            else None
+        )
+        audience, team = directory.team(reseller)
+        assignee = assignees.get(row["assignee_id"]) if row["assignee_id"] else None
+        severity = Severity(row["severity"]).label
+        context = {"due": row["due"], "tier": row["tier"], "severity": severity}
+        if kind == NotificationKind.AT_RISK:
+            text = f"Response at risk, due {row['due']}"
+            people = [assignee] if assignee else team
+            drafts.append(_sla_draft(kind, audience, people, text, row, context))
+            continue
+        text = f"Response target breached ({severity}, due {row['due']})"
+        if audience == Audience.STAFF:
+            people = [*team, *directory.managers(), *([assignee] if assignee else [])]
+            drafts.append(_sla_draft(kind, Audience.STAFF, people, text, row, context))
+        else:
+            people = [*team, *([assignee] if assignee else [])]
+            drafts.append(_sla_draft(kind, audience, people, text, row, context))
+            managers = directory.managers()
+            drafts.append(_sla_draft(kind, Audience.STAFF, managers, text, row, context))
+        if row["severity"] == Severity.EMERGENCY:
+            oncall = row["oncall"] or row["parent_oncall"] or settings.ONCALL_EMAIL
+            text = f"EMERGENCY breached, no response since {row['dispatched']}"
+            page = NotificationKind.EMERGENCY_BREACHED
+            drafts.append(_sla_draft(page, Audience.ONCALL, [oncall], text, row, context))
+    return drafts
+
+
+def _sla_draft(
+    kind: str, audience: str, people: list[str], text: str, row: dict[str, Any], context: dict
+) -> Draft:
+    title = subject(row["reference"], text, row["subject"])
+    return Draft(kind, audience, people, title, row["case_id"], context)

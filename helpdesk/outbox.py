@@ -1,0 +1,270 @@
+"""The outbox: email written in the transaction of the change it tells about, sent by workers.
+
+Why a table rather than sending from the request, or enqueueing only: the row commits with the
+case, so a broker that is down loses nothing (the drain enqueues it again a minute later); the
+send claims the row with one conditional UPDATE, so a message delivered twice (late acks, a
+redelivery, the drain racing a retry) is sent once; and the row keeps the Message-ID, the
+recipients and the delivery state for staff to see.
+
+A send can only be doubled if a worker dies between the SMTP server accepting a message and the
+row being marked sent, and then only after ``CLAIM_LEASE``; the repeat carries the same
+Message-ID, which mail clients use to drop duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from helpdesk.models import Audience, Case, CaseUpdate, OutboundEmail, OutboxStatus
+
+logger = logging.getLogger(__name__)
+
+# Sends tried before a row is given up as failed (Celery's retries and the drain's together).
+MAX_ATTEMPTS = 8
+# A row claimed longer ago than this by a worker that never finished may be claimed again.
+CLAIM_LEASE = timedelta(minutes=10)
+# Up to this many ids are enqueued one task each; more go as a few fan-out tasks, so a sweep
+# that records thousands of breaches spends milliseconds, not seconds, talking to the broker.
+DIRECT_LIMIT = 20
+FANOUT_CHUNK = 500
+
+
+@dataclass
+class Draft:
+    """An email to write to the outbox."""
+
+    kind: str
+    audience: str
+    recipients: list[str]
+    subject: str
+    case_id: int | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    auto_submitted: bool = True
+
+
+def mail_domain() -> str:
+    return settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+
+
+def thread_id(reference: str) -> str:
+    """A stable Message-ID-like id per case: every email about the case refers to it, so mail
+    clients thread them and a reply can be matched to its case."""
+    return f"<{reference.lower()}@{mail_domain()}>"
+
+
+def outbox_add(drafts: Iterable[Draft]) -> list[int]:
+    """Write ``drafts`` (inside the caller's transaction) and enqueue them once it commits.
+    Drafts without recipients are dropped. Returns the new rows' ids."""
+    now = timezone.now()
+    domain = mail_domain()
+    rows = [
+        OutboundEmail(
+            case_id=draft.case_id,
+            kind=draft.kind,
+            audience=draft.audience,
+            recipients=_unique(draft.recipients),
+            subject=draft.subject[:255],
+            # Given here (not by the mail backend) so it is known before the send and kept.
+            message_id=make_msgid(domain=domain),
+            auto_submitted=draft.auto_submitted,
+            context=draft.context,
+            created_at=now,
+            queued_at=now,
+        )
+        for draft in drafts
+        if draft.recipients
+    ]
+    if not rows:
+        return []
+    OutboundEmail.objects.bulk_create(rows, batch_size=1000)
+    ids = [row.pk for row in rows]
+    # robust: an enqueue that raises must never turn a committed change into an error page.
+    transaction.on_commit(lambda: enqueue(ids), robust=True)
+    return ids
+
+
+def _unique(addresses: Iterable[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for address in addresses:
+        if address:
+            seen.setdefault(address.lower(), address)
+    return list(seen.values())
+
+
+def enqueue(ids: Sequence[int]) -> bool:
+    """Hand rows to the broker. A broker that is down is not an error: the rows stay pending
+    and ``outbox_drain`` enqueues them again. Returns whether the broker took them."""
+    from helpdesk import tasks  # tasks import this module
+
+    try:
+        if len(ids) <= DIRECT_LIMIT:
+            for pk in ids:
+                # retry=False: fail at once rather than hold a web request while Celery retries.
+                tasks.send_email.apply_async((pk,), retry=False)
+        else:
+            for start in range(0, len(ids), FANOUT_CHUNK):
+                chunk = list(ids[start : start + FANOUT_CHUNK])
+                tasks.send_emails.apply_async((chunk,), retry=False)
+    except Exception:
+        logger.warning(
+            "Could not enqueue %d email(s); the outbox drain will enqueue them again",
+            len(ids),
+            exc_info=True,
+        )
+        return False
+    return True
+
+
+def enqueue_each(ids: Sequence[int]) -> None:
+    """The fan-out task's work: one send task per row, so workers share the sending."""
+    from helpdesk import tasks
+
+    for pk in ids:
+        tasks.send_email.delay(pk)
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+def outbox_send(pk: int) -> bool:
+    """Send row ``pk`` if it is still waiting. True if this call sent it.
+
+    Raises the SMTP or connection error of a failed send (the task retries on it), after
+    putting the row back to pending, or to failed once ``MAX_ATTEMPTS`` is reached.
+    """
+    now = timezone.now()
+    claimable = Q(status=OutboxStatus.PENDING) | Q(
+        status=OutboxStatus.SENDING, claimed_at__lt=now - CLAIM_LEASE
+    )
+    claimed = OutboundEmail.objects.filter(claimable, pk=pk).update(
+        status=OutboxStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return False  # sent, failed, or being sent by another worker: nothing to do
+    row = OutboundEmail.objects.select_related("case__tenant__parent").get(pk=pk)
+    try:
+        message = build_message(row)
+    except Exception as error:
+        _release(row, OutboxStatus.FAILED, error)  # a template or data bug: retries won't help
+        raise
+    try:
+        message.send()
+    except OSError as error:  # smtplib.SMTPException is an OSError, as are connection errors
+        give_up = row.attempts >= MAX_ATTEMPTS
+        _release(row, OutboxStatus.FAILED if give_up else OutboxStatus.PENDING, error)
+        raise
+    OutboundEmail.objects.filter(pk=pk, status=OutboxStatus.SENDING).update(
+        status=OutboxStatus.SENT, sent_at=timezone.now(), last_error=""
+    )
+    return True
+
+
+def _release(row: OutboundEmail, status: str, error: BaseException) -> None:
+    OutboundEmail.objects.filter(pk=row.pk, status=OutboxStatus.SENDING).update(
+        status=status,
+        last_error=f"{type(error).__name__}: {error}"[:1000],
+        queued_at=timezone.now(),
+    )
+
+
+def outbox_drain(*, now: datetime | None = None, batch: int = 1000) -> int:
+    """Enqueue again the rows still unsent a while after their last enqueue: the broker was
+    down, a message was lost, or a worker died holding a claim. Returns how many."""
+    now = now or timezone.now()
+    stale = Q(status=OutboxStatus.PENDING, queued_at__lt=now - settings.OUTBOX_REQUEUE_AFTER) | Q(
+        status=OutboxStatus.SENDING, claimed_at__lt=now - CLAIM_LEASE
+    )
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                OutboundEmail.objects.select_for_update(skip_locked=True)
+                .filter(stale)
+                .order_by("queued_at", "id")
+                .values_list("pk", flat=True)[:batch]
+            )
+            # Stamped before the enqueue so a drain running alongside leaves them alone.
+            OutboundEmail.objects.filter(pk__in=ids).update(queued_at=now)
+        if ids and not enqueue(ids):
+            break  # the broker is still down: the next drain tries again
+        total += len(ids)
+        if len(ids) < batch:
+            return total
+    return total
+
+
+def outbox_retry(*, ids: Sequence[int]) -> int:
+    """Staff's "send again" for failed rows: back to pending with a fresh count, enqueued."""
+    with transaction.atomic():
+        count = OutboundEmail.objects.filter(pk__in=ids, status=OutboxStatus.FAILED).update(
+            status=OutboxStatus.PENDING, attempts=0, queued_at=timezone.now()
+        )
+        transaction.on_commit(lambda: enqueue(list(ids)), robust=True)
+    return count
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+def build_message(row: OutboundEmail) -> EmailMultiAlternatives:
+    context = render_context(row)
+    text = render_to_string(f"emails/{row.kind}.txt", context)
+    html = render_to_string(f"emails/{row.kind}.html", context)
+    headers = {"Message-ID": row.message_id}
+    if row.case is not None:
+        headers["References"] = thread_id(row.case.reference)
+    if row.auto_submitted:
+        # RFC 3834: no vacation responder should answer us; Exchange's own switch likewise.
+        headers["Auto-Submitted"] = "auto-generated"
+        headers["X-Auto-Response-Suppress"] = "All"
+    message = EmailMultiAlternatives(
+        subject=row.subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=row.recipients,
+        headers=headers,
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def render_context(row: OutboundEmail) -> dict[str, Any]:
+    case = row.case
+    context: dict[str, Any] = {"row": row, "data": row.context, "case": case}
+    context["brand_name"] = _brand_name(case, row.audience)
+    if case is not None:
+        if row.audience in (Audience.STAFF, Audience.ONCALL):
+            path = reverse("admin:helpdesk_case_change", args=[case.pk])
+        else:
+            path = case.get_absolute_url()
+        context["link"] = settings.SITE_URL + path
+    update_id = row.context.get("update_id")
+    if update_id:
+        context["update"] = CaseUpdate.objects.filter(pk=update_id).first()
+    return context
+
+
+def _brand_name(case: Case | None, audience: str) -> str:
+    """Whose name the email speaks in: a sub-customer's people and its reseller's team hear
+    from the reseller (white label); everyone else from the provider."""
+    from tenants.models import Tenant, TenantKind
+
+    if case is not None and audience in (Audience.CUSTOMER, Audience.RESELLER):
+        tier_one = case.tenant.tier_one
+        if tier_one.kind == TenantKind.RESELLER:
+            return tier_one.name
+    provider = Tenant.objects.filter(kind=TenantKind.PROVIDER).only("name").first()
+    return provider.name if provider else "Support"
