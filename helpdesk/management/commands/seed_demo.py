@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from helpdesk import services
+from helpdesk import notifications, services
 from helpdesk.defaults import ensure_defaults
 from helpdesk.escalation import case_escalate
 from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Channel, Severity, Status
@@ -73,10 +73,17 @@ class Command(BaseCommand):
             ensure_sla_defaults(django_apps)
             tenants = self._tenants()
             people = self._people(tenants)
-            created = self._cases(tenants, people)
+            with notifications.muted():  # back-dated history: nobody is emailed about it
+                created = self._cases(tenants, people)
+            watched = self._breach_demo(tenants, people) if created else None
         self.stdout.write(self.style.SUCCESS("Demo world ready."))
         if created:
-            self.stdout.write(f"Created {created} demo cases.")
+            self.stdout.write(f"Created {created + 1} demo cases.")
+            self.stdout.write(
+                f"{watched.reference} is a fresh unanswered Emergency: with the worker and beat "
+                "running it turns at risk in 7.5 minutes and breached in 10 "
+                "(admin: SLA › At risk or breached now)."
+            )
         self.stdout.write(
             f"Sign in at /accounts/login/ (people) or /admin/ (staff), password {DEMO_PASSWORD!r}:"
         )
@@ -235,3 +242,19 @@ class Command(BaseCommand):
         # Due times are business time from dispatch, not a fixed offset: compute them anew.
         sla.clocks_redate(case=case)
         Attachment.objects.filter(case=case).update(created_at=timezone.now() - back)
+
+    @staticmethod
+    def _breach_demo(tenants: dict[str, Tenant], people: dict[str, User]) -> Case:
+        """Opened now and left unanswered, with notifications on: the breach sweep marks it at
+        risk, then breached, and the console backend prints the emails, untouched by anyone."""
+        gina = people["gina"]
+        return services.case_open(
+            tenant=tenants["globex"],
+            subject="Whole Boston site down: no phone registers",
+            description="Seen since a few minutes ago: every handset at the Boston site shows "
+            "'No service'; about 400 people cannot call.",
+            channel=Channel.PORTAL,
+            severity=Severity.EMERGENCY,
+            requester=gina,
+            opened_by=gina,
+        )
