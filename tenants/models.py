@@ -266,3 +266,8 @@ class Membership(models.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+
+# The white-label models have their own module to keep this one short; importing them here is
+# what registers them with the app (and keeps ``tenants.models.Brand`` importable).
+from tenants.brand_models import Brand, BrandDomain  # noqa: E402, F401
