@@ -57,6 +57,11 @@ class NewCaseForm(forms.Form):
     )
     attachments = AttachmentsField(help_text="Logs, captures, screenshots.")
 
+    def __init__(self, *args, provider: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The guide names whoever supports the viewer: a sub-customer's reseller, not Phonism.
+        self.provider = provider
+
     def severity_guide(self) -> list[dict]:
         """The choices with the contract's qualifications and effort, for the template."""
         field = self["severity"]
@@ -65,7 +70,9 @@ class NewCaseForm(forms.Form):
                 "widget": widget,
                 "level": int(widget.data["value"]),
                 "when": SEVERITY_GUIDE[int(widget.data["value"])][0],
-                "effort": SEVERITY_GUIDE[int(widget.data["value"])][1],
+                "effort": SEVERITY_GUIDE[int(widget.data["value"])][1].format(
+                    provider=self.provider
+                ),
             }
             for widget in field
         ]

@@ -20,13 +20,15 @@ class Severity(models.IntegerChoices):
     MINOR = 5, "Minor"
 
 
-# The contract's descriptions, shown wherever severity is chosen (SPEC §4).
+# The contract's descriptions, shown wherever severity is chosen (SPEC §4). ``{provider}`` is
+# the name of whoever supports the viewer (their brand's: a sub-customer's reseller, never
+# Phonism); format the effort texts with ``provider=brand.name``.
 SEVERITY_GUIDE: dict[int, tuple[str, str]] = {
     Severity.EMERGENCY: (
         "Outside standard hours; major malfunction of a whole customer site or region, one device "
         "brand across the network, or several brands at one site; many users cannot work; "
         "mission-critical.",
-        "On-call incident coordination between Phonism and designated customer resources.",
+        "On-call incident coordination between {provider} and designated customer resources.",
     ),
     Severity.CRITICAL: (
         "Very high impact; same scope as Emergency, during standard hours.",

@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from helpdesk import views
 from tenants import views as tenant_views
-from tenants.forms import ThrottledAuthenticationForm
+from tenants.forms import BrandedPasswordResetForm, ThrottledAuthenticationForm
 
 admin.site.site_header = "Phonism helpdesk"
 admin.site.site_title = "Phonism helpdesk"
@@ -20,6 +20,7 @@ urlpatterns = [
     path("cases/<str:reference>/status/", views.case_status, name="case-status"),
     path("cases/<str:reference>/escalate/", views.case_escalate_view, name="case-escalate"),
     path("attachments/<int:pk>/", views.download_attachment, name="attachment-download"),
+    path("queue/", views.tier_one_queue, name="tier-one-queue"),
     path("team/", tenant_views.team, name="team"),
     path("team/<int:user_id>/active/", tenant_views.member_active, name="team-member-active"),
     path(
@@ -32,7 +33,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password/reset/",
-        auth_views.PasswordResetView.as_view(),
+        auth_views.PasswordResetView.as_view(form_class=BrandedPasswordResetForm),
         name="password_reset",
     ),
     path(
@@ -42,7 +43,7 @@ urlpatterns = [
     ),
     path(
         "accounts/password/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        tenant_views.BrandedPasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(
@@ -56,5 +57,6 @@ urlpatterns = [
         name="invitation-accept",
     ),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("tenants.urls")),
     path("admin/", admin.site.urls),
 ]

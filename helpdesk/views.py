@@ -27,7 +27,7 @@ from helpdesk.forms import (
     StatusForm,
     apply_service_errors,
 )
-from helpdesk.models import Case, Channel, EventKind, Tier
+from helpdesk.models import OPEN_STATUSES, Case, Channel, EventKind, Status, Tier
 from sla.selectors import with_sla
 from tenants import access
 from tenants.models import TenantKind
@@ -66,7 +66,32 @@ def _page_url(request: HttpRequest, page: int) -> str:
 @require_GET
 def case_list(request: HttpRequest) -> HttpResponse:
     cases = with_sla(access.cases_visible_to(request.user).select_related("tenant"))
-    filterset = CaseFilter(request.GET or None, queryset=cases, request=request)
+    return _case_list_page(
+        request, CaseFilter(request.GET or None, queryset=cases, request=request)
+    )
+
+
+@login_required
+@require_GET
+def tier_one_queue(request: HttpRequest) -> HttpResponse:
+    """A reseller's tier-one work: its customers' cases, open ones soonest due first unless
+    the viewer filters or sorts otherwise."""
+    reseller = access.reseller_of(request.user)
+    if reseller is None:
+        raise PermissionDenied("The queue is for a reseller's support people.")
+    cases = access.cases_visible_to(request.user).filter(tenant__parent=reseller)
+    data = request.GET.copy()
+    if "status" not in data:
+        data.setlist("status", [s for s in Status.values if s in OPEN_STATUSES])
+    data.setdefault("sort", "due")
+    filterset = CaseFilter(data, queryset=with_sla(cases.select_related("tenant")), request=request)
+    if "tenant" in filterset.filters:  # choose among the customers, not the reseller itself
+        filterset.filters["tenant"].queryset = reseller.children.order_by("name")
+        filterset.filters["tenant"].label = "Customer"
+    return _case_list_page(request, filterset, heading="Tier-one queue")
+
+
+def _case_list_page(request: HttpRequest, filterset: CaseFilter, **extra) -> HttpResponse:
     page, size = _page_numbers(request)
     # No COUNT(*) and no page list: one row more than the page says whether there is a next
     # page, so every page costs one indexed query, however deep and however large the list.
@@ -83,6 +108,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "next_url": _page_url(request, page + 1) if len(rows) > size else None,
             "previous_url": _page_url(request, page - 1) if page > 1 else None,
             "filtered": bool(request.GET.keys() - {"page", "size", "sort"}),
+            **extra,
         },
     )
 
@@ -93,7 +119,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
     membership = access.membership_of(request.user)
     if membership is None or membership.tenant.is_provider:
         raise PermissionDenied("Staff open cases for customers in the admin.")
-    form = NewCaseForm(request.POST or None, request.FILES or None)
+    form = NewCaseForm(request.POST or None, request.FILES or None, provider=request.brand.name)
     if request.method == "POST" and form.is_valid():
         try:
             case = services.case_open(

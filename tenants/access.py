@@ -98,9 +98,9 @@ def _visibilities_for(user, prefix: str) -> Q | None:
     if tenant.kind == TenantKind.RESELLER:
         # On its sub-customers' cases the reseller is the support side: it sees its own notes
         # and the escalation thread it holds with the provider.
-        tier_one_side = Q(
-            visibility__in=[Visibility.RESELLER_NOTE, Visibility.ESCALATION]
-        ) & Q(**{f"{prefix}tenant__parent": tenant})
+        tier_one_side = Q(visibility__in=[Visibility.RESELLER_NOTE, Visibility.ESCALATION]) & Q(
+            **{f"{prefix}tenant__parent": tenant}
+        )
         return public | tier_one_side
     return public
 
@@ -169,3 +169,38 @@ def can_open_case_for(user, tenant: Tenant) -> bool:
         return True
     membership = _active_membership(user)
     return membership is not None and membership.tenant_id == tenant.pk
+
+
+# --- resellers managing their sub-customers (issue 6) -----------------------------------------
+
+
+def reseller_of(user) -> Tenant | None:
+    """The reseller the user works for (tier-one support people), else None."""
+    membership = _active_membership(user)
+    if membership is None or membership.tenant.kind != TenantKind.RESELLER:
+        return None
+    return membership.tenant
+
+
+def reseller_administered_by(user) -> Tenant | None:
+    """The reseller whose sub-customers the user manages: reseller admins only."""
+    reseller = reseller_of(user)
+    return reseller if reseller is not None and user.membership.is_admin else None
+
+
+def subcustomers_managed_by(user) -> QuerySet[Tenant]:
+    """Sub-customers a reseller admin manages; fetch through this so others' ids are a 404."""
+    reseller = reseller_administered_by(user)
+    if reseller is None:
+        return Tenant.objects.none()
+    return Tenant.objects.filter(parent=reseller, kind=TenantKind.SUBCUSTOMER)
+
+
+def can_manage_people_of(user, tenant: Tenant) -> bool:
+    """A tenant's own admins manage its people; a reseller's admins also its sub-customers'."""
+    membership = _active_membership(user)
+    if membership is None or not membership.is_admin or tenant.kind == TenantKind.PROVIDER:
+        return False
+    if membership.tenant_id == tenant.pk:
+        return True
+    return tenant.kind == TenantKind.SUBCUSTOMER and tenant.parent_id == membership.tenant_id

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import zoneinfo
+from urllib.parse import urlsplit
+
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.cache import cache
 
+from sla.models import Plan
+from tenants.branding import brand_for_user
 from tenants.models import Role
 
 MAX_FAILED_SIGN_INS = 5
@@ -43,3 +48,67 @@ class InviteForm(forms.Form):
         initial=Role.AGENT,
         help_text="Admins also invite and deactivate people.",
     )
+
+
+def _timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class SubcustomerForm(forms.Form):
+    """A reseller's customer. The short name (slug) is set once, at creation: it names the
+    tenant in commands and exports."""
+
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(
+        label="Short name",
+        max_length=60,
+        required=False,
+        help_text="Letters, digits and hyphens; made from the name when left empty. "
+        "It cannot be changed later.",
+    )
+    timezone = forms.ChoiceField(
+        label="Time zone", choices=_timezone_choices, help_text="Times are shown in this zone."
+    )
+
+    def __init__(self, *args, creating: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not creating:
+            del self.fields["slug"]
+
+
+class TierOnePlanForm(forms.Form):
+    plan = forms.ModelChoiceField(
+        queryset=Plan.objects.all(),
+        required=False,
+        empty_label="The default plan",
+        label="Response targets for your customers",
+        help_text="Applies to cases opened from now on; due times already given stay.",
+    )
+
+
+class BrandedPasswordResetForm(PasswordResetForm):
+    """The reset email wears the brand its recipient sees (a sub-customer gets its reseller's
+    name, From address and host name), whichever host the request came to."""
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict,
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        brand = brand_for_user(context["user"])
+        context = {**context, "brand": brand}
+        if brand.primary_host:
+            site = urlsplit(brand.site_url)
+            context.update(protocol=site.scheme, domain=site.netloc)
+        super().send_mail(
+            subject_template_name,
+            email_template_name,
+            context,
+            brand.from_email,
+            to_email,
+            html_email_template_name,
+        )

@@ -3,8 +3,11 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.functional import SimpleLazyObject
 
 from tenants.access import membership_of
+from tenants.branding import brand_for_request
 
 
 class TenantTimezoneMiddleware:
@@ -20,3 +23,21 @@ class TenantTimezoneMiddleware:
         else:
             timezone.deactivate()
         return self.get_response(request)
+
+
+class BrandMiddleware:
+    """Sets ``request.brand`` (see tenants.branding), after AuthenticationMiddleware.
+
+    The brand of a visitor who is not signed in depends on the host name, so every response
+    varies on Host: a shared cache must not serve one reseller's sign-in page on another's host.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Lazy: a response that shows no page (a file, a redirect) costs no query.
+        request.brand = SimpleLazyObject(lambda: brand_for_request(request))
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Host",))
+        return response

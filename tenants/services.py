@@ -1,4 +1,5 @@
-"""Writes on people: tenant admins invite and deactivate their organisation's agents."""
+"""Writes on tenants and people: admins invite and deactivate their organisation's agents; a
+reseller's admins also create and manage its sub-customers and their people (SPEC §3)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,32 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.text import slugify
 
-from tenants.access import membership_of
-from tenants.models import Membership, Role, Tenant, User
+from sla.models import Plan
+from tenants import access
+from tenants.branding import brand_for_tenant
+from tenants.models import Membership, Role, Tenant, TenantKind, User
 
 
-def _require_tenant_admin(actor: User, tenant: Tenant) -> None:
-    membership = membership_of(actor)
-    if membership is None or membership.tenant_id != tenant.pk or not membership.is_admin:
+def _require_people_manager(actor: User, tenant: Tenant) -> None:
+    if not access.can_manage_people_of(actor, tenant):
         raise PermissionDenied("Only your organisation's admins manage its people.")
+
+
+def _require_reseller_admin(actor: User, reseller: Tenant) -> None:
+    if access.reseller_administered_by(actor) != reseller:
+        raise PermissionDenied("Only the reseller's admins manage its customers.")
+
+
+def _require_subcustomer_of(actor: User, subcustomer: Tenant) -> None:
+    reseller = access.reseller_administered_by(actor)
+    if (
+        reseller is None
+        or subcustomer.kind != TenantKind.SUBCUSTOMER
+        or subcustomer.parent_id != reseller.pk
+    ):
+        raise PermissionDenied("Only the reseller's admins manage its customers.")
 
 
 def invitation_path(user: User) -> str:
@@ -37,8 +55,13 @@ def member_invite(
     role: str = Role.AGENT,
     base_url: str,
 ) -> User:
-    """Create the person with no usable password and mail them a link to set one."""
-    _require_tenant_admin(actor, tenant)
+    """Create the person with no usable password and mail them a link to set one.
+
+    The email comes from the brand the person will see (a sub-customer's reseller's), and links
+    to that brand's host name when it has one, so the page they land on wears it too;
+    ``base_url`` (where the admin works) is used otherwise.
+    """
+    _require_people_manager(actor, tenant)
     email = email.strip().lower()
     existing = User.objects.filter(email__iexact=email).select_related("membership").first()
     pending = (
@@ -49,28 +72,91 @@ def member_invite(
     )
     if existing is not None and not pending:
         raise ValidationError({"email": "Someone with this email address already has an account."})
+    brand = brand_for_tenant(tenant)
+    site = brand.site_url if brand.primary_host else base_url
     with transaction.atomic():
         if pending:  # invited before but never signed in: send a fresh link
             user = existing
         else:
             user = User.objects.create_user(email, None, first_name=first_name, last_name=last_name)
             Membership.objects.create(user=user, tenant=tenant, role=role)
-        link = base_url.rstrip("/") + invitation_path(user)
-        context = {"user": user, "tenant": tenant, "inviter": actor, "link": link}
+        link = site.rstrip("/") + invitation_path(user)
+        context = {"user": user, "tenant": tenant, "inviter": actor, "link": link, "brand": brand}
         subject = f"You're invited to {tenant.name}'s support desk"
         body = render_to_string("emails/invitation.txt", context)
+        sender = brand.from_email
         # Sent once the person exists for sure; a failed send leaves them listed for a re-invite.
-        transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
+        transaction.on_commit(lambda: send_mail(subject, body, sender, [email]))
     return user
 
 
 def member_set_active(*, actor: User, member: User, active: bool) -> User:
-    membership = membership_of(member)
+    membership = access.membership_of(member)
     if membership is None:
         raise PermissionDenied("Not a member of an organisation.")
-    _require_tenant_admin(actor, membership.tenant)
+    _require_people_manager(actor, membership.tenant)
     if member.pk == actor.pk and not active:
         raise ValidationError("You cannot deactivate yourself; ask another admin.")
     member.is_active = active
     member.save(update_fields=["is_active"])
     return member
+
+
+# --- a reseller's sub-customers -----------------------------------------------------------------
+# Decision: resellers set names, short names and time zones. The contract's terms (customer
+# priority, the emergency on-call entitlement, a tenant's own SLA plan) are between Phonism and
+# its customers, so Phonism staff set them in the admin; resellers cannot.
+
+
+def _check_slug_free(slug: str, exclude: Tenant | None = None) -> None:
+    taken = Tenant.objects.filter(slug=slug)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if taken.exists():
+        raise ValidationError({"slug": f"“{slug}” is taken; choose another short name."})
+
+
+def subcustomer_create(
+    *, actor: User, reseller: Tenant, name: str, slug: str = "", timezone: str = ""
+) -> Tenant:
+    _require_reseller_admin(actor, reseller)
+    slug = slug or slugify(name)[:60]
+    _check_slug_free(slug)
+    tenant = Tenant(
+        name=name.strip(),
+        slug=slug,
+        kind=TenantKind.SUBCUSTOMER,
+        parent=reseller,
+        timezone=timezone or reseller.timezone,
+    )
+    tenant.full_clean()
+    tenant.save()
+    return tenant
+
+
+def subcustomer_update(*, actor: User, subcustomer: Tenant, name: str, timezone: str) -> Tenant:
+    _require_subcustomer_of(actor, subcustomer)
+    subcustomer.name = name.strip()
+    subcustomer.timezone = timezone
+    subcustomer.full_clean()
+    subcustomer.save(update_fields=["name", "timezone"])
+    return subcustomer
+
+
+def subcustomer_set_active(*, actor: User, subcustomer: Tenant, active: bool) -> Tenant:
+    """Deactivating blocks its people's sign-in and new cases and ends their sessions
+    (tenants.backends); it deletes nothing, and reactivating restores everything."""
+    _require_subcustomer_of(actor, subcustomer)
+    subcustomer.is_active = active
+    subcustomer.save(update_fields=["is_active"])
+    return subcustomer
+
+
+def reseller_set_tier_one_plan(*, actor: User, reseller: Tenant, plan: Plan | None) -> Tenant:
+    """The targets the reseller's tier one gives its sub-customers; None means the default plan.
+    New cases use it; due times already promised stay (clocks copy their target)."""
+    _require_reseller_admin(actor, reseller)
+    reseller.tier_one_plan = plan
+    reseller.full_clean()
+    reseller.save(update_fields=["tier_one_plan"])
+    return reseller

@@ -1,21 +1,26 @@
-"""Tenant admins manage their organisation's people; invitations set a first password."""
+"""Tenant admins manage their organisation's people; invitations set a first password; brand
+logos and the brand of password pages."""
 
 from __future__ import annotations
+
+import os
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk.forms import apply_service_errors
 from tenants import services
 from tenants.access import membership_of
+from tenants.brand_models import LOGO_EXTENSIONS, LOGO_FORMATS
+from tenants.branding import brand_for_user
 from tenants.forms import InviteForm
-from tenants.models import Membership, Tenant
+from tenants.models import Brand, Membership, Tenant
 
 
 def _admin_tenant(request: HttpRequest) -> Tenant:
@@ -72,7 +77,19 @@ def member_active(request: HttpRequest, user_id: int) -> HttpResponse:
     return redirect("team")
 
 
-class InvitationAcceptView(auth_views.PasswordResetConfirmView):
+class BrandedPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """A valid link names its person: the page wears their brand whatever the host, so a
+    sub-customer following an old link to the default host still sees their reseller's."""
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        # Only for a valid token: a bare user id must not reveal whose customer someone is.
+        if context.get("validlink") and self.user is not None:
+            context["brand"] = brand_for_user(self.user)
+        return context
+
+
+class InvitationAcceptView(BrandedPasswordResetConfirmView):
     """An invitation is a first password reset: the same one-time token, its own wording."""
 
     template_name = "registration/invitation_accept.html"
@@ -80,3 +97,31 @@ class InvitationAcceptView(auth_views.PasswordResetConfirmView):
     post_reset_login_backend = "tenants.backends.ActiveTenantBackend"
     success_url = reverse_lazy("home")
     reset_url_token = "set-password"  # noqa: S105 - a URL segment, not a secret
+
+
+# A year for a versioned URL (Brand.logo_url changes with each new logo), five minutes otherwise.
+LOGO_CACHE_SECONDS = 365 * 24 * 3600
+LOGO_UNVERSIONED_CACHE_SECONDS = 300
+
+
+@require_GET
+def brand_logo(request: HttpRequest, pk: int) -> FileResponse:
+    # No access check on purpose: a logo is public (sign-in pages show it to anyone), and
+    # serving it here rather than from a media URL keeps uploads off any public folder.
+    brand = get_object_or_404(Brand.objects.exclude(logo=""), pk=pk)
+    extension = os.path.splitext(brand.logo.name)[1].lower().lstrip(".")
+    image_format = LOGO_EXTENSIONS.get(extension)
+    if image_format is None:
+        raise Http404("No logo.")
+    try:
+        handle = brand.logo.open("rb")
+    except FileNotFoundError as error:
+        raise Http404("No logo.") from error
+    response = FileResponse(handle, content_type=LOGO_FORMATS[image_format])
+    versioned = request.GET.get("v") == brand.logo_url.rsplit("=", 1)[-1]
+    if versioned:
+        response["Cache-Control"] = f"public, max-age={LOGO_CACHE_SECONDS}, immutable"
+    else:
+        response["Cache-Control"] = f"public, max-age={LOGO_UNVERSIONED_CACHE_SECONDS}"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response

@@ -1,0 +1,77 @@
+"""Which brand a person sees (SPEC §8, white label).
+
+- A signed-in member always gets the brand of their tenant's tier one: a sub-customer and a
+  reseller's own people get the reseller's brand, on any host; direct customers get the
+  provider's. Provider staff get the provider's.
+- A visitor who is not signed in (sign-in, password reset, invitation pages) gets the brand
+  whose host name the request came to (``BrandDomain``), else the provider's.
+
+Emails use the same answer for their recipient: ``brand_for_user(user)`` or
+``brand_for_tenant(case.tenant)``, then ``brand.name``, ``brand.from_email`` (the From header),
+``brand.support_email``, ``brand.site_url`` (base of links) and ``brand.logo_url``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.http.request import split_domain_port
+
+from tenants.access import membership_of
+from tenants.models import Brand, Tenant, TenantKind
+
+
+def _fallback(tenant: Tenant | None) -> Brand:
+    """An unsaved brand for a tier one that has no row yet (a reseller created without one, or a
+    flushed test database): the tenant's own name, never the provider's for a reseller."""
+    return Brand(
+        tenant=tenant,
+        name=tenant.name if tenant is not None else "Support",
+        support_email=settings.DEFAULT_FROM_EMAIL,
+    )
+
+
+def provider_brand() -> Brand:
+    brand = Brand.objects.filter(tenant__kind=TenantKind.PROVIDER).select_related("tenant").first()
+    if brand is not None:
+        return brand
+    return _fallback(Tenant.objects.filter(kind=TenantKind.PROVIDER).first())
+
+
+def brand_for_tenant(tenant: Tenant) -> Brand:
+    """The brand the people of ``tenant`` see: its tier one's."""
+    tier_one = tenant.tier_one
+    if tier_one.kind != TenantKind.RESELLER:
+        return provider_brand()
+    try:
+        return Brand.objects.select_related("tenant").get(tenant=tier_one)
+    except Brand.DoesNotExist:
+        return _fallback(tier_one)
+
+
+def brand_for_user(user) -> Brand:
+    """The brand a person sees wherever they are: their tier one's, provider staff the
+    provider's."""
+    membership = membership_of(user)
+    if membership is None:
+        return provider_brand()
+    return brand_for_tenant(membership.tenant)
+
+
+def brand_for_host(host: str) -> Brand:
+    """The brand of a host name (port and case ignored), else the provider's. One indexed
+    query: the table is tiny, and a per-process cache could not see another process's edits."""
+    domain, _port = split_domain_port(host)
+    brand = (
+        Brand.objects.filter(domains__host=domain.lower().rstrip("."))
+        .select_related("tenant")
+        .first()
+    )
+    return brand if brand is not None else provider_brand()
+
+
+def brand_for_request(request: HttpRequest) -> Brand:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return brand_for_user(user)
+    return brand_for_host(request.get_host())
