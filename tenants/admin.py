@@ -4,7 +4,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from tenants.models import Membership, Tenant, User
+from tenants.models import Brand, BrandDomain, Membership, Tenant, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -121,3 +121,28 @@ class UserAdmin(BaseUserAdmin):
     def tenant(self, user: User) -> str:
         membership = getattr(user, "membership", None)
         return membership.tenant.name if membership else "—"
+
+
+class BrandDomainInline(admin.TabularInline):
+    model = BrandDomain
+    extra = 1
+    fields = ["host"]
+
+
+@admin.register(Brand)
+class BrandAdmin(admin.ModelAdmin):
+    """The white label of the provider and of each reseller (SPEC §8)."""
+
+    list_display = ["name", "tenant", "support_email", "primary_colour", "hosts"]
+    list_select_related = ["tenant"]
+    search_fields = ["name", "tenant__name", "domains__host"]
+    autocomplete_fields = ["tenant"]
+    inlines = [BrandDomainInline]
+    fields = ["tenant", "name", "logo", "primary_colour", "text_colour", "support_email"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Brand]:
+        return super().get_queryset(request).prefetch_related("domains")
+
+    @admin.display(description="host names")
+    def hosts(self, brand: Brand) -> str:
+        return ", ".join(d.host for d in brand.domains.all()) or "—"
