@@ -17,6 +17,7 @@ from helpdesk.escalation import case_escalate
 from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Channel, Severity, Status
 from sla import services as sla
 from sla.defaults import ensure_defaults as ensure_sla_defaults
+from tenants.demo import seed_brands
 from tenants.models import CustomerPriority, Membership, Role, Tenant, TenantKind, User
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo login
@@ -72,6 +73,7 @@ class Command(BaseCommand):
             ensure_defaults(django_apps)
             ensure_sla_defaults(django_apps)
             tenants = self._tenants()
+            seed_brands(tenants)
             people = self._people(tenants)
             with notifications.muted():  # back-dated history: nobody is emailed about it
                 created = self._cases(tenants, people)
