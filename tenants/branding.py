@@ -39,14 +39,15 @@ def provider_brand() -> Brand:
 
 
 def brand_for_tenant(tenant: Tenant) -> Brand:
-    """The brand the people of ``tenant`` see: its tier one's."""
-    tier_one = tenant.tier_one
-    if tier_one.kind != TenantKind.RESELLER:
+    """The brand the people of ``tenant`` see: its tier one's, and a reseller's own (a
+    reseller's cases are Phonism's to answer, but its people work under its brand)."""
+    branded = tenant if tenant.kind == TenantKind.RESELLER else tenant.tier_one
+    if branded.kind != TenantKind.RESELLER:
         return provider_brand()
     try:
-        return Brand.objects.select_related("tenant").get(tenant=tier_one)
+        return Brand.objects.select_related("tenant").get(tenant=branded)
     except Brand.DoesNotExist:
-        return _fallback(tier_one)
+        return _fallback(branded)
 
 
 def brand_for_user(user) -> Brand:
