@@ -26,6 +26,7 @@ def _reseller(request: HttpRequest) -> Tenant:
 
 
 def _subcustomer(request: HttpRequest, pk: int) -> Tenant:
+    _reseller(request)  # people with no say get the 403 that says why, before any lookup
     return get_object_or_404(access.subcustomers_managed_by(request.user), pk=pk)
 
 
