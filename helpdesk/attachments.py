@@ -68,5 +68,3 @@ def store_attachments(
         )
         attachment.file.save(name, upload, save=False)
         attachment.save()
-
-

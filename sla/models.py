@@ -363,9 +363,7 @@ class SlaEvent(models.Model):
 
     clock = models.ForeignKey(ResponseClock, on_delete=models.CASCADE, related_name="events")
     # Copies, so lists and filters need no join through the clock.
-    case = models.ForeignKey(
-        "helpdesk.Case", on_delete=models.CASCADE, related_name="sla_events"
-    )
+    case = models.ForeignKey("helpdesk.Case", on_delete=models.CASCADE, related_name="sla_events")
     tier = models.PositiveSmallIntegerField(choices=Tier.choices)
     severity = models.PositiveSmallIntegerField(choices=Severity.choices)
     kind = models.CharField(max_length=10, choices=SlaEventKind.choices)

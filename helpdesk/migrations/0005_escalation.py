@@ -4,25 +4,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('helpdesk', '0004_response_due'),
+        ("helpdesk", "0004_response_due"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='caseevent',
-            name='kind',
-            field=models.CharField(choices=[('opened', 'Opened'), ('update_added', 'Update added'), ('responded', 'First response'), ('severity_changed', 'Severity changed'), ('status_changed', 'Status changed'), ('assigned', 'Assigned'), ('due_changed', 'Response due changed'), ('escalated', 'Escalated to tier two'), ('handed_back', 'Handed back to tier one')], max_length=30),
+            model_name="caseevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("opened", "Opened"),
+                    ("update_added", "Update added"),
+                    ("responded", "First response"),
+                    ("severity_changed", "Severity changed"),
+                    ("status_changed", "Status changed"),
+                    ("assigned", "Assigned"),
+                    ("due_changed", "Response due changed"),
+                    ("escalated", "Escalated to tier two"),
+                    ("handed_back", "Handed back to tier one"),
+                ],
+                max_length=30,
+            ),
         ),
         migrations.AlterField(
-            model_name='caseevent',
-            name='visibility',
-            field=models.CharField(choices=[('public', 'Public reply'), ('reseller_note', 'Internal note (reseller and provider)'), ('provider_note', 'Internal note (provider only)'), ('escalation', 'Escalation thread')], default='public', max_length=20),
+            model_name="caseevent",
+            name="visibility",
+            field=models.CharField(
+                choices=[
+                    ("public", "Public reply"),
+                    ("reseller_note", "Internal note (reseller and provider)"),
+                    ("provider_note", "Internal note (provider only)"),
+                    ("escalation", "Escalation thread"),
+                ],
+                default="public",
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='caseupdate',
-            name='visibility',
-            field=models.CharField(choices=[('public', 'Public reply'), ('reseller_note', 'Internal note (reseller and provider)'), ('provider_note', 'Internal note (provider only)'), ('escalation', 'Escalation thread')], max_length=20),
+            model_name="caseupdate",
+            name="visibility",
+            field=models.CharField(
+                choices=[
+                    ("public", "Public reply"),
+                    ("reseller_note", "Internal note (reseller and provider)"),
+                    ("provider_note", "Internal note (provider only)"),
+                    ("escalation", "Escalation thread"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
