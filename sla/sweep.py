@@ -44,14 +44,18 @@ logger = logging.getLogger(__name__)
 class Kind:
     event: str  # SlaEventKind
     instant: str  # the clock's column that, once passed, makes the event
+    passed: str  # the lookup for "passed": the rule of ResponseClock.state_at
     flag: str  # the clock's column saying the event is recorded
     timeline: str  # EventKind
     notification: str  # NotificationKind
 
 
+# At the due instant itself a case is still at risk (a response then is in time): breached is
+# strictly after due, at risk from the at-risk instant on.
 BREACHED = Kind(
     SlaEventKind.BREACHED,
     "due_at",
+    "lt",
     "breach_recorded_at",
     EventKind.SLA_BREACHED,
     NotificationKind.BREACHED,
@@ -59,6 +63,7 @@ BREACHED = Kind(
 AT_RISK = Kind(
     SlaEventKind.AT_RISK,
     "at_risk_at",
+    "lte",
     "at_risk_recorded_at",
     EventKind.SLA_AT_RISK,
     NotificationKind.AT_RISK,
@@ -126,7 +131,7 @@ def sweep_batch(
     with transaction.atomic():
         rows = list(
             ResponseClock.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(**{"stopped_at": None, kind.flag: None, f"{kind.instant}__lte": now})
+            .filter(**{"stopped_at": None, kind.flag: None, f"{kind.instant}__{kind.passed}": now})
             .order_by(kind.instant, "id")
             .values("id", *ROW_FIELDS.values())[:batch]
         )
