@@ -1,0 +1,110 @@
+"""The sweep and the emails through a real Celery worker on Redis, as in production."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from celery.signals import task_postrun
+from django.core import mail
+from django.utils import timezone
+
+from helpdesk import services, tasks
+from helpdesk.models import Channel, NotificationKind, OutboundEmail, OutboxStatus, Severity
+from sla import tasks as sla_tasks
+from sla.models import SlaEvent, SlaEventKind
+from tests.worker.conftest import REDIS_URL, use_broker, wait_for
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+CLOSED_PORT = "redis://127.0.0.1:1/0"  # nothing listens there: a broker that is down
+
+
+def open_case(person, severity=Severity.EMERGENCY, **fields):
+    return services.case_open(
+        tenant=person.membership.tenant,
+        subject=fields.pop("subject", "Boston site down"),
+        description="Every handset shows 'No service'.",
+        channel=Channel.PORTAL,
+        severity=severity,
+        requester=person,
+        opened_by=person,
+        **fields,
+    )
+
+
+class Finished:
+    """Counts tasks of one name finished by the worker thread."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.count, self.changed = name, 0, threading.Condition()
+        task_postrun.connect(self.seen, weak=False)
+
+    def seen(self, sender=None, **kwargs) -> None:
+        if sender is not None and sender.name == self.name:
+            with self.changed:
+                self.count += 1
+                self.changed.notify_all()
+
+    def wait(self, count: int, timeout: float = 30) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: self.count >= count, timeout), self.name
+
+    def close(self) -> None:
+        task_postrun.disconnect(self.seen)
+
+
+def test_an_overdue_case_gets_one_breach_event_and_one_email_per_recipient_after_two_sweeps(
+    demo, celery_on_redis
+):
+    with time_machine.travel(timezone.now() - timedelta(minutes=30), tick=False):
+        case = open_case(demo["gina"])  # an Emergency: 10 minutes, long gone
+    with celery_on_redis():
+        wait_for(lambda: not OutboundEmail.objects.exclude(status=OutboxStatus.SENT).exists())
+        mail.outbox.clear()
+        sweeps = Finished(sla_tasks.sla_sweep.name)
+        try:
+            sla_tasks.sla_sweep.delay()
+            sla_tasks.sla_sweep.delay()
+            sweeps.wait(2)
+        finally:
+            sweeps.close()
+        wait_for(lambda: not OutboundEmail.objects.exclude(status=OutboxStatus.SENT).exists())
+
+    assert sorted(SlaEvent.objects.filter(case=case).values_list("kind", flat=True)) == [
+        SlaEventKind.AT_RISK,
+        SlaEventKind.BREACHED,
+    ]
+    received = sorted(to for m in mail.outbox if case.reference in m.subject for to in m.to)
+    assert received == ["alice@phonism.test", "oncall@phonism.test", "sam@phonism.test"]
+    breach = OutboundEmail.objects.get(case=case, kind=NotificationKind.BREACHED)
+    assert breach.status == OutboxStatus.SENT and breach.attempts == 1
+
+
+def test_a_case_opened_while_the_broker_is_down_is_notified_once_it_is_back(
+    demo, celery_on_redis, settings
+):
+    use_broker(CLOSED_PORT)
+    case = open_case(demo["ann"], Severity.MAJOR)  # on_commit's enqueue fails, quietly
+    rows = OutboundEmail.objects.filter(case=case)
+    assert rows.count() == 2
+    assert set(rows.values_list("status", flat=True)) == {OutboxStatus.PENDING}
+
+    use_broker(REDIS_URL)  # the broker is back
+    settings.OUTBOX_REQUEUE_AFTER = timedelta(0)  # no need to wait the two minutes here
+    mail.outbox.clear()
+    with celery_on_redis():
+        drains = Finished(tasks.outbox_drain.name)
+        try:
+            tasks.outbox_drain.delay()  # what beat sends every minute
+            drains.wait(1)
+            wait_for(lambda: set(rows.values_list("status", flat=True)) == {OutboxStatus.SENT})
+            tasks.outbox_drain.delay()  # a second drain finds nothing left to send
+            drains.wait(2)
+        finally:
+            drains.close()
+
+    received = sorted(to for m in mail.outbox if case.reference in m.subject for to in m.to)
+    assert received == ["alice@phonism.test", "ann@acme.test", "sam@phonism.test"]
