@@ -13,11 +13,12 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 install: $(BIN)/.installed
 
+# Web, worker and beat in one terminal (Procfile); Ctrl-C stops them all.
 run: install
 	mkdir -p var
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
 	DEBUG=true $(BIN)/python manage.py seed_demo
-	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000
+	DEBUG=true PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start --procfile Procfile
 
 test: install
 	$(BIN)/pytest
