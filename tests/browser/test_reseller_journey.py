@@ -46,7 +46,7 @@ def test_ivan_rob_and_alice_work_an_escalated_case(demo, new_page, sign_in) -> N
     rob.reload()
     expect(rob.locator(".timeline")).to_contain_text("Yes: a cleanup job bug")
     rob.get_by_role("textbox", name="Comment").fill("Fixed on our platform, Ivan: please check.")
-    rob.get_by_label(re.compile("^Reply to")).check()
+    rob.get_by_role("radio", name=re.compile("Reply to Initech")).check()
     rob.get_by_role("button", name="Add comment").click()
 
     ivan.reload()

@@ -27,7 +27,7 @@ def post(client, case: Case, action: str, data: dict):
 
 def test_the_page_shows_the_header_and_the_timeline(ann_client, case) -> None:
     page = ann_client.get(case.get_absolute_url()).content.decode()
-    for text in (case.reference, case.subject, "Moderate", "New", "ann@acme.test", "Tier one"):
+    for text in (case.reference, case.subject, "Moderate", "New", "ann@acme.test"):
         assert text in page
     assert "Opened" in page
 
