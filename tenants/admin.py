@@ -43,6 +43,7 @@ class TenantAdmin(admin.ModelAdmin):
                 "fields": [
                     "priority",
                     "emergency_entitlement",
+                    "oncall_email",
                     "timezone",
                     "sla_plan",
                     "tier_one_plan",
