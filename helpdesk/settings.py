@@ -185,7 +185,9 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 TESTING = "PYTEST_VERSION" in os.environ
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str(
-    "CELERY_BROKER_URL", default="memory://" if TESTING else (REDIS_URL or "filesystem://")
+    # (kombu ignores the host of these two; naming one spares a warning on every start)
+    "CELERY_BROKER_URL",
+    default="memory://localhost//" if TESTING else (REDIS_URL or "filesystem://localhost//"),
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
