@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 import django_filters
 from django import forms
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 
 from helpdesk.models import Case, Severity, Status
@@ -25,6 +25,17 @@ SORTS = {
     "due": (
         "Due soonest",
         [F("response_due_at").asc(nulls_last=True), F("created_at").desc(), F("id").desc()],
+    ),
+    # The tier-one queue's default: what still waits for its first response comes first (an
+    # answered case's due time is history), then soonest due.
+    "awaiting": (
+        "Awaiting a response, due soonest",
+        [
+            ExpressionWrapper(Q(first_response_at__isnull=False), output_field=BooleanField()),
+            F("response_due_at").asc(nulls_last=True),
+            F("created_at").desc(),
+            F("id").desc(),
+        ],
     ),
 }
 

@@ -74,8 +74,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def tier_one_queue(request: HttpRequest) -> HttpResponse:
-    """A reseller's tier-one work: its customers' cases, open ones soonest due first unless
-    the viewer filters or sorts otherwise."""
+    """A reseller's tier-one work: its customers' cases, open ones, those awaiting a response
+    first and soonest due first, unless the viewer filters or sorts otherwise."""
     reseller = access.reseller_of(request.user)
     if reseller is None:
         raise PermissionDenied("The queue is for a reseller's support people.")
@@ -83,7 +83,7 @@ def tier_one_queue(request: HttpRequest) -> HttpResponse:
     data = request.GET.copy()
     if "status" not in data:
         data.setlist("status", [s for s in Status.values if s in OPEN_STATUSES])
-    data.setdefault("sort", "due")
+    data.setdefault("sort", "awaiting")
     filterset = CaseFilter(data, queryset=with_sla(cases.select_related("tenant")), request=request)
     if "tenant" in filterset.filters:  # choose among the customers, not the reseller itself
         filterset.filters["tenant"].queryset = reseller.children.order_by("name")

@@ -22,7 +22,8 @@ def shown(response) -> list[Case]:
     return list(response.context["cases"])
 
 
-def test_it_shows_the_customers_open_cases_soonest_due_first(rob, demo) -> None:
+def test_it_shows_the_customers_open_cases_awaiting_ones_first_soonest_due_first(rob, demo) -> None:
+    open_case(Tenant.objects.get(slug="umbrella"), demo["uma"], severity=Severity.CRITICAL)
     response = rob.get(URL, {"size": 100})
     cases = shown(response)
     expected = Case.objects.filter(
@@ -30,9 +31,17 @@ def test_it_shows_the_customers_open_cases_soonest_due_first(rob, demo) -> None:
     ).count()
     assert len(cases) == expected > 0
     assert {c.tenant.slug for c in cases} <= {"initech", "umbrella"}  # not VoiceHub's own
-    dues = [c.response_due_at for c in cases if c.response_due_at is not None]
-    assert dues == sorted(dues)
     assert all(c.status in OPEN_STATUSES for c in cases)
+    awaiting = [c for c in cases if c.first_response_at is None]
+    answered = [c for c in cases if c.first_response_at is not None]
+    assert len(awaiting) >= 2 and answered
+    assert cases == awaiting + answered
+    for group in (awaiting, answered):
+        dues = [c.response_due_at for c in group]
+        assert dues == sorted(dues)
+    # Sorting by due time alone is one click away.
+    dues = [c.response_due_at for c in shown(rob.get(URL, {"sort": "due", "size": 100}))]
+    assert dues == sorted(dues)
     assert "<h1>Tier-one queue</h1>" in response.content.decode()
 
 
