@@ -35,7 +35,7 @@ from helpdesk.models import (
     Tier,
     Visibility,
 )
-from helpdesk.outbox import Draft, outbox_add
+from helpdesk.outbox import Draft, mail_domain, outbox_add
 from tenants.models import Tenant, TenantKind, User
 
 SUPPORT_AGENT, SUPPORT_MANAGER = "Support agent", "Support manager"
@@ -53,9 +53,15 @@ def muted() -> Iterator[None]:
         _muted.reset(token)
 
 
-def _add(drafts: Iterable[Draft]) -> None:
-    if not _muted.get():
-        outbox_add(drafts)
+def _add(drafts: Iterable[Draft], directory: Directory | None = None, tenant_id: int = 0) -> None:
+    """Write the drafts, each with the Message-ID domain of the brand its readers see."""
+    if _muted.get():
+        return
+    directory = directory or Directory()
+    drafts = list(drafts)
+    for draft in drafts:
+        draft.domain = draft.domain or directory.domain(draft.audience, tenant_id)
+    outbox_add(drafts)
 
 
 def subject(reference: str, text: str, case_subject: str) -> str:
@@ -71,6 +77,19 @@ class Directory:
     def __init__(self) -> None:
         self._groups: dict[str, list[str]] = {}
         self._resellers: dict[int, list[str]] = {}
+        self._domains: dict[int, str] = {}
+
+    def domain(self, audience: str, tenant_id: int) -> str:
+        """The email domain of the brand the readers see: the provider's for staff and on
+        call, else that of the case tenant's tier one (a sub-customer's reseller)."""
+        from tenants.branding import brand_for_tenant, provider_brand
+
+        key = 0 if audience in (Audience.STAFF, Audience.ONCALL) else tenant_id
+        if key not in self._domains:
+            tenant = Tenant.objects.select_related("parent").filter(pk=key).first()
+            brand = brand_for_tenant(tenant) if tenant is not None else provider_brand()
+            self._domains[key] = mail_domain(brand.from_email)
+        return self._domains[key]
 
     def group(self, *names: str) -> list[str]:
         key = "|".join(names)
@@ -166,7 +185,7 @@ def case_opened(case: Case) -> None:
                 case.pk,
             )
         )
-    _add(drafts)
+    _add(drafts, directory, case.tenant_id)
 
 
 def update_added(update: CaseUpdate) -> None:
@@ -186,7 +205,9 @@ def update_added(update: CaseUpdate) -> None:
                     # A person's words, relayed: the customer is meant to answer this one.
                     auto_submitted=False,
                 )
-            ]
+            ],
+            directory,
+            case.tenant_id,
         )
         return
     audience, people = _support_readers(case, update, directory)
@@ -207,7 +228,9 @@ def update_added(update: CaseUpdate) -> None:
                 context,
                 auto_submitted=kind == NotificationKind.NOTE,
             )
-        ]
+        ],
+        directory,
+        case.tenant_id,
     )
 
 
@@ -244,7 +267,8 @@ def severity_changed(case: Case, actor: User | None, old: str) -> None:
                 case.pk,
                 {"old": old, "new": new},
             )
-        ]
+        ],
+        tenant_id=case.tenant_id,
     )
 
 
@@ -260,7 +284,8 @@ def status_changed(case: Case, actor: User | None, old: str) -> None:
                 case.pk,
                 {"old": old, "new": new},
             )
-        ]
+        ],
+        tenant_id=case.tenant_id,
     )
 
 
@@ -297,27 +322,62 @@ def _sla_drafts(
         if kind == NotificationKind.AT_RISK:
             text = f"Response at risk, due {row['due']}"
             people = [assignee] if assignee else team
-            drafts.append(_sla_draft(kind, audience, people, text, row, context))
+            drafts.append(_sla_draft(directory, kind, audience, people, text, row, context))
             continue
         text = f"Response target breached ({severity}, due {row['due']})"
         if audience == Audience.STAFF:
             people = [*team, *directory.managers(), *([assignee] if assignee else [])]
-            drafts.append(_sla_draft(kind, Audience.STAFF, people, text, row, context))
+            drafts.append(_sla_draft(directory, kind, Audience.STAFF, people, text, row, context))
         else:
             people = [*team, *([assignee] if assignee else [])]
-            drafts.append(_sla_draft(kind, audience, people, text, row, context))
+            drafts.append(_sla_draft(directory, kind, audience, people, text, row, context))
             managers = directory.managers()
-            drafts.append(_sla_draft(kind, Audience.STAFF, managers, text, row, context))
+            drafts.append(_sla_draft(directory, kind, Audience.STAFF, managers, text, row, context))
         if row["severity"] == Severity.EMERGENCY:
             oncall = row["oncall"] or row["parent_oncall"] or settings.ONCALL_EMAIL
             text = f"EMERGENCY breached, no response since {row['dispatched']}"
             page = NotificationKind.EMERGENCY_BREACHED
-            drafts.append(_sla_draft(page, Audience.ONCALL, [oncall], text, row, context))
+            drafts.append(
+                _sla_draft(directory, page, Audience.ONCALL, [oncall], text, row, context)
+            )
     return drafts
 
 
 def _sla_draft(
-    kind: str, audience: str, people: list[str], text: str, row: dict[str, Any], context: dict
+    directory: Directory,
+    kind: str,
+    audience: str,
+    people: list[str],
+    text: str,
+    row: dict[str, Any],
+    context: dict,
 ) -> Draft:
     title = subject(row["reference"], text, row["subject"])
-    return Draft(kind, audience, people, title, row["case_id"], context)
+    draft = Draft(kind, audience, people, title, row["case_id"], context)
+    draft.domain = directory.domain(audience, row["tenant_id"])
+    return draft
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+def invitation(*, user: User, tenant: Tenant, inviter: User, site: str) -> None:
+    """A set-password link for a person a tenant admin invited (``tenants.services``)."""
+    _add(
+        [
+            Draft(
+                NotificationKind.INVITATION,
+                Audience.CUSTOMER,
+                [user.email],
+                f"You're invited to {tenant.name}'s support desk",
+                None,
+                {
+                    "user_id": user.pk,
+                    "tenant_id": tenant.pk,
+                    "inviter_id": inviter.pk,
+                    "site": site,
+                },
+            )
+        ],
+        tenant_id=tenant.pk,
+    )

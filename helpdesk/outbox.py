@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -28,7 +28,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from helpdesk.models import Audience, Case, CaseUpdate, OutboundEmail, OutboxStatus
+from helpdesk.models import (
+    Audience,
+    CaseUpdate,
+    NotificationKind,
+    OutboundEmail,
+    OutboxStatus,
+)
+from tenants.models import Tenant, User
 
 logger = logging.getLogger(__name__)
 
@@ -53,23 +60,27 @@ class Draft:
     case_id: int | None = None
     context: dict[str, Any] = field(default_factory=dict)
     auto_submitted: bool = True
+    # The Message-ID's domain: the brand's that the recipients see (white label).
+    domain: str = ""
 
 
-def mail_domain() -> str:
-    return settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+def mail_domain(address: str = "") -> str:
+    """The domain of ``address`` (a brand's support address), else of DEFAULT_FROM_EMAIL."""
+    domain = parseaddr(address or settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2]
+    return domain or "localhost"
 
 
-def thread_id(reference: str) -> str:
+def thread_id(reference: str, domain: str = "") -> str:
     """A stable Message-ID-like id per case: every email about the case refers to it, so mail
     clients thread them and a reply can be matched to its case."""
-    return f"<{reference.lower()}@{mail_domain()}>"
+    return f"<{reference.lower()}@{domain or mail_domain()}>"
 
 
 def outbox_add(drafts: Iterable[Draft]) -> list[int]:
     """Write ``drafts`` (inside the caller's transaction) and enqueue them once it commits.
     Drafts without recipients are dropped. Returns the new rows' ids."""
     now = timezone.now()
-    domain = mail_domain()
+    default_domain = mail_domain()
     rows = [
         OutboundEmail(
             case_id=draft.case_id,
@@ -78,7 +89,7 @@ def outbox_add(drafts: Iterable[Draft]) -> list[int]:
             recipients=_unique(draft.recipients),
             subject=draft.subject[:255],
             # Given here (not by the mail backend) so it is known before the send and kept.
-            message_id=make_msgid(domain=domain),
+            message_id=make_msgid(domain=draft.domain or default_domain),
             auto_submitted=draft.auto_submitted,
             context=draft.context,
             created_at=now,
@@ -223,9 +234,10 @@ def build_message(row: OutboundEmail) -> EmailMultiAlternatives:
     context = render_context(row)
     text = render_to_string(f"emails/{row.kind}.txt", context)
     html = render_to_string(f"emails/{row.kind}.html", context)
+    brand = context["brand"]
     headers = {"Message-ID": row.message_id}
     if row.case is not None:
-        headers["References"] = thread_id(row.case.reference)
+        headers["References"] = thread_id(row.case.reference, mail_domain(brand.from_email))
     if row.auto_submitted:
         # RFC 3834: no vacation responder should answer us; Exchange's own switch likewise.
         headers["Auto-Submitted"] = "auto-generated"
@@ -233,7 +245,7 @@ def build_message(row: OutboundEmail) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=row.subject,
         body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=brand.from_email,
         to=row.recipients,
         headers=headers,
     )
@@ -242,29 +254,51 @@ def build_message(row: OutboundEmail) -> EmailMultiAlternatives:
 
 
 def render_context(row: OutboundEmail) -> dict[str, Any]:
+    """What the templates get: the row, its ``data``, the case, the brand the email speaks in
+    (``brand``, ``brand_name``), the ``link`` and, by kind, the update or the invitation."""
     case = row.case
-    context: dict[str, Any] = {"row": row, "data": row.context, "case": case}
-    context["brand_name"] = _brand_name(case, row.audience)
+    brand = _brand(row)
+    context: dict[str, Any] = {"row": row, "data": row.context, "case": case, "brand": brand}
+    context["brand_name"] = brand.name
+    staff = row.audience in (Audience.STAFF, Audience.ONCALL)
     if case is not None:
-        if row.audience in (Audience.STAFF, Audience.ONCALL):
-            path = reverse("admin:helpdesk_case_change", args=[case.pk])
+        if staff:
+            context["link"] = settings.SITE_URL + reverse(
+                "admin:helpdesk_case_change", args=[case.pk]
+            )
         else:
-            path = case.get_absolute_url()
-        context["link"] = settings.SITE_URL + path
+            context["link"] = brand.site_url + case.get_absolute_url()
     update_id = row.context.get("update_id")
     if update_id:
         context["update"] = CaseUpdate.objects.filter(pk=update_id).first()
+    if row.kind == NotificationKind.INVITATION:
+        context.update(_invitation(row))
     return context
 
 
-def _brand_name(case: Case | None, audience: str) -> str:
-    """Whose name the email speaks in: a sub-customer's people and its reseller's team hear
-    from the reseller (white label); everyone else from the provider."""
-    from tenants.models import Tenant, TenantKind
+def _brand(row: OutboundEmail):
+    """White label: the requesting side and a reseller's team hear from the brand of the case's
+    tier one (a sub-customer's reseller); provider staff and on call from the provider."""
+    from tenants.branding import brand_for_tenant, provider_brand
 
-    if case is not None and audience in (Audience.CUSTOMER, Audience.RESELLER):
-        tier_one = case.tenant.tier_one
-        if tier_one.kind == TenantKind.RESELLER:
-            return tier_one.name
-    provider = Tenant.objects.filter(kind=TenantKind.PROVIDER).only("name").first()
-    return provider.name if provider else "Support"
+    if row.audience in (Audience.STAFF, Audience.ONCALL):
+        return provider_brand()
+    tenant = row.case.tenant if row.case is not None else None
+    if tenant is None and row.context.get("tenant_id"):
+        tenant = Tenant.objects.filter(pk=row.context["tenant_id"]).first()
+    return brand_for_tenant(tenant) if tenant is not None else provider_brand()
+
+
+def _invitation(row: OutboundEmail) -> dict[str, Any]:
+    """The invitation's set-password link is made when the email is rendered, never stored:
+    the outbox row (which staff can read) holds no token."""
+    from tenants.services import invitation_path
+
+    data = row.context
+    user = User.objects.get(pk=data["user_id"])
+    return {
+        "user": user,
+        "tenant": Tenant.objects.get(pk=data["tenant_id"]),
+        "inviter": User.objects.filter(pk=data.get("inviter_id")).first(),
+        "link": data["site"].rstrip("/") + invitation_path(user),
+    }

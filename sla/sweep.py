@@ -81,6 +81,7 @@ ROW_FIELDS = {
     "reference": "case__reference",
     "subject": "case__subject",
     "assignee_id": "case__assignee_id",
+    "tenant_id": "case__tenant_id",
     "tenant_kind": "case__tenant__kind",
     "tenant_parent_id": "case__tenant__parent_id",
     "oncall": "case__tenant__oncall_email",

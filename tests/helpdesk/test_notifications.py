@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 
 from helpdesk import notifications, outbox, services
 from helpdesk.models import (
@@ -212,4 +213,25 @@ def test_a_sub_customer_hears_from_its_reseller_not_phonism(
     with django_capture_on_commit_callbacks(execute=True):
         open_case(demo["ivan"])
     (ack,) = [m for m in mail.outbox if m.to == ["ivan@initech.test"]]
-    assert "VoiceHub support" in ack.body and "Phonism" not in ack.body
+    headers = " ".join(f"{k}: {v}" for k, v in ack.message().items())
+    assert "phonism" not in f"{headers} {ack.body} {ack.alternatives[0][0]}".lower()
+    assert ack.from_email == "VoiceHub <support@voicehub.test>"
+    assert ack.extra_headers["Message-ID"].endswith("@voicehub.test>")
+
+
+def test_an_invitation_goes_through_the_outbox_without_storing_its_link(
+    client, demo, django_capture_on_commit_callbacks
+):
+    client.force_login(demo["bob"])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("team"), {"email": "carla@acme.test", "first_name": "C", "role": "agent"}
+        )
+    row = OutboundEmail.objects.get(kind=NotificationKind.INVITATION)
+    assert row.recipients == ["carla@acme.test"] and row.status == OutboxStatus.SENT
+    assert "invitation" not in str(row.context)  # the set-password link is made at sending
+    (message,) = [m for m in mail.outbox if m.to == ["carla@acme.test"]]
+    assert (
+        "/accounts/invitation/" in message.body
+        and "Set your password" in message.alternatives[0][0]
+    )
