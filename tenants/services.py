@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
+from helpdesk import notifications
 from sla.models import Plan
 from tenants import access
 from tenants.branding import brand_for_tenant
@@ -80,13 +79,10 @@ def member_invite(
         else:
             user = User.objects.create_user(email, None, first_name=first_name, last_name=last_name)
             Membership.objects.create(user=user, tenant=tenant, role=role)
-        link = site.rstrip("/") + invitation_path(user)
-        context = {"user": user, "tenant": tenant, "inviter": actor, "link": link, "brand": brand}
-        subject = f"You're invited to {tenant.name}'s support desk"
-        body = render_to_string("emails/invitation.txt", context)
-        sender = brand.from_email
-        # Sent once the person exists for sure; a failed send leaves them listed for a re-invite.
-        transaction.on_commit(lambda: send_mail(subject, body, sender, [email]))
+        # Written with the person and sent by a worker once they exist for sure, from the
+        # brand they will see (helpdesk.outbox); a failed send leaves them listed for a
+        # re-invite. The link's token is made when the email is rendered, never stored.
+        notifications.invitation(user=user, tenant=tenant, inviter=actor, site=site)
     return user
 
 
