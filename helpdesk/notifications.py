@@ -155,9 +155,11 @@ def _without(addresses: Iterable[str], *actors: User | None) -> list[str]:
 # --- what the services call -----------------------------------------------------------------
 
 
-def case_opened(case: Case) -> None:
+def case_opened(case: Case, opened_by: User | None = None) -> None:
+    """``opened_by``: staff entering a phone call are not told about the case they entered."""
     directory = Directory()
     audience, team = directory.team(_reseller_of(case.tenant))
+    team = _without(team, opened_by)
     severity = case.get_severity_display()
     drafts = [
         Draft(

@@ -177,7 +177,7 @@ def case_open(
             sla.clock_start(case=case, tier=Tier.ONE, dispatched_at=now, schedule=schedule)
         _event(case, opened_by or requester, EventKind.OPENED, now, new=case.get_severity_display())
         store_attachments(case, None, uploads, opened_by or requester)
-        notifications.case_opened(case)
+        notifications.case_opened(case, opened_by)
     return case
 
 

@@ -235,3 +235,20 @@ def test_an_invitation_goes_through_the_outbox_without_storing_its_link(
         "/accounts/invitation/" in message.body
         and "Set your password" in message.alternatives[0][0]
     )
+
+
+def test_staff_opening_a_case_for_a_caller_are_not_told_about_it(demo):
+    alice = demo["alice"]
+    acme = demo["ann"].membership.tenant
+    case = services.case_open(
+        tenant=acme,
+        subject="Called in: fax line dead",
+        description="Phone call.",
+        channel=Channel.PHONE,
+        requester_email="ann@acme.test",
+        opened_by=alice,
+    )
+    assert emails(case) == {
+        NotificationKind.OPENED: {"sam@phonism.test"},
+        NotificationKind.ACKNOWLEDGEMENT: {"ann@acme.test"},
+    }
