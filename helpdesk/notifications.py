@@ -86,8 +86,11 @@ class Directory:
 
         key = 0 if audience in (Audience.STAFF, Audience.ONCALL) else tenant_id
         if key not in self._domains:
-            tenant = Tenant.objects.select_related("parent").filter(pk=key).first()
-            brand = brand_for_tenant(tenant) if tenant is not None else provider_brand()
+            if key == 0:
+                brand = provider_brand()
+            else:
+                tenant = Tenant.objects.select_related("parent").filter(pk=key).first()
+                brand = brand_for_tenant(tenant) if tenant is not None else provider_brand()
             self._domains[key] = mail_domain(brand.from_email)
         return self._domains[key]
 

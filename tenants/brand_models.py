@@ -173,6 +173,18 @@ class Brand(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        from tenants.branding import forget_brand
+
+        forget_brand(self.tenant_id)
+
+    def delete(self, *args, **kwargs):
+        from tenants.branding import forget_brand
+
+        forget_brand(self.tenant_id)
+        return super().delete(*args, **kwargs)
+
     def clean(self) -> None:
         super().clean()
         if self.tenant_id is not None and self.tenant.kind not in BRANDED_KINDS:

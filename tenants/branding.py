@@ -13,7 +13,10 @@ Emails use the same answer for their recipient: ``brand_for_user(user)`` or
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 from django.http.request import split_domain_port
 
@@ -31,11 +34,39 @@ def _fallback(tenant: Tenant | None) -> Brand:
     )
 
 
+# Brands are read on every page and every email but change rarely: they are kept in the shared
+# cache for a minute, and Brand.save/delete forget them at once (``forget_brand``).
+BRAND_CACHE_SECONDS = 60
+
+
+def _brand_key(tenant_id: int | None) -> str:
+    return f"brand:{tenant_id or 'provider'}"
+
+
+def forget_brand(tenant_id: int | None) -> None:
+    cache.delete_many([_brand_key(tenant_id), _brand_key(None)])
+
+
+def _cached(tenant_id: int | None, load: Callable[[], Brand]) -> Brand:
+    key = _brand_key(tenant_id)
+    brand = cache.get(key)
+    if brand is None:
+        brand = load()
+        brand.primary_host  # noqa: B018 - computed before caching, so hits cost no query
+        cache.set(key, brand, BRAND_CACHE_SECONDS)
+    return brand
+
+
 def provider_brand() -> Brand:
-    brand = Brand.objects.filter(tenant__kind=TenantKind.PROVIDER).select_related("tenant").first()
-    if brand is not None:
-        return brand
-    return _fallback(Tenant.objects.filter(kind=TenantKind.PROVIDER).first())
+    def load() -> Brand:
+        brand = (
+            Brand.objects.filter(tenant__kind=TenantKind.PROVIDER).select_related("tenant").first()
+        )
+        if brand is not None:
+            return brand
+        return _fallback(Tenant.objects.filter(kind=TenantKind.PROVIDER).first())
+
+    return _cached(None, load)
 
 
 def brand_for_tenant(tenant: Tenant) -> Brand:
@@ -44,10 +75,14 @@ def brand_for_tenant(tenant: Tenant) -> Brand:
     branded = tenant if tenant.kind == TenantKind.RESELLER else tenant.tier_one
     if branded.kind != TenantKind.RESELLER:
         return provider_brand()
-    try:
-        return Brand.objects.select_related("tenant").get(tenant=branded)
-    except Brand.DoesNotExist:
-        return _fallback(branded)
+
+    def load() -> Brand:
+        try:
+            return Brand.objects.select_related("tenant").get(tenant=branded)
+        except Brand.DoesNotExist:
+            return _fallback(branded)
+
+    return _cached(branded.pk, load)
 
 
 def brand_for_user(user) -> Brand:
