@@ -21,6 +21,7 @@ from helpdesk.admin_forms import (
     StaffOpenCaseForm,
 )
 from helpdesk.escalation import case_hand_back
+from helpdesk.forms import apply_service_errors
 from helpdesk.models import (
     Attachment,
     Case,
@@ -296,7 +297,7 @@ class CaseAdmin(admin.ModelAdmin):
             try:
                 case_hand_back(case=case, actor=request.user, note=form.cleaned_data["note"])
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, f"{case.reference} is back with {case.tenant.tier_one}.")
                 return HttpResponseRedirect(reverse("admin:helpdesk_case_change", args=[pk]))
@@ -361,7 +362,7 @@ class CaseAdmin(admin.ModelAdmin):
             try:
                 case = form.open_case(request.user)
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, f"{case.reference} opened for {case.tenant}.")
                 return HttpResponseRedirect(reverse("admin:helpdesk_case_change", args=[case.pk]))
@@ -410,14 +411,6 @@ class CaseAdmin(admin.ModelAdmin):
                 succeeded.append(case.reference)
         if succeeded:
             messages.success(request, f"{len(succeeded)} case(s) {done}: {', '.join(succeeded)}.")
-
-
-def _add_errors(form: forms.Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 @admin.register(CaseEvent)

@@ -38,15 +38,20 @@ def validate_attachment(upload: UploadedFile) -> None:
         )
 
 
-def validate_attachments(uploads: Iterable[UploadedFile]) -> list[UploadedFile]:
-    uploads = list(uploads)
+def attachment_errors(uploads: Iterable[UploadedFile]) -> list[str]:
+    """What each file breaks, one message per problem (empty when all are fine)."""
     errors = []
     for upload in uploads:
         try:
             validate_attachment(upload)
         except ValidationError as error:
             errors.extend(error.messages)
-    if errors:
+    return errors
+
+
+def validate_attachments(uploads: Iterable[UploadedFile]) -> list[UploadedFile]:
+    uploads = list(uploads)
+    if errors := attachment_errors(uploads):
         raise ValidationError({"attachments": errors})
     return uploads
 

@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
-from helpdesk.attachments import validate_attachment
+from helpdesk.attachments import attachment_errors
 from helpdesk.models import SEVERITY_GUIDE, Severity, Status
 
 
@@ -26,13 +26,7 @@ class AttachmentsField(forms.FileField):
     def clean(self, data, initial=None) -> list[UploadedFile]:
         items = data if isinstance(data, list | tuple) else ([data] if data else [])
         files = [super(AttachmentsField, self).clean(item, initial) for item in items]
-        errors = []
-        for upload in files:
-            try:
-                validate_attachment(upload)
-            except ValidationError as error:
-                errors.extend(error.messages)
-        if errors:
+        if errors := attachment_errors(files):
             raise ValidationError(errors)
         return files
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import time
 
-from django.contrib.auth.management import create_permissions
+from helpdesk.defaults import grant_group_permissions
 
 NEW_YORK = "America/New_York"
 MIDNIGHT = time(0)  # as an end: midnight at the end of the day
@@ -86,19 +86,4 @@ def ensure_defaults(apps) -> None:
                 defaults={"calendar": calendars[calendar], "amount": amount, "unit": unit},
             )
 
-    # Permissions are normally created after migrate; create them now so the groups get them.
-    # Migration state's app configs have no models module, which create_permissions skips.
-    app_config = apps.get_app_config("sla")
-    stub = getattr(app_config, "models_module", None) is None
-    if stub:
-        app_config.models_module = True
-    create_permissions(app_config, verbosity=0, apps=apps)
-    if stub:
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in GROUPS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(
-            *Permission.objects.filter(content_type__app_label="sla", codename__in=codenames)
-        )
+    grant_group_permissions(apps, "sla", GROUPS)
