@@ -296,6 +296,22 @@ def update_visibility(case: Case, author: User, *, internal: bool, escalation: b
     return Visibility.PUBLIC
 
 
+def update_kinds(case: Case, author: User) -> list[str]:
+    """What ``author`` may write on ``case`` now: "public", "internal", "escalation"."""
+    if not access.can_act_on_case(author, case):
+        return []
+    kinds = []
+    for kind in ("public", "internal", "escalation"):
+        try:
+            update_visibility(
+                case, author, internal=kind == "internal", escalation=kind == "escalation"
+            )
+        except ValidationError:
+            continue
+        kinds.append(kind)
+    return kinds
+
+
 def _set_status(
     case: Case, actor: User | None, status: str, at: datetime, reason: str = ""
 ) -> None:

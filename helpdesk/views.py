@@ -179,16 +179,17 @@ def _case_page(request: HttpRequest, case: Case, **forms) -> HttpResponse:
 
 
 def _comment_kinds(case: Case, user) -> list[tuple[str, str]]:
-    """Who a comment may be for; the services check it again."""
-    if not access.is_support_side(user, case):
+    """The readers a comment may be for, as the services allow them; no choice to offer when
+    a public comment is all the viewer may write."""
+    labels = {
+        CommentForm.PUBLIC: f"Reply to {case.tenant.name}",
+        CommentForm.INTERNAL: "Internal note",
+        CommentForm.ESCALATION: "Message in the escalation thread",
+    }
+    kinds = services.update_kinds(case, user)
+    if kinds == [CommentForm.PUBLIC]:
         return []
-    kinds = [(CommentForm.PUBLIC, f"Reply to {case.tenant.name}")]
-    if access.is_provider_staff(user) and case.tenant.kind == TenantKind.SUBCUSTOMER:
-        kinds = []  # white label: the provider talks to the reseller, not to its customer
-    kinds.append((CommentForm.INTERNAL, "Internal note"))
-    if case.tier == Tier.TWO:
-        kinds.append((CommentForm.ESCALATION, "Message in the escalation thread"))
-    return kinds
+    return [(kind, labels[kind]) for kind in kinds]
 
 
 def _sla_panels(case: Case, support: bool) -> list[tuple[int, str]]:

@@ -30,24 +30,31 @@ def _admin_tenant(request: HttpRequest) -> Tenant:
     return membership.tenant
 
 
+def invite_from_form(request: HttpRequest, tenant: Tenant, form: InviteForm) -> bool:
+    """Invite the person ``form`` names into ``tenant``; say so, or put the error on the form."""
+    if not form.is_valid():
+        return False
+    try:
+        user = services.member_invite(
+            actor=request.user,
+            tenant=tenant,
+            base_url=request.build_absolute_uri("/"),
+            **form.cleaned_data,
+        )
+    except ValidationError as error:
+        apply_service_errors(form, error)
+        return False
+    messages.success(request, f"Invitation sent to {user.email}.")
+    return True
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def team(request: HttpRequest) -> HttpResponse:
     tenant = _admin_tenant(request)
     form = InviteForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = services.member_invite(
-                actor=request.user,
-                tenant=tenant,
-                base_url=request.build_absolute_uri("/"),
-                **form.cleaned_data,
-            )
-        except ValidationError as error:
-            apply_service_errors(form, error)
-        else:
-            messages.success(request, f"Invitation sent to {user.email}.")
-            return redirect("team")
+    if request.method == "POST" and invite_from_form(request, tenant, form):
+        return redirect("team")
     members = (
         Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
     )

@@ -16,6 +16,7 @@ from tenants import access, services
 from tenants.forms import InviteForm, SubcustomerForm, TierOnePlanForm
 from tenants.models import Membership, Tenant
 from tenants.selectors import with_people_and_open_cases
+from tenants.views import invite_from_form
 
 
 def _reseller(request: HttpRequest) -> Tenant:
@@ -152,19 +153,8 @@ def subcustomer_active(request: HttpRequest, pk: int) -> HttpResponse:
 def subcustomer_invite(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _subcustomer(request, pk)
     form = InviteForm(request.POST)
-    if form.is_valid():
-        try:
-            user = services.member_invite(
-                actor=request.user,
-                tenant=customer,
-                base_url=request.build_absolute_uri("/"),
-                **form.cleaned_data,
-            )
-        except ValidationError as error:
-            apply_service_errors(form, error)
-        else:
-            messages.success(request, f"Invitation sent to {user.email}.")
-            return redirect("subcustomer-detail", pk=customer.pk)
+    if invite_from_form(request, customer, form):
+        return redirect("subcustomer-detail", pk=customer.pk)
     return _detail_page(request, customer, invite_form=form)
 
 

@@ -147,3 +147,14 @@ def test_the_sub_customer_never_sees_the_thread(world) -> None:
     ivan_events = access.events_visible_to(world["ivan"]).filter(case=case)
     assert not ivan_events.filter(kind=EventKind.ESCALATED).exists()
     assert not ivan_events.filter(visibility=Visibility.ESCALATION).exists()
+
+
+def test_what_each_side_may_write(world) -> None:
+    case = world["case"]
+    assert services.update_kinds(case, world["ivan"]) == ["public"]
+    assert services.update_kinds(case, world["rob"]) == ["public", "internal"]
+    assert services.update_kinds(case, world["alice"]) == ["internal"]  # never to Ivan directly
+    case_escalate(case=case, actor=world["rob"], note="Please look")
+    assert services.update_kinds(case, world["rob"]) == ["public", "internal", "escalation"]
+    assert services.update_kinds(case, world["alice"]) == ["internal", "escalation"]
+    assert services.update_kinds(case, world["ann"]) == []
