@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -37,6 +38,31 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# Content-Security-Policy (django-csp): scripts and styles only from our own files, no inline
+# script or style anywhere. The one inline <style> (the brand's colours in base.html) carries the
+# request's nonce. Nobody may frame a page: a view that must be framed (the widget) says so with
+# helpdesk.csp.frame_ancestors / allow_framing. Enforced unless CSP_REPORT_ONLY=true in the
+# environment (default: on with DEBUG, so a developer sees violations in the console without a broken page).
+# (Named SECURITY_POLICY_*: django-csp's system check refuses its own pre-4.0 CSP_* names.)
+SECURITY_POLICY_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=DEBUG)
+SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": env.list("CSP_REPORT_URI", default=[]) or None,
+    }
+}
+CONTENT_SECURITY_POLICY = None if SECURITY_POLICY_REPORT_ONLY else SECURITY_POLICY
+CONTENT_SECURITY_POLICY_REPORT_ONLY = SECURITY_POLICY if SECURITY_POLICY_REPORT_ONLY else None
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -47,6 +73,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",
     "django_filters",
+    "csp",
+    # Two-factor sign-in (twofactor/): authenticator apps (TOTP) and one-time recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "twofactor",
     "tenants",
     "helpdesk",
     "sla",
@@ -54,11 +86,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the second factor given in this session, if any.
+    "django_otp.middleware.OTPMiddleware",
+    # Staff (and people who turned two-factor on) go no further than its pages until verified.
+    "twofactor.middleware.SecondFactorRequiredMiddleware",
     "tenants.middleware.TenantTimezoneMiddleware",
     # request.brand: the viewer's tier one's brand, or the host's for visitors (SPEC §8).
     "tenants.middleware.BrandMiddleware",
@@ -118,6 +155,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Wrong second-factor codes make the next try wait 1, 2, 4, 8 ... seconds times this factor.
+OTP_TOTP_THROTTLE_FACTOR = env.int("OTP_THROTTLE_FACTOR", default=1)
+OTP_STATIC_THROTTLE_FACTOR = OTP_TOTP_THROTTLE_FACTOR
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -2,13 +2,14 @@ import pytest
 from django.urls import reverse
 
 from helpdesk.models import Case, Channel, EventKind, Severity, Status, Visibility
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def alice_client(client, demo):
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     return client
 
 

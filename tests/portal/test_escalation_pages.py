@@ -3,6 +3,7 @@ from django.test import Client
 from django.urls import reverse
 
 from helpdesk.models import Case, Tier, Visibility
+from tests.conftest import sign_in
 from tests.factories import open_case
 
 pytestmark = pytest.mark.django_db
@@ -68,5 +69,5 @@ def test_the_sub_customer_sees_neither_the_thread_nor_the_button(client, demo, c
 
 @pytest.mark.parametrize("outsider", ["uma", "gina", "ann"])
 def test_outsiders_get_404(client, demo, case, outsider) -> None:
-    client.force_login(demo[outsider])
+    sign_in(client, demo[outsider])
     assert escalate(client, case).status_code == 404

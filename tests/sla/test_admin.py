@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from helpdesk.models import Case, Severity
 from sla.models import Calendar, ClosedDate, Plan, SlaState
+from tests.conftest import sign_in
 from tests.factories import TenantFactory, member, open_case
 from tests.sla.helpers import calendar, ny, plan_with
 
@@ -23,7 +24,7 @@ CASES = reverse("admin:helpdesk_case_changelist")
 @pytest.fixture
 def admin_client(client, django_user_model):
     user = django_user_model.objects.create_superuser("root@phonism.example", "pw-for-tests-1")
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

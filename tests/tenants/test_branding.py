@@ -10,6 +10,7 @@ from django.urls import reverse
 from helpdesk.models import Case
 from tenants.branding import brand_for_tenant, brand_for_user
 from tenants.models import Brand, BrandDomain, Role, Tenant, TenantKind
+from tests.conftest import sign_in
 from tests.factories import member, open_case
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +86,7 @@ def test_pages_vary_on_the_host(client, demo) -> None:
 def test_a_signed_in_person_gets_the_brand_of_their_tier_one(
     client, demo, person, host, brand
 ) -> None:
-    client.force_login(demo[person])
+    sign_in(client, demo[person])
     response = client.get(reverse("case-list"), HTTP_HOST=host)
     assert brand_of(response) == brand
     assert f"{brand} support</span>" in response.content.decode()
