@@ -42,7 +42,8 @@ SESSION_COOKIE_HTTPONLY = True
 # script or style anywhere. The one inline <style> (the brand's colours in base.html) carries the
 # request's nonce. Nobody may frame a page: a view that must be framed (the widget) says so with
 # helpdesk.csp.frame_ancestors / allow_framing. Enforced unless CSP_REPORT_ONLY=true in the
-# environment (default: on with DEBUG, so a developer sees violations in the console without a broken page).
+# environment (default: report-only with DEBUG, so a developer sees violations in the console
+# without a broken page).
 # (Named SECURITY_POLICY_*: django-csp's system check refuses its own pre-4.0 CSP_* names.)
 SECURITY_POLICY_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=DEBUG)
 SECURITY_POLICY = {
