@@ -30,7 +30,7 @@ from helpdesk.models import (
     Severity,
     Status,
 )
-from sla.admin import SlaStateListFilter, state_html
+from sla.admin import SlaAdminMedia, SlaStateListFilter, state_html
 from sla.selectors import sla_status, with_sla
 from tenants.models import TenantKind, User
 
@@ -204,6 +204,7 @@ class CaseChangeForm(forms.ModelForm):
 
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
+    Media = SlaAdminMedia
     form = CaseChangeForm
     list_display = [
         "reference",

@@ -135,7 +135,8 @@ def code_check(*, user: User, code: str) -> CodeCheck:
 
 def throttled_message(until: datetime | None) -> str:
     seconds = max(1, int((until - timezone.now()).total_seconds()) + 1) if until else 1
-    return f"Too many wrong codes. Wait {seconds} seconds, then try again."
+    unit = "second" if seconds == 1 else "seconds"
+    return f"Too many wrong codes. Wait {seconds} {unit}, then try again."
 
 
 def recovery_codes_left(user: User) -> int:
