@@ -4,8 +4,8 @@ with their hours and holidays, plans with their targets."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from datetime import date, time
+from pathlib import Path
 
 import pytest
 import time_machine
