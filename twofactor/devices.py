@@ -6,6 +6,7 @@ The only writes to the devices; views and seed_demo call these.
 
 from __future__ import annotations
 
+import math
 import re
 from base64 import b32encode
 from dataclasses import dataclass
@@ -56,14 +57,20 @@ def app_device_pending(*, user: User) -> TOTPDevice | None:
 
 
 @transaction.atomic
-def app_device_confirm(*, device: TOTPDevice, code: str) -> tuple[bool, list[str]]:
-    """Turn two-factor on with the first code from the app; returns the recovery codes (shown
-    once)."""
-    if not TOTP_CODE.match(code.strip()) or not device.verify_token(code.strip()):
-        return False, []
+def app_device_confirm(*, device: TOTPDevice, code: str) -> tuple[list[str], str]:
+    """Turn two-factor on with the first code from the app: the recovery codes (shown once),
+    or why the code was refused."""
+    allowed, why = device.verify_is_allowed()
+    if not allowed:
+        return [], throttled_message((why or {}).get("locked_until"))
+    code = re.sub(r"\s+", "", code)
+    if not TOTP_CODE.match(code) or not device.verify_token(code):
+        if not TOTP_CODE.match(code):
+            device.throttle_increment()
+        return [], "That code is not right. Check your phone's clock, then try the next code."
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    return True, recovery_codes_issue(user=device.user)
+    return recovery_codes_issue(user=device.user), ""
 
 
 @transaction.atomic
@@ -134,7 +141,7 @@ def code_check(*, user: User, code: str) -> CodeCheck:
 
 
 def throttled_message(until: datetime | None) -> str:
-    seconds = max(1, int((until - timezone.now()).total_seconds()) + 1) if until else 1
+    seconds = max(1, math.ceil((until - timezone.now()).total_seconds())) if until else 1
     unit = "second" if seconds == 1 else "seconds"
     return f"Too many wrong codes. Wait {seconds} {unit}, then try again."
 

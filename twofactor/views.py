@@ -64,21 +64,21 @@ def setup(request: HttpRequest) -> HttpResponse:
     device = devices.app_device_pending(user=request.user)
     form = ConfirmAppForm(request.POST or None)
     if request.method == "POST" and device is not None and form.is_valid():
-        confirmed, codes = devices.app_device_confirm(device=device, code=form.cleaned_data["code"])
-        if confirmed:
+        codes, error = devices.app_device_confirm(device=device, code=form.cleaned_data["code"])
+        if codes:
             otp_login(request, device)
             return render(
                 request,
                 "twofactor/recovery_codes.html",
                 {"codes": codes, "next": _next_url(request), "new": True},
             )
-        form.add_error(
-            "code", "That code is not right. Check the clock of your phone, then try the next code."
-        )
+        form.add_error("code", error)
     if device is None or request.method == "GET":
         device = devices.app_device_start(user=request.user)
-    url = devices.totp_config_url(device, issuer=f"{request.brand.name} support")
+    issuer = f"{request.brand.name} support"  # the viewer's brand: never Phonism to a reseller's
+    url = devices.totp_config_url(device, issuer=issuer)
     context = {
+        "issuer": issuer,
         "form": form,
         "next": _next_url(request),
         "secret": devices.secret_base32(device),
