@@ -139,7 +139,7 @@ def policy_settings(**environment: str) -> dict:
     )
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "CSP_REPORT_ONLY"}}
     env.update(environment, DJANGO_SETTINGS_MODULE="helpdesk.settings")
-    output = subprocess.run(
+    output = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
         [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
     )
     return json.loads(output.stdout.strip().splitlines()[-1])
