@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from helpdesk import notifications, services
 from helpdesk.defaults import ensure_defaults
-from helpdesk.escalation import case_escalate
 from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Channel, Severity, Status
+from helpdesk.services import case_escalate
 from sla import services as sla
 from sla.defaults import ensure_defaults as ensure_sla_defaults
 from tenants.demo import seed_brands
