@@ -13,10 +13,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from helpdesk import access
 from helpdesk.forms import apply_service_errors
+from helpdesk.selectors import with_people_and_open_cases
 from tenants import services
 from tenants.forms import InviteForm, SubcustomerForm, TierOnePlanForm
 from tenants.models import Membership, Tenant
-from tenants.selectors import with_people_and_open_cases
 from tenants.views import invite_from_form
 
 

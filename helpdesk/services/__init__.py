@@ -19,6 +19,7 @@ from helpdesk.services.cases import (
     reserve_references,
 )
 from helpdesk.services.escalation import can_escalate, case_escalate, case_hand_back
+from helpdesk.services.people import member_invite
 from helpdesk.services.updates import update_add, update_kinds, update_visibility
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "case_escalate",
     "case_hand_back",
     "case_open",
+    "member_invite",
     "reserve_references",
     "update_add",
     "update_kinds",

@@ -187,7 +187,20 @@ def case_change_severity(*, case: Case, actor: User, severity: int, reason: str)
             reason=reason,
         )
         # The due time follows the new severity, counted from the original dispatch.
-        sla.clock_recompute(case=locked, actor=actor, reason=reason)
+        for change in sla.clock_recompute(case=locked):
+            event_add(
+                locked,
+                actor,
+                EventKind.DUE_CHANGED,
+                now,
+                old=change.old_due,
+                new=change.new_due,
+                reason=reason,
+                # Phonism's clock is between the reseller and Phonism: not for the sub-customer.
+                visibility=Visibility.PUBLIC
+                if change.tier == Tier.ONE
+                else Visibility.RESELLER_NOTE,
+            )
         notifications.severity_changed(locked, actor, old)
     case.refresh_from_db()
     return case
