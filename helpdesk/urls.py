@@ -6,6 +6,9 @@ from helpdesk import views
 from tenants import views as tenant_views
 from tenants.forms import BrandedPasswordResetForm, ThrottledAuthenticationForm
 
+# A database outage is a 503 with a "try again" page, anything else the static 500 page.
+handler500 = "helpdesk.errors.server_error"
+
 admin.site.site_header = "Phonism helpdesk"
 admin.site.site_title = "Phonism helpdesk"
 admin.site.index_title = "Support desk"
