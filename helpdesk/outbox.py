@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 # Sends tried before a row is given up as failed (Celery's retries and the drain's together).
 MAX_ATTEMPTS = 8
 # A row claimed longer ago than this by a worker that never finished may be claimed again.
-CLAIM_LEASE = timedelta(minutes=10)
+CLAIM_LEASE: timedelta = settings.OUTBOX_CLAIM_LEASE
 # Up to this many ids are enqueued one task each; more go as a few fan-out tasks, so a sweep
 # that records thousands of breaches spends milliseconds, not seconds, talking to the broker.
 DIRECT_LIMIT = 20

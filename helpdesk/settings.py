@@ -250,6 +250,9 @@ SLA_SWEEP_EVERY = timedelta(seconds=env.int("SLA_SWEEP_SECONDS", default=60))
 SLA_SWEEP_BATCH = env.int("SLA_SWEEP_BATCH", default=1000)
 # An outbox row still pending this long after its last enqueue is enqueued again by the drain.
 OUTBOX_REQUEUE_AFTER = timedelta(seconds=env.int("OUTBOX_REQUEUE_SECONDS", default=120))
+# A worker that died while sending holds its row this long; then another worker sends it. Longer
+# than any one SMTP conversation (the fault tests shorten it to see the recovery).
+OUTBOX_CLAIM_LEASE = timedelta(seconds=env.int("OUTBOX_CLAIM_LEASE_SECONDS", default=600))
 
 LOGGING = {
     "version": 1,
