@@ -35,6 +35,7 @@ from helpdesk.models import (
     OutboundEmail,
     OutboxStatus,
 )
+from ops.publish import record_publish_failure
 from tenants.models import Tenant, User
 
 logger = logging.getLogger(__name__)
@@ -116,8 +117,9 @@ def _unique(addresses: Iterable[str]) -> list[str]:
 
 
 def enqueue(ids: Sequence[int]) -> bool:
-    """Hand rows to the broker. A broker that is down is not an error: the rows stay pending
-    and ``outbox_drain`` enqueues them again. Returns whether the broker took them."""
+    """Hand rows to the broker. A broker that is down loses nothing (the rows stay pending and
+    ``outbox_drain`` enqueues them again) but is logged as an error and counted for the admin.
+    Returns whether the broker took them."""
     from helpdesk import tasks  # tasks import this module
 
     try:
@@ -129,12 +131,16 @@ def enqueue(ids: Sequence[int]) -> bool:
             for start in range(0, len(ids), FANOUT_CHUNK):
                 chunk = list(ids[start : start + FANOUT_CHUNK])
                 tasks.send_emails.apply_async((chunk,), retry=False)
-    except Exception:
-        logger.warning(
-            "Could not enqueue %d email(s); the outbox drain will enqueue them again",
+    except Exception as error:
+        # An error, not a warning: the rows wait for the drain, but a broker that keeps refusing
+        # (down, or a missing transport library) means no email leaves at all.
+        logger.error(
+            "Could not publish %d email(s) to the Celery broker; they stay pending and the "
+            "outbox drain enqueues them again",
             len(ids),
             exc_info=True,
         )
+        record_publish_failure(error, items=len(ids))
         return False
     return True
 
