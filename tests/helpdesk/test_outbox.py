@@ -12,6 +12,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from helpdesk import outbox, services, tasks
+from helpdesk.emails import build_message
 from helpdesk.models import Channel, NotificationKind, OutboundEmail, OutboxStatus, Severity
 
 pytestmark = pytest.mark.django_db
@@ -64,8 +65,8 @@ def test_opening_a_case_works_while_the_broker_is_down_and_the_drain_sends_later
 def test_two_deliveries_of_one_message_send_it_once(demo):
     case = open_case(demo["ann"])
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
-    assert outbox.outbox_send(row.pk) is True
-    assert outbox.outbox_send(row.pk) is False
+    assert outbox.outbox_send(row.pk, build=build_message) is True
+    assert outbox.outbox_send(row.pk, build=build_message) is False
     tasks.send_email.apply(args=(row.pk,))  # a redelivered task
     assert [m.to for m in mail.outbox] == [["ann@acme.test"]]
     row.refresh_from_db()
@@ -78,7 +79,8 @@ def test_a_claim_abandoned_by_a_dead_worker_is_taken_again_after_the_lease(demo)
     OutboundEmail.objects.filter(pk=row.pk).update(
         status=OutboxStatus.SENDING, claimed_at=timezone.now()
     )
-    assert outbox.outbox_send(row.pk) is False  # another worker may be sending it right now
+    # another worker may be sending it right now
+    assert outbox.outbox_send(row.pk, build=build_message) is False
     later = timezone.now() + outbox.CLAIM_LEASE + timedelta(seconds=1)
     with time_machine.travel(later, tick=False):
         assert outbox.outbox_drain() >= 1
@@ -99,7 +101,7 @@ def test_an_smtp_failure_puts_the_row_back_and_the_task_retries(demo, monkeypatc
 
     monkeypatch.setattr("django.core.mail.EmailMessage.send", flaky)
     with pytest.raises(SMTPServerDisconnected):
-        outbox.outbox_send(row.pk)
+        outbox.outbox_send(row.pk, build=build_message)
     row.refresh_from_db()
     assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
     assert "SMTPServerDisconnected" in row.last_error
@@ -119,12 +121,12 @@ def test_a_row_that_keeps_failing_is_given_up_and_can_be_sent_again(demo, monkey
 
     monkeypatch.setattr("django.core.mail.EmailMessage.send", down)
     with pytest.raises(ConnectionRefusedError):
-        outbox.outbox_send(row.pk)
+        outbox.outbox_send(row.pk, build=build_message)
     row.refresh_from_db()
     assert row.status == OutboxStatus.FAILED
     monkeypatch.undo()
     assert outbox.outbox_retry(ids=[row.pk]) == 1
-    assert outbox.outbox_send(row.pk) is True
+    assert outbox.outbox_send(row.pk, build=build_message) is True
 
 
 def test_a_template_error_fails_the_row_without_retrying(demo):
@@ -132,7 +134,7 @@ def test_a_template_error_fails_the_row_without_retrying(demo):
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
     OutboundEmail.objects.filter(pk=row.pk).update(kind="no_such_template")
     with pytest.raises(Exception, match="no_such_template"):
-        outbox.outbox_send(row.pk)
+        outbox.outbox_send(row.pk, build=build_message)
     row.refresh_from_db()
     assert row.status == OutboxStatus.FAILED
 
