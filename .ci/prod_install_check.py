@@ -48,6 +48,7 @@ from aiosmtpd.controller import Controller
 ROOT = Path(__file__).resolve().parent.parent
 AGENT, PASSWORD = "ann@acme.test", "demo-password"  # seed_demo's direct customer's agent
 STAFF_DOMAIN = "@phonism.test"  # the provider's team, told of a direct customer's new case
+ERROR = re.compile(r".*\b(ERROR|CRITICAL)\b.*|Traceback.*")
 SUBJECT = f"Prod check {secrets.token_hex(4)}: handsets lose registration"
 
 
@@ -139,8 +140,13 @@ class Proc:
         return self.logfile.read_text(errors="replace")
 
     def check_alive(self) -> None:
+        """Fails as soon as the process has exited or logged an error (a refused publish, a
+        task that raised...), rather than at the end of a wait."""
         if self.popen.poll() is not None:
             raise CheckFailed(f"{self.name} exited early with status {self.popen.returncode}")
+        error = ERROR.search(self.text())
+        if error:
+            raise CheckFailed(f"{self.name} logged an error: {error.group(0)!r}")
 
     def stop(self) -> None:
         if self.popen.poll() is not None:
@@ -349,8 +355,7 @@ def check(tmp: Path, procs: list[Proc], cleanup: list[Callable[[], None]]) -> No
     if failures:
         raise CheckFailed(f"publishes to the broker failed: {failures}")
     for proc in procs:
-        if re.search(r"\bERROR\b|Traceback", proc.text()):
-            raise CheckFailed(f"{proc.name} logged an error")
+        proc.check_alive()
     log("PASSED: requirements.txt alone runs gunicorn, the worker and beat, and sends mail")
 
 
