@@ -4,6 +4,7 @@ person within that person's reach. The secret is shown once; only its SHA-256 is
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 
@@ -70,3 +71,96 @@ class ApiKey(models.Model):
             created_by=created_by,
         )
         return key, f"{PREFIX}_{lookup}_{secret}"
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+class WebhookEvent(models.TextChoices):
+    OPENED = "case.opened", "Case opened"
+    UPDATED = "case.updated", "Reply or note added"
+    SEVERITY_CHANGED = "case.severity_changed", "Severity changed"
+    STATUS_CHANGED = "case.status_changed", "Status changed"
+    ESCALATED = "case.escalated", "Escalated to the provider"
+    AT_RISK = "case.at_risk", "Response at risk"
+    BREACHED = "case.breached", "Response target breached"
+    RESOLVED = "case.resolved", "Case resolved"
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class WebhookSubscription(models.Model):
+    """A URL of a tenant's that receives signed events about the tenant's cases (a reseller's:
+    also its customers' cases)."""
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="webhook_subscriptions"
+    )
+    url = models.URLField(max_length=500)
+    events = models.CharField(
+        max_length=500, help_text="Comma-separated event types; empty means all of them."
+    )
+    secret = models.CharField(max_length=80, editable=False, default=new_webhook_secret)
+    # During a rotation both secrets sign each delivery, so receivers can switch without a gap.
+    previous_secret = models.CharField(max_length=80, blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["tenant", "url"]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.tenant})"
+
+    def wants(self, event: str) -> bool:
+        chosen = {e.strip() for e in self.events.split(",") if e.strip()}
+        return not chosen or event in chosen
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription: written in the transaction of the change, sent by a
+    worker, retried with backoff, kept as the delivery log."""
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    case_reference = models.CharField(max_length=20, blank=True, db_index=True)
+    message_id = models.CharField(max_length=40, unique=True, editable=False)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="webhook_pending_due",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(fields=["subscription", "case_reference", "id"], name="webhook_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.subscription.url}"

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
+from api.models import WebhookEvent, WebhookSubscription
 from helpdesk import access
 from helpdesk.models import Attachment, Case, CaseUpdate, Severity, Status
 from sla.models import ResponseClock
@@ -198,3 +199,26 @@ class PlanSerializer(serializers.Serializer):
     plan = serializers.CharField(
         allow_null=True, help_text="A plan's name, or null for the default plan."
     )
+
+
+class WebhookSubscriptionSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.choices),
+        required=False,
+        help_text="Event types to receive; empty or absent: all.",
+    )
+    secret = serializers.CharField(
+        read_only=True, help_text="Shown when the subscription is created or its secret rotated."
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["id", "url", "events", "is_active", "created_at", "secret"]
+        read_only_fields = ["id", "created_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["events"] = [e for e in instance.events.split(",") if e]
+        if not self.context.get("show_secret"):
+            data.pop("secret", None)
+        return data

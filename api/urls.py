@@ -25,6 +25,9 @@ urlpatterns = [
         name="customer-person-active",
     ),
     path("plan/", views.TierOnePlan.as_view(), name="tier-one-plan"),
+    path("webhooks/", views.Webhooks.as_view(), name="webhooks"),
+    path("webhooks/<int:pk>/", views.WebhookDetail.as_view(), name="webhook-detail"),
+    path("webhooks/<int:pk>/rotate/", views.WebhookRotate.as_view(), name="webhook-rotate"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),
     path(
         "docs/",

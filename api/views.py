@@ -19,6 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import serializers as s
+from api.models import WebhookSubscription, new_webhook_secret
+from api.webhook_sender import UnsafeTarget, check_target
 from helpdesk import access, services
 from helpdesk.filters import CaseFilter
 from helpdesk.models import Case, Channel
@@ -329,3 +331,73 @@ class TierOnePlan(APIView):
                 raise ValidationError({"plan": f"No plan named “{name}”."})
         tenant_services.reseller_set_tier_one_plan(actor=request.user, reseller=reseller, plan=plan)
         return Response({"plan": plan.name if plan else None})
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+def _webhook_tenant(request: Request) -> Tenant:
+    """Webhooks belong to the caller's organisation; its admins manage them."""
+    membership = access.membership_of(request.user)
+    if membership is None or not membership.is_admin or not membership.tenant.is_usable():
+        raise Http404("Only an organisation's admins manage its webhooks.")
+    return membership.tenant
+
+
+def _subscription_for(request: Request, pk: int) -> WebhookSubscription:
+    return get_object_or_404(
+        WebhookSubscription.objects.filter(tenant=_webhook_tenant(request)), pk=pk
+    )
+
+
+@extend_schema(tags=["webhooks"])
+class Webhooks(APIView):
+    @extend_schema(responses=s.WebhookSubscriptionSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        subscriptions = WebhookSubscription.objects.filter(tenant=_webhook_tenant(request))
+        return Response(s.WebhookSubscriptionSerializer(subscriptions, many=True).data)
+
+    @extend_schema(
+        request=s.WebhookSubscriptionSerializer, responses={201: s.WebhookSubscriptionSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        """Subscribe a URL; the response shows the signing secret, once."""
+        tenant = _webhook_tenant(request)
+        data = s.WebhookSubscriptionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        url = data.validated_data["url"]
+        try:
+            check_target(url)
+        except UnsafeTarget as refused:
+            raise ValidationError({"url": str(refused)}) from None
+        subscription = WebhookSubscription.objects.create(
+            tenant=tenant,
+            url=url,
+            events=",".join(data.validated_data.get("events", [])),
+            is_active=data.validated_data.get("is_active", True),
+            created_by=request.user,
+        )
+        body = s.WebhookSubscriptionSerializer(subscription, context={"show_secret": True}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["webhooks"])
+class WebhookDetail(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        _subscription_for(request, pk).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["webhooks"])
+class WebhookRotate(APIView):
+    @extend_schema(request=None, responses=s.WebhookSubscriptionSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        """A new secret; deliveries carry signatures by both until the next rotation."""
+        subscription = _subscription_for(request, pk)
+        subscription.previous_secret = subscription.secret
+        subscription.secret = new_webhook_secret()
+        subscription.save(update_fields=["secret", "previous_secret"])
+        return Response(
+            s.WebhookSubscriptionSerializer(subscription, context={"show_secret": True}).data
+        )
