@@ -58,5 +58,6 @@ urlpatterns = [
     ),
     path("healthz", views.healthz, name="healthz"),
     path("", include("tenants.urls")),
+    path("", include("widget.urls")),
     path("admin/", admin.site.urls),
 ]

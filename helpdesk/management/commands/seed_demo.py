@@ -18,6 +18,7 @@ from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Channel, Se
 from sla import services as sla
 from sla.defaults import ensure_defaults as ensure_sla_defaults
 from tenants.demo import seed_brands
+from widget.demo import seed_widget_demo
 from tenants.models import CustomerPriority, Membership, Role, Tenant, TenantKind, User
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo login
@@ -75,6 +76,7 @@ class Command(BaseCommand):
             tenants = self._tenants()
             seed_brands(tenants)
             people = self._people(tenants)
+            seed_widget_demo()
             with notifications.muted():  # back-dated history: nobody is emailed about it
                 created = self._cases(tenants, people)
             watched = self._breach_demo(tenants, people) if created else None
