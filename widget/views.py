@@ -161,7 +161,10 @@ def case_new(request: HttpRequest, session: str) -> HttpResponse:
             return redirect(f"{url}?notice=opened")
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "widget/case_new.html", _ctx(request, session, form=form, tenant=tenant), status
+        request,
+        "widget/case_new.html",
+        _ctx(request, session, form=form, tenant=tenant),
+        status=status,
     )
 
 

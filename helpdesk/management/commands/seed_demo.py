@@ -18,8 +18,8 @@ from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Channel, Se
 from sla import services as sla
 from sla.defaults import ensure_defaults as ensure_sla_defaults
 from tenants.demo import seed_brands
-from widget.demo import seed_widget_demo
 from tenants.models import CustomerPriority, Membership, Role, Tenant, TenantKind, User
+from widget.demo import seed_widget_demo
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo login
 
