@@ -32,7 +32,8 @@ def allow_framing(response: HttpResponse, origins: list[str] | None) -> HttpResp
         response["Content-Security-Policy"] = (
             f"frame-ancestors {sources}; base-uri 'none'; object-src 'none'; form-action 'self'"
         )
-    # The session token is in the path: never send it to another site.
-    response["Referrer-Policy"] = "no-referrer"
+    # The session token is in the path: never send it to another site. (Not "no-referrer":
+    # that would make the browser send "Origin: null" on the widget's own form posts.)
+    response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "no-store"
     return response

@@ -67,7 +67,12 @@ def _own_origin(request: HttpRequest) -> str:
 def start(request: HttpRequest) -> HttpResponse:
     """The launcher posts the host portal's token here (in a form aimed at the iframe, so the
     token never sits in a URL); a good token becomes a session and a redirect into it."""
-    origin = request.headers.get("Origin") or request.POST.get("origin", "")
+    # The browser's Origin header when it gives one; a host page whose Referrer-Policy is
+    # "same-origin" or "no-referrer" makes it "null", and then the snippet's own field says.
+    # Either way frame-ancestors, not this, is what keeps other sites from showing the widget.
+    origin = request.headers.get("Origin", "")
+    if origin in ("", "null"):
+        origin = request.POST.get("origin", "")
     try:
         started = services.session_start(token=request.POST.get("token", ""), origin=origin)
     except TokenRefused as refused:

@@ -26,7 +26,7 @@ def test_the_whole_site_denies_framing_but_widget_pages(cast, client, session_fo
     assert page.status_code == 200
     assert "X-Frame-Options" not in page
     assert f"frame-ancestors {HOST};" in page["Content-Security-Policy"]
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
 
 
 def test_a_sub_customer_is_framed_by_its_resellers_portal(cast, client, session_for) -> None:

@@ -45,6 +45,11 @@
       input.name = "token";
       input.value = (value || "").trim();
       form.appendChild(input);
+      var from = document.createElement("input");
+      from.type = "hidden";
+      from.name = "origin";
+      from.value = window.location.origin;
+      form.appendChild(from);
       document.body.appendChild(form);
       form.submit();
       form.parentNode.removeChild(form);
