@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tenants import access
@@ -272,12 +273,15 @@ def session_resolve(raw: str) -> WidgetSession | None:
     if not raw or len(raw) > 100:
         return None
     now = timezone.now()
+    # One query: the key's validity is a condition of the join, not columns to load, and the
+    # session's tenant is the membership's (checked below), so neither is fetched again.
     session = (
-        WidgetSession.objects.select_related("user__membership__tenant__parent", "key", "tenant")
-        .filter(token_hash=_hash(raw), expires_at__gt=now)
+        WidgetSession.objects.select_related("user__membership__tenant__parent")
+        .filter(token_hash=_hash(raw), expires_at__gt=now, key__revoked_at__isnull=True)
+        .filter(Q(key__retires_at__isnull=True) | Q(key__retires_at__gt=now))
         .first()
     )
-    if session is None or not session.key.is_valid(now):
+    if session is None:
         return None
     membership = access.membership_of(session.user)
     if (
@@ -287,6 +291,7 @@ def session_resolve(raw: str) -> WidgetSession | None:
         or not membership.tenant.is_usable()
     ):
         return None
+    session.tenant = membership.tenant
     # Sliding expiry, written only when half the period is gone (not on every request).
     period = timedelta(seconds=settings.WIDGET_SESSION_SECONDS)
     if session.expires_at - now < period / 2:

@@ -12,6 +12,13 @@ from widget.tokens import verify
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection(monkeypatch) -> None:
+    # run_from_argv closes every connection when it ends, which on PostgreSQL would end the
+    # test's transaction; the command itself runs exactly as from the shell.
+    monkeypatch.setattr("django.core.management.base.connections.close_all", lambda: None)
+
+
 def from_the_shell(capsys, *args: str) -> tuple[int, str, str]:
     with pytest.raises(SystemExit) as exit_:
         ManagementUtility(["manage.py", "widget_token", *args]).execute()
