@@ -3,7 +3,7 @@
 No cookie reaches the iframe (browsers block third-party cookies), so every page is under
 ``/widget/s/<session>/``: the opaque session token in the path says who is there. The session's
 user becomes ``request.user``, and from there everything is the portal's: the access policy
-(``tenants.access``), the forms and the case services. The token is a per-session secret that a
+(``helpdesk.access``), the forms and the case services. The token is a per-session secret that a
 cross-site attacker cannot know, which is what a CSRF token is; POSTs must also come from the
 helpdesk's own origin.
 """
@@ -24,11 +24,11 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from helpdesk import access
 from helpdesk.forms import CommentForm, NewCaseForm, apply_service_errors
 from helpdesk.models import OPEN_STATUSES, Case, Channel
 from helpdesk.services import case_open, update_add
 from sla.selectors import with_sla
-from tenants import access
 from tenants.branding import brand_for_user
 from widget import services
 from widget.framing import allow_framing
