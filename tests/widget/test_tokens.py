@@ -268,3 +268,49 @@ def test_a_refusal_never_echoes_the_token_or_logs_it(cast, start, caplog) -> Non
         response = start(token)
     assert token not in response.content.decode()
     assert token not in caplog.text and cast.globex_secret not in caplog.text
+
+
+def _signed(secret: str, header: dict, payload_json: str) -> str:
+    import hashlib
+    import hmac
+
+    head = _b64(header)
+    body = base64.urlsafe_b64encode(payload_json.encode()).rstrip(b"=").decode()
+    mac = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"sub": "ann@acme.test", "aud": "helpdesk-widget", "iat": NaN, "exp": 1, "jti": "x"}',
+        '{"sub": "ann@acme.test", "aud": "helpdesk-widget", "iat": 1, "exp": Infinity, '
+        '"jti": "abcdefgh"}',
+        '{"sub": 42, "aud": "helpdesk-widget", "iat": %(now)s, "exp": %(exp)s, "jti": "abcdefgh"}',
+        '{"sub": "ann@acme.test", "aud": "helpdesk-widget", "iat": %(now)s, "exp": %(exp)s, '
+        '"jti": 12345678}',
+        '{"sub": "ann@acme.test", "aud": "helpdesk-widget", "iat": "%(now)s", "exp": %(exp)s, '
+        '"jti": "abcdefgh"}',
+        '["not", "an", "object"]',
+        '{"sub": "ann@acme.test", "aud": "helpdesk-widget", "iat": %(now)s, "exp": %(exp)s, '
+        '"jti": "abcdefgh", "name": {"x": 1}, "org": 7}',
+    ],
+)
+def test_odd_claims_are_a_4xx_never_a_500(cast, start, payload) -> None:
+    now = int(time.time())
+    token = _signed(
+        cast.acme_secret,
+        {"alg": "HS256", "typ": "JWT", "kid": cast.acme_key.kid},
+        payload % {"now": now, "exp": now + 300} if "%(" in payload else payload,
+    )
+    response = start(token)
+    assert 400 <= response.status_code < 500 or response.status_code == 302
+
+
+@pytest.mark.parametrize("header", [{"alg": "HS256", "kid": 7}, {"alg": "HS256"}, {"alg": 1}])
+def test_an_odd_header_is_refused(cast, start, header) -> None:
+    before = footprint()
+    token = _signed(cast.acme_secret, header, json.dumps(claims()))
+    response = start(token)
+    assert response.status_code == 401
+    assert footprint() == before
