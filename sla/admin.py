@@ -36,6 +36,7 @@ STATE_COLOURS = {
     SlaState.BREACHED: "#a1141b",
     SlaState.MET: "#1e6b34",
     SlaState.MISSED: "#a1141b",
+    SlaState.RESOLVED_WITHOUT_RESPONSE: "#4a4a4a",
 }
 
 

@@ -3,7 +3,8 @@ filter (for list filters) and as a value with the time left (for badges and pane
 
 A case's SLA is its *current* clock's, the clock of ``Case.tier``: tier one's until the case is
 escalated, Phonism's after. Pass ``tier`` to ask about one clock whatever the case's tier (a
-sub-customer, say, who only ever sees tier one's clock).
+sub-customer, say, who only ever sees tier one's clock). Of a tier's clocks (one per dispatch,
+``ResponseClock.sequence``) the current one is the latest.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ def _state_condition(state: str, now: datetime) -> Q:
         SlaState.ON_TRACK: running & Q(at_risk_at__gt=now),
         SlaState.AT_RISK: running & Q(at_risk_at__lte=now, due_at__gte=now),
         SlaState.BREACHED: running & Q(due_at__lt=now),
-        SlaState.MET: Q(stopped_at__isnull=False, stopped_at__lte=F("due_at")),
+        SlaState.MET: Q(responded_at__isnull=False, responded_at__lte=F("due_at")),
         SlaState.MISSED: Q(stopped_at__isnull=False, stopped_at__gt=F("due_at")),
+        SlaState.RESOLVED_WITHOUT_RESPONSE: Q(
+            stopped_at__isnull=False, responded_at=None, stopped_at__lte=F("due_at")
+        ),
     }
     try:
         return conditions[SlaState(state)]
@@ -37,13 +41,16 @@ def filter_by_sla_state(
 ) -> QuerySet[Case]:
     """Cases whose current clock (or ``tier``'s clock) is in ``state`` at ``now``.
 
-    ``state`` is a ``SlaState`` value: on_track, at_risk, breached, met, missed. One EXISTS
-    subquery on the (case, tier) unique index: it composes with any other filter and never
-    duplicates rows. Cases without a clock match no state.
+    ``state`` is a ``SlaState`` value. One EXISTS subquery on the (case, tier, sequence) unique
+    index, asking about the tier's current (latest) clock: it composes with any other filter
+    and never duplicates rows. Cases without a clock match no state.
     """
     clocks = ResponseClock.objects.filter(_state_condition(state, now), case=OuterRef("pk"))
     clocks = clocks.filter(tier=tier) if tier is not None else clocks.filter(tier=OuterRef("tier"))
-    return queryset.filter(Exists(clocks))
+    later = ResponseClock.objects.filter(
+        case=OuterRef("case"), tier=OuterRef("tier"), sequence__gt=OuterRef("sequence")
+    )
+    return queryset.filter(Exists(clocks.filter(~Exists(later))))
 
 
 def with_sla(queryset: QuerySet[Case]) -> QuerySet[Case]:
@@ -88,7 +95,7 @@ class SlaStatus:
             if left < 0:
                 return f"{format_minutes(-left)} overdue"
             return f"{format_minutes(left)} left"
-        taken = self.clock.response_minutes()
+        taken = self.clock.response_minutes
         return "" if taken is None else f"answered in {format_minutes(taken)}"
 
 
@@ -106,12 +113,28 @@ def format_minutes(minutes: float) -> str:
 
 
 def clock_of(case: Case, tier: int | None = None) -> ResponseClock | None:
-    """The case's current clock (or ``tier``'s), from the prefetch of ``with_sla`` if present."""
+    """The case's current clock (or ``tier``'s current one: its latest dispatch), from the
+    prefetch of ``with_sla`` if present."""
     wanted = case.tier if tier is None else tier
     cache = getattr(case, "_prefetched_objects_cache", {})
     if "response_clocks" in cache:
-        return next((c for c in cache["response_clocks"] if c.tier == wanted), None)
-    return ResponseClock.objects.select_related("calendar").filter(case=case, tier=wanted).first()
+        mine = [c for c in cache["response_clocks"] if c.tier == wanted]
+        return max(mine, key=lambda c: c.sequence, default=None)
+    return (
+        ResponseClock.objects.select_related("calendar")
+        .filter(case=case, tier=wanted)
+        .order_by("-sequence")
+        .first()
+    )
+
+
+def clocks_history(case: Case) -> list[ResponseClock]:
+    """All the case's clocks, one per dispatch, in order (tier one's, then Phonism's)."""
+    return list(
+        ResponseClock.objects.select_related("calendar")
+        .filter(case=case)
+        .order_by("tier", "sequence")
+    )
 
 
 def sla_status(case: Case, now: datetime, tier: int | None = None) -> SlaStatus | None:
