@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('helpdesk', '0008_alter_case_channel'),
-        ('helpdesk', '0008_tier_one_due'),
+        ("helpdesk", "0008_alter_case_channel"),
+        ("helpdesk", "0008_tier_one_due"),
     ]
 
-    operations = [
-    ]
+    operations = []
