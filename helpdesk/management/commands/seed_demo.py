@@ -20,6 +20,7 @@ from sla.defaults import ensure_defaults as ensure_sla_defaults
 from tenants.demo import seed_brands
 from tenants.models import CustomerPriority, Membership, Role, Tenant, TenantKind, User
 from twofactor.devices import second_factor_install
+from widget.demo import seed_widget_demo
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo login
 # Demo staff's second factor (README): one authenticator key for all of them, the base32
@@ -87,6 +88,7 @@ class Command(BaseCommand):
                     second_factor_install(
                         user=user, key_hex=DEMO_TOTP_KEY_HEX, recovery_codes=DEMO_RECOVERY_CODES
                     )
+            seed_widget_demo()
             with notifications.muted():  # back-dated history: nobody is emailed about it
                 created = self._cases(tenants, people)
             watched = self._breach_demo(tenants, people) if created else None
