@@ -4,7 +4,8 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from helpdesk.urls import handler500, urlpatterns as site_urls  # noqa: F401 - the handler
+from helpdesk.urls import handler500  # noqa: F401 - the handler
+from helpdesk.urls import urlpatterns as site_urls
 
 
 def database_down(request: HttpRequest) -> HttpResponse:
