@@ -7,4 +7,7 @@ class HelpdeskConfig(AppConfig):
 
     def ready(self) -> None:
         # The outbox's admin lives beside the case desk's (helpdesk/admin.py), not inside it.
-        from helpdesk import admin_notifications  # noqa: F401
+        # The web process publishes tasks by name (helpdesk.outbox): the Celery app's registry
+        # must hold them there too, and autodiscovery only runs in workers. Without the tasks
+        # import every publish from a request raised NotRegistered and waited for the drain.
+        from helpdesk import admin_notifications, tasks  # noqa: F401

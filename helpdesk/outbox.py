@@ -138,6 +138,19 @@ def enqueue(ids: Sequence[int]) -> bool:
     return True
 
 
+def publish(name: str, *args: Any) -> bool:
+    """Publish one task by name, for callers that keep their own durable row and drain (the
+    notification intents). Like ``enqueue``, a broker that is down is logged, not raised."""
+    try:
+        _task(name).apply_async(args, retry=False)
+    except Exception:
+        logger.warning(
+            "Could not publish %s%r; its drain will pick it up", name, args, exc_info=True
+        )
+        return False
+    return True
+
+
 def enqueue_each(ids: Sequence[int]) -> None:
     """The fan-out task's work: one send task per row, so workers share the sending."""
     for pk in ids:
