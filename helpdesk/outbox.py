@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from helpdesk.celery import app as celery_app
 from helpdesk.models import OutboundEmail, OutboxStatus
+from ops.publish import record_publish_failure
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +118,9 @@ def _task(name: str) -> Task:
 
 
 def enqueue(ids: Sequence[int]) -> bool:
-    """Hand rows to the broker. A broker that is down is not an error: the rows stay pending
-    and ``outbox_drain`` enqueues them again. Returns whether the broker took them."""
+    """Hand rows to the broker. A broker that is down loses nothing (the rows stay pending and
+    ``outbox_drain`` enqueues them again) but is logged as an error and counted for the admin.
+    Returns whether the broker took them."""
     try:
         if len(ids) <= DIRECT_LIMIT:
             for pk in ids:
@@ -128,25 +130,34 @@ def enqueue(ids: Sequence[int]) -> bool:
             for start in range(0, len(ids), FANOUT_CHUNK):
                 chunk = list(ids[start : start + FANOUT_CHUNK])
                 _task(FANOUT_TASK).apply_async((chunk,), retry=False)
-    except Exception:
-        logger.warning(
-            "Could not enqueue %d email(s); the outbox drain will enqueue them again",
+    except Exception as error:
+        # An error, not a warning: the rows wait for the drain, but a broker that keeps refusing
+        # (down, or a missing transport library) means no email leaves at all.
+        logger.error(
+            "Could not publish %d email(s) to the Celery broker; they stay pending and the "
+            "outbox drain enqueues them again",
             len(ids),
             exc_info=True,
         )
+        record_publish_failure(error, items=len(ids))
         return False
     return True
 
 
 def publish(name: str, *args: Any) -> bool:
     """Publish one task by name, for callers that keep their own durable row and drain (the
-    notification intents). Like ``enqueue``, a broker that is down is logged, not raised."""
+    notification intents). Like ``enqueue``, a broker that refuses is an error in the log and
+    a count for the admin, never an exception for the caller. Returns whether it was taken."""
     try:
         _task(name).apply_async(args, retry=False)
-    except Exception:
-        logger.warning(
-            "Could not publish %s%r; its drain will pick it up", name, args, exc_info=True
+    except Exception as error:
+        logger.error(
+            "Could not publish task %s to the Celery broker; it waits in the database for its "
+            "drain",
+            name,
+            exc_info=True,
         )
+        record_publish_failure(error, items=1)
         return False
     return True
 
