@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from helpdesk import views
+from sla import views as sla_views
 from tenants import views as tenant_views
 from tenants.forms import BrandedPasswordResetForm, ThrottledAuthenticationForm
 
@@ -58,5 +59,7 @@ urlpatterns = [
     ),
     path("healthz", views.healthz, name="healthz"),
     path("", include("tenants.urls")),
+    path("", include("sla.urls")),
+    path("admin/sla/dashboard/", admin.site.admin_view(sla_views.dashboard), name="sla-dashboard"),
     path("admin/", admin.site.urls),
 ]

@@ -46,6 +46,7 @@ from django.db.models import (
     When,
 )
 from django.db.models import Case as SqlCase
+from django.db.models.functions import TruncDate
 
 from sla.models import ResponseClock
 from tenants.models import Tenant, TenantKind
@@ -428,3 +429,68 @@ def case_rows(clocks: QuerySet[ResponseClock], *, now: datetime) -> Iterator[lis
             format_minutes(minutes),
             state,
         ]
+
+
+# --- figures for the charts -------------------------------------------------------------------
+
+# Response-time bands, in open-hours minutes: [low, high).
+DISTRIBUTION_BANDS = (
+    (0, 10, "< 10 min"),
+    (10, 30, "10–30 min"),
+    (30, 60, "30–60 min"),
+    (60, 240, "1–4 h"),
+    (240, 480, "4–8 h"),
+    (480, 1440, "8–24 h"),
+    (1440, None, "≥ 24 h"),
+)
+
+
+def response_distribution(clocks: QuerySet[ResponseClock]) -> list[tuple[str, int]]:
+    """How many responded clocks fall in each band of ``DISTRIBUTION_BANDS``: one query."""
+    figures = {}
+    for n, (low, high, _) in enumerate(DISTRIBUTION_BANDS):
+        condition = Q(responded_at__isnull=False, response_minutes__gte=low)
+        if high is not None:
+            condition &= Q(response_minutes__lt=high)
+        figures[f"band_{n}"] = Count("pk", filter=condition)
+    counted = clocks.order_by().aggregate(**figures)
+    return [(label, counted[f"band_{n}"]) for n, (_, _, label) in enumerate(DISTRIBUTION_BANDS)]
+
+
+def breaches_per_day(
+    clocks: QuerySet[ResponseClock], *, first: date, last: date, zone: ZoneInfo, now: datetime
+) -> list[tuple[date, int]]:
+    """Breaches by the day (in ``zone``) of the instant they happened, the due time, for every
+    day from ``first`` to ``last``: a breach is a clock that was not answered by its due time
+    (``bucket_conditions``' breached), counted once its due time has passed."""
+    low = datetime.combine(first, time.min, tzinfo=zone)
+    high = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone)
+    breached = bucket_conditions(now)["breached"]
+    counted = dict(
+        clocks.filter(breached, due_at__gte=low, due_at__lt=min(high, now))
+        .order_by()
+        .annotate(day=TruncDate("due_at", tzinfo=zone))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    days = (last - first).days + 1
+    return [
+        (first + timedelta(days=d), counted.get(first + timedelta(days=d), 0)) for d in range(days)
+    ]
+
+
+def open_clocks_by_tier(
+    clocks: QuerySet[ResponseClock], *, now: datetime
+) -> dict[int, dict[str, int]]:
+    """Running clocks at risk and breached now, by tier: one query."""
+    rows = (
+        clocks.filter(stopped_at__isnull=True)
+        .order_by()
+        .values("tier")
+        .annotate(
+            at_risk=Count("pk", filter=Q(at_risk_at__lte=now, due_at__gte=now)),
+            breached=Count("pk", filter=Q(due_at__lt=now)),
+        )
+    )
+    return {row["tier"]: {"at_risk": row["at_risk"], "breached": row["breached"]} for row in rows}
