@@ -131,6 +131,8 @@ LANGUAGE_CODE = "en-us"
 # The default display time zone; each tenant may name its own. Storage is always UTC.
 TIME_ZONE = env.str("TIME_ZONE", default="America/New_York")
 USE_I18N = True
+# Our date-time formats carry the zone (helpdesk/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["helpdesk.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
