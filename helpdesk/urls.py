@@ -65,5 +65,6 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("settings/api-keys/", api_keys.key_list, name="api-keys"),
     path("settings/api-keys/<int:pk>/revoke/", api_keys.key_revoke, name="api-key-revoke"),
+    path("", include("widget.urls")),
     path("admin/", admin.site.urls),
 ]
