@@ -74,7 +74,10 @@ def fill(cases: int) -> None:
             """,
             {"start": start, "tenants": tenant_ids, "cases": cases},
         )
-        for tier, condition in ((1, "TRUE"), (2, "c.tenant_id = ANY(%(subs)s::int[]) AND c.id %% 4 = 0")):
+        for tier, condition in (
+            (1, "TRUE"),
+            (2, "c.tenant_id = ANY(%(subs)s::int[]) AND c.id %% 4 = 0"),
+        ):
             cursor.execute(
                 f"""
                 INSERT INTO sla_responseclock (case_id, tier, sequence, severity, calendar_id, amount, unit,
