@@ -32,6 +32,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from api.models import WebhookEvent
+from helpdesk import webhooks
 from helpdesk.models import (
     Audience,
     Case,
@@ -40,6 +42,7 @@ from helpdesk.models import (
     NotificationIntent,
     NotificationKind,
     Severity,
+    Status,
     Tier,
     Visibility,
 )
@@ -186,6 +189,8 @@ def case_opened(case: Case, opened_by: User | None = None) -> None:
     # robust: a publish that raises must never turn a committed case into an error page; the
     # intent stays and ``intents_drain`` expands it.
     transaction.on_commit(lambda: publish(EXPAND_TASK, intent.pk), robust=True)
+    # Webhooks stay here, in the request: their deliveries keep the order of the case's events.
+    webhooks.case_event(case, WebhookEvent.OPENED)
 
 
 def _case_opened_drafts(case: Case, opened_by: User | None, severity: int) -> list[Draft]:
@@ -276,6 +281,8 @@ def intents_drain(*, now: datetime | None = None, batch: int = 200) -> int:
 
 
 def update_added(update: CaseUpdate) -> None:
+    if not _muted.get():
+        webhooks.case_event(update.case, WebhookEvent.UPDATED, update=update)
     case, author = update.case, update.author
     directory = Directory()
     context = {"update_id": update.pk}
@@ -344,6 +351,8 @@ def _support_readers(case: Case, update: CaseUpdate, directory: Directory) -> tu
 
 def severity_changed(case: Case, actor: User | None, old: str) -> None:
     new = case.get_severity_display()
+    if not _muted.get():
+        webhooks.case_event(case, WebhookEvent.SEVERITY_CHANGED, old_severity=old)
     _add(
         [
             Draft(
@@ -361,6 +370,10 @@ def severity_changed(case: Case, actor: User | None, old: str) -> None:
 
 def status_changed(case: Case, actor: User | None, old: str) -> None:
     new = case.get_status_display()
+    if not _muted.get():
+        webhooks.case_event(case, WebhookEvent.STATUS_CHANGED, old_status=old)
+        if case.status == Status.RESOLVED:
+            webhooks.case_event(case, WebhookEvent.RESOLVED)
     _add(
         [
             Draft(
@@ -376,6 +389,12 @@ def status_changed(case: Case, actor: User | None, old: str) -> None:
     )
 
 
+def case_escalated(case: Case) -> None:
+    """The reseller handed the case to the provider (the thread's message tells the people)."""
+    if not _muted.get():
+        webhooks.case_event(case, WebhookEvent.ESCALATED)
+
+
 # --- what the sweep calls ---------------------------------------------------------------------
 
 
@@ -387,8 +406,12 @@ def sla_events_notify(
     ``subject``, ``severity``, ``tier``, ``tenant_kind``, ``tenant_parent_id``,
     ``assignee_id``, ``oncall``/``parent_oncall`` addresses and the formatted ``due`` and
     ``dispatched``. ``assignees`` maps user ids to addresses. Returns the emails written."""
+    rows = list(rows)
     drafts = [draft for draft in _sla_drafts(kind, rows, directory, assignees) if draft.recipients]
     _add(drafts)
+    if not _muted.get():
+        event = WebhookEvent.AT_RISK if kind == NotificationKind.AT_RISK else WebhookEvent.BREACHED
+        webhooks.sla_events(event, [row["case_id"] for row in rows])
     return len(drafts)
 
 

@@ -33,7 +33,7 @@ from sla import services as sla
 from tenants.models import Tenant, TenantKind, User
 
 REFERENCE_COUNTER = "case_reference"
-# PostgreSQL only; created by migration helpdesk 0008 from the counter's value.
+# PostgreSQL only; created by migration helpdesk 0010 from the counter's value.
 REFERENCE_SEQUENCE = "helpdesk_case_reference_seq"
 REFERENCE_PREFIX = "CS-"
 REFERENCE_START = 10000
@@ -62,7 +62,7 @@ def reserve_references(count: int = 1) -> list[str]:
     """Take ``count`` new case references, unique and never reused (not even after a case is
     deleted); numbers lost to a rolled-back transaction are skipped, so gaps are allowed.
 
-    On PostgreSQL they come from a sequence (migration 0008): ``nextval`` takes no lock that
+    On PostgreSQL they come from a sequence (migration 0010): ``nextval`` takes no lock that
     lasts, so concurrent openers never queue behind one another for the rest of their
     transaction. Elsewhere (SQLite, which serialises writers anyway) the counter row is bumped
     inside the caller's transaction.
@@ -156,6 +156,7 @@ def case_open(
             # reseller (its tier one) is. Either way, dispatch is now (SPEC §4).
             dispatched_at=now,
             response_due_at=schedule.due_at if schedule else None,
+            tier_one_due_at=schedule.due_at if schedule else None,
         )
         if schedule is not None:
             sla.clock_start(case=case, tier=Tier.ONE, dispatched_at=now, schedule=schedule)

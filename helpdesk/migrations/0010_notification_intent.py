@@ -33,7 +33,7 @@ def sequence_drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("helpdesk", "0007_outbox_permissions"),
+        ("helpdesk", "0009_merge_0008_alter_case_channel_0008_tier_one_due"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
