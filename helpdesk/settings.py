@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below whitenoise: static files keep their long cache; pages are private, no-store.
+    "helpdesk.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -63,6 +65,9 @@ MIDDLEWARE = [
     # request.brand: the viewer's tier one's brand, or the host's for visitors (SPEC §8).
     "tenants.middleware.BrandMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ids out of any column's range are 404s; the admin is for provider staff only.
+    "helpdesk.middleware.BoundedPathMiddleware",
+    "helpdesk.middleware.StaffOnlyAdminMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import (
     FileResponse,
+    Http404,
     HttpRequest,
     HttpResponse,
     JsonResponse,
@@ -44,16 +45,30 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("case-list")
 
 
+# Deeper than anyone pages by hand, and small enough that the offset is always a valid
+# integer for the database (a 25-digit page number overflowed into a 500).
+MAX_PAGE = 100_000
+
+
 def _page_numbers(request: HttpRequest) -> tuple[int, int]:
-    try:
-        size = int(request.GET.get("size", DEFAULT_PAGE_SIZE))
-    except ValueError:
-        size = DEFAULT_PAGE_SIZE
-    try:
-        page = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        page = 1
-    return page, size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+    """The page and page size asked for; anything else is a 404 that says what was wrong."""
+    page_text = request.GET.get("page", "1")
+    size_text = request.GET.get("size", str(DEFAULT_PAGE_SIZE))
+    # (length first: int() refuses strings of thousands of digits with a ValueError)
+    if not (
+        len(page_text) <= len(str(MAX_PAGE))
+        and page_text.isascii()
+        and page_text.isdigit()
+        and 1 <= int(page_text) <= MAX_PAGE
+    ):
+        raise Http404(f"There is no page “{page_text[:20]}”: pages are 1 to {MAX_PAGE}.")
+    if size_text not in {str(n) for n in PAGE_SIZES}:
+        raise Http404(
+            f"“{size_text[:20]}” cases per page is not offered: choose "
+            + ", ".join(map(str, PAGE_SIZES))
+            + "."
+        )
+    return int(page_text), int(size_text)
 
 
 def _page_url(request: HttpRequest, page: int) -> str:
@@ -110,6 +125,8 @@ def _case_list_page(request: HttpRequest, filterset: CaseFilter, **extra) -> Htt
             "filtered": bool(request.GET.keys() - {"page", "size", "sort"}),
             **extra,
         },
+        # A filter the form refuses is shown with its error, not silently dropped.
+        status=400 if filterset.form.errors else 200,
     )
 
 
@@ -288,6 +305,10 @@ def case_status(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def case_escalate_view(request: HttpRequest, reference: str) -> HttpResponse:
     case = _case_for(request, reference)
+    # Escalation is support-side business: to the requesting side (a customer, a sub-customer)
+    # the route does not exist, and neither its form nor its errors are ever shown to them.
+    if not access.is_support_side(request.user, case) or access.is_provider_staff(request.user):
+        raise Http404("No such page.")
     form = EscalateForm(request.POST)
     if form.is_valid():
         try:

@@ -38,7 +38,6 @@ def invite_from_form(request: HttpRequest, tenant: Tenant, form: InviteForm) -> 
         user = services.member_invite(
             actor=request.user,
             tenant=tenant,
-            base_url=request.build_absolute_uri("/"),
             **form.cleaned_data,
         )
     except ValidationError as error:

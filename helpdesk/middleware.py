@@ -1,0 +1,80 @@
+"""Hardening that applies to every route, so that a route added later is covered without
+remembering to (SPEC §10, issue 15):
+
+- ``BoundedPathMiddleware``: an id in the URL that no database column can hold, or a NUL in a
+  path segment, is a 404 before any view runs (the database would answer it with an error).
+- ``NoStoreMiddleware``: pages are ``Cache-Control: private, no-store`` unless a view says
+  they are public (brand logos), so a signed-in page never lands in a shared or disk cache.
+- ``StaffOnlyAdminMiddleware``: the Django admin is the provider's. A signed-in person who is
+  not provider staff, or a visitor on a reseller's host name, gets the portal's 404 in their
+  brand, never the admin's "Phonism helpdesk" sign-in page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
+
+from tenants import access
+from tenants.branding import brand_for_host
+
+# The largest value of a signed 64-bit column (BigAutoField, bigint): larger ids overflowed
+# SQLite and PostgreSQL drivers into a 500.
+MAX_ID = 2**63 - 1
+
+
+class BoundedPathMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view, args, kwargs) -> None:
+        for value in [*args, *kwargs.values()]:
+            if isinstance(value, int) and not 0 <= value <= MAX_ID:
+                raise Http404("No such page: that number is out of range.")
+            if isinstance(value, str) and "\x00" in value:
+                raise Http404("No such page.")
+
+
+class NoStoreMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if "public" not in response.get("Cache-Control", ""):
+            patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+def _is_admin(request: HttpRequest) -> bool:
+    match = request.resolver_match
+    return match is not None and "admin" in match.namespaces
+
+
+class StaffOnlyAdminMiddleware:
+    """After authentication and ``BrandMiddleware``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view, args, kwargs) -> None:
+        if not _is_admin(request):
+            return
+        user = request.user
+        if user.is_authenticated:
+            if not access.is_provider_staff(user):
+                raise Http404("No such page.")
+            return
+        # A visitor: the admin's sign-in names the provider, so it exists only on the
+        # provider's own host names, never on a reseller's.
+        tenant = brand_for_host(request.get_host()).tenant
+        if tenant is not None and not tenant.is_provider:
+            raise Http404("No such page.")
