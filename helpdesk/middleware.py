@@ -2,7 +2,8 @@
 remembering to (SPEC §10, issue 15):
 
 - ``BoundedPathMiddleware``: an id in the URL that no database column can hold, or a NUL in a
-  path segment, is a 404 before any view runs (the database would answer it with an error).
+  path segment, is a 404 before any view runs (the database would answer it with an error);
+  a NUL in a query or form parameter is a 400.
 - ``NoStoreMiddleware``: pages are ``Cache-Control: private, no-store`` unless a view says
   they are public (brand logos), so a signed-in page never lands in a shared or disk cache.
 - ``StaffOnlyAdminMiddleware``: the Django admin is the provider's. A signed-in person who is
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 
@@ -38,6 +40,11 @@ class BoundedPathMiddleware:
                 raise Http404("No such page: that number is out of range.")
             if isinstance(value, str) and "\x00" in value:
                 raise Http404("No such page.")
+        # No text field anywhere may hold a NUL (PostgreSQL refuses it with an error): a
+        # parameter carrying one is refused here, for every route, admin filters included.
+        for values in (request.GET, request.POST):
+            if any("\x00" in "".join([key, *items]) for key, items in values.lists()):
+                raise BadRequest("A parameter contains a NUL character.")
 
 
 class NoStoreMiddleware:

@@ -171,6 +171,11 @@ ATTACHMENT_EXTENSIONS = env.list(
         "eml",
     ],
 )
+# Rate limits per hour (helpdesk/ratelimits.py), counted in the cache; 0 turns one off.
+RATE_CASES_PER_PERSON_HOUR = env.int("RATE_CASES_PER_PERSON_HOUR", default=30)
+RATE_CASES_PER_TENANT_HOUR = env.int("RATE_CASES_PER_TENANT_HOUR", default=300)
+RATE_UPLOADS_PER_PERSON_HOUR = env.int("RATE_UPLOADS_PER_PERSON_HOUR", default=100)
+RATE_UPLOADS_PER_TENANT_HOUR = env.int("RATE_UPLOADS_PER_TENANT_HOUR", default=1000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

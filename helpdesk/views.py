@@ -17,7 +17,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from helpdesk import services
+from helpdesk import ratelimits, services
 from helpdesk.escalation import can_escalate, case_escalate
 from helpdesk.filters import CaseFilter
 from helpdesk.forms import (
@@ -139,6 +139,17 @@ def case_new(request: HttpRequest) -> HttpResponse:
     form = NewCaseForm(request.POST or None, request.FILES or None, provider=request.brand.name)
     if request.method == "POST" and form.is_valid():
         try:
+            reservation = ratelimits.reserve(
+                user_id=request.user.pk,
+                tenant_id=membership.tenant_id,
+                cases=1,
+                uploads=len(form.cleaned_data["attachments"]),
+            )
+        except ratelimits.RateLimited as limited:
+            form.add_error(None, limited.message)
+            context = {"form": form, "tenant": membership.tenant}
+            return render(request, "helpdesk/case_new.html", context, status=429)
+        try:
             case = services.case_open(
                 tenant=membership.tenant,
                 subject=form.cleaned_data["subject"],
@@ -150,6 +161,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
                 attachments=form.cleaned_data["attachments"],
             )
         except ValidationError as error:
+            reservation.release()
             apply_service_errors(form, error)
         else:
             messages.success(request, f"Case {case.reference} is open. We'll be in touch.")
@@ -242,6 +254,18 @@ def case_comment(request: HttpRequest, reference: str) -> HttpResponse:
     case = _case_for(request, reference)
     form = CommentForm(request.POST, request.FILES, kinds=_comment_kinds(case, request.user))
     if form.is_valid():
+        membership = access.membership_of(request.user)
+        try:
+            reservation = ratelimits.reserve(
+                user_id=request.user.pk,
+                tenant_id=membership.tenant_id if membership else None,
+                uploads=len(form.cleaned_data["attachments"]),
+            )
+        except ratelimits.RateLimited as limited:
+            form.add_error("attachments", limited.message)
+            response = _case_page(request, case, comment_form=form)
+            response.status_code = 429
+            return response
         try:
             services.update_add(
                 case=case,
@@ -252,6 +276,7 @@ def case_comment(request: HttpRequest, reference: str) -> HttpResponse:
                 attachments=form.cleaned_data["attachments"],
             )
         except ValidationError as error:
+            reservation.release()
             apply_service_errors(form, error)
         else:
             messages.success(request, "Your comment was added.")
