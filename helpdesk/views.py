@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.db import connection
 from django.http import (
     FileResponse,
@@ -15,6 +15,7 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk import ratelimits, services
@@ -357,6 +358,15 @@ def download_attachment(request: HttpRequest, pk: int) -> FileResponse:
         filename=attachment.filename,
         content_type=attachment.content_type,
     )
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler400``: our own refusals (``BadRequest("why")``) say why, in the viewer's brand.
+    Anything else (a bad Host header among them) keeps Django's page, rendered without the
+    request: with a bad Host, reading the brand would fail again."""
+    if type(exception) is BadRequest:
+        return render(request, "400.html", {"reason": str(exception)}, status=400)
+    return defaults.bad_request(request, exception)
 
 
 @require_GET

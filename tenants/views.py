@@ -8,7 +8,7 @@ import os
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
@@ -28,6 +28,15 @@ def _admin_tenant(request: HttpRequest) -> Tenant:
     if membership is None or not membership.is_admin or membership.tenant.is_provider:
         raise PermissionDenied("Only your organisation's admins manage its people.")
     return membership.tenant
+
+
+def active_flag(request: HttpRequest) -> bool:
+    """The ``active`` field of a (de)activation form: "1" or "0", anything else a 400 (it used
+    to mean "deactivate")."""
+    value = request.POST.get("active")
+    if value not in ("0", "1"):
+        raise BadRequest("Say active=1 to reactivate or active=0 to deactivate.")
+    return value == "1"
 
 
 def invite_from_form(request: HttpRequest, tenant: Tenant, form: InviteForm) -> bool:
@@ -72,7 +81,7 @@ def member_active(request: HttpRequest, user_id: int) -> HttpResponse:
     membership = get_object_or_404(
         Membership.objects.filter(tenant=tenant).select_related("user"), user_id=user_id
     )
-    active = request.POST.get("active") == "1"
+    active = active_flag(request)
     try:
         services.member_set_active(actor=request.user, member=membership.user, active=active)
     except ValidationError as error:
