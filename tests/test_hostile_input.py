@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
 from django.utils.regex_helper import normalize
 
@@ -230,3 +230,16 @@ def test_hostile_query_values_are_sent_encoded() -> None:
     query = _query(["page"], 9)
     assert query == "page=%00&page=a%00b"
     assert urlsplit("/?" + query).query == query
+
+
+def test_the_admins_date_hierarchy_refuses_dates_out_of_range(client, demo) -> None:
+    client.force_login(demo["sam"])
+    url = reverse("admin:helpdesk_outboundemail_changelist")
+    for year in ("99999999999999999999999999", "9999", "0", "x"):
+        response = client.get(url, {"created_at__year": year})
+        assert response.status_code == 400
+        assert "“created_at__year” must be a number from 1900 to 2999." in response.content.decode()
+    assert client.get(url, {"created_at__year": "2026", "created_at__month": "3"}).status_code in (
+        200,
+        302,
+    )
