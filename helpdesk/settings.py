@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below whitenoise: static files keep their long cache; pages are private, no-store.
+    "helpdesk.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -107,6 +109,9 @@ MIDDLEWARE = [
     # request.brand: the viewer's tier one's brand, or the host's for visitors (SPEC §8).
     "tenants.middleware.BrandMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ids out of any column's range are 404s; the admin is for provider staff only.
+    "helpdesk.middleware.BoundedPathMiddleware",
+    "helpdesk.middleware.StaffOnlyAdminMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -215,6 +220,11 @@ ATTACHMENT_EXTENSIONS = env.list(
         "eml",
     ],
 )
+# Rate limits per hour (helpdesk/ratelimits.py), counted in the cache; 0 turns one off.
+RATE_CASES_PER_PERSON_HOUR = env.int("RATE_CASES_PER_PERSON_HOUR", default=30)
+RATE_CASES_PER_TENANT_HOUR = env.int("RATE_CASES_PER_TENANT_HOUR", default=300)
+RATE_UPLOADS_PER_PERSON_HOUR = env.int("RATE_UPLOADS_PER_PERSON_HOUR", default=100)
+RATE_UPLOADS_PER_TENANT_HOUR = env.int("RATE_UPLOADS_PER_TENANT_HOUR", default=1000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

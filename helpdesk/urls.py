@@ -15,6 +15,8 @@ admin.site.site_header = "Phonism helpdesk"
 admin.site.site_title = "Phonism helpdesk"
 admin.site.index_title = "Support desk"
 
+handler400 = "helpdesk.views.bad_request"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("cases/", views.case_list, name="case-list"),

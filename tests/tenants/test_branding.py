@@ -4,6 +4,7 @@ for visitors; and a reseller's host name grants nothing."""
 import re
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
@@ -182,4 +183,6 @@ def test_a_direct_customers_reset_email_is_the_providers(client, demo) -> None:
     client.post(reverse("password_reset"), {"email": "ann@acme.test"})
     message = mail.outbox[-1]
     assert message.from_email == "Phonism <support@phonism.test>"
-    assert "://testserver/accounts/password/reset/" in message.body
+    # The provider's brand has no host name: SITE_URL, never the request's host (issue 15).
+    assert f"{settings.SITE_URL}/accounts/password/reset/" in message.body
+    assert "testserver" not in message.body
