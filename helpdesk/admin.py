@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from helpdesk import services
 from helpdesk.admin_forms import (
@@ -136,8 +137,6 @@ class AttachmentInline(admin.TabularInline):
 
     @admin.display(description="file")
     def download(self, attachment: Attachment) -> str:
-        from django.utils.html import format_html
-
         return format_html(
             '<a href="{}">{}</a>', attachment.get_absolute_url(), attachment.filename
         )

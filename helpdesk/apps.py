@@ -7,4 +7,5 @@ class HelpdeskConfig(AppConfig):
 
     def ready(self) -> None:
         # The outbox's admin lives beside the case desk's (helpdesk/admin.py), not inside it.
-        from helpdesk import admin_notifications  # noqa: F401
+        # Imported in ready(): admin modules need the app registry loaded.
+        from helpdesk import admin_notifications  # noqa: F401, PLC0415

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
@@ -51,8 +52,6 @@ app.autodiscover_tasks()
 @app.on_after_configure.connect
 def _use_settings_interval(sender: Celery, **kwargs) -> None:
     """Beat's interval and the filesystem broker's folders, from settings once they load."""
-    from django.conf import settings
-
     every = settings.SLA_SWEEP_EVERY.total_seconds()
     for entry in sender.conf.beat_schedule.values():
         entry["schedule"] = every

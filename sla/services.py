@@ -307,6 +307,7 @@ def calendar_add_closed_dates(*, calendar: Calendar, dates: dict[date, str]) -> 
 def us_federal_holidays(years: Sequence[int]) -> dict[date, str]:
     """US federal holidays of ``years`` from the ``holidays`` package, with the weekday on which
     each is observed when it falls on a weekend."""
-    import holidays  # here, not at the top: only this admin chore needs the package
+    # Here, not at the top: only this admin chore needs the package (and its load time).
+    import holidays  # noqa: PLC0415
 
     return dict(holidays.country_holidays("US", years=list(years), observed=True))

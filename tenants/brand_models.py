@@ -78,7 +78,8 @@ def validate_logo(file) -> None:
             f"The logo is {file.size // 1024} KB; the limit is {LOGO_MAX_BYTES // 1024} KB.",
             code="size",
         )
-    from PIL import Image
+    # Pillow loads on the first logo upload, not at every process's start.
+    from PIL import Image  # noqa: PLC0415
 
     try:
         file.seek(0)

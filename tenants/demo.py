@@ -22,7 +22,8 @@ VOICEHUB_BRAND = {
 
 def draw_logo(text: str, colour: str) -> bytes:
     """A PNG word mark: the brand colour on a white rounded tile, readable on the header."""
-    from PIL import Image, ImageDraw, ImageFont
+    # Pillow loads when the demo is seeded, not at every process's start.
+    from PIL import Image, ImageDraw, ImageFont  # noqa: PLC0415
 
     font = ImageFont.load_default(size=30)
     left, top, right, bottom = font.getbbox(text)

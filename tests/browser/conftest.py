@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from tests.conftest import IN_CI
 
@@ -47,7 +48,6 @@ def browser() -> Iterator:
         if IN_CI:
             pytest.fail(f"Chromium not found at {CHROMIUM}: CI must install it (apt chromium).")
         pytest.skip("Chromium not installed (apt install chromium, or set CHROMIUM_PATH)")
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

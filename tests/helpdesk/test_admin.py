@@ -1,7 +1,10 @@
 import pytest
 from django.urls import reverse
 
+from helpdesk.admin import CappedCountPaginator, CaseAdmin
 from helpdesk.models import Case, Channel, EventKind, Severity, Status, Visibility
+from helpdesk.services import case_escalate
+from sla.models import ResponseClock
 
 pytestmark = pytest.mark.django_db
 
@@ -197,8 +200,6 @@ def test_the_tenant_list_shows_counts(alice_client, demo) -> None:
 def test_the_changelist_costs_the_same_queries_for_any_page_size(
     alice_client, demo, django_assert_max_num_queries
 ) -> None:
-    from helpdesk.admin import CaseAdmin
-
     url = reverse("admin:helpdesk_case_changelist")
     for per_page in (5, 100):
         CaseAdmin.list_per_page = per_page
@@ -211,8 +212,6 @@ def test_the_changelist_costs_the_same_queries_for_any_page_size(
 
 
 def test_the_changelist_counts_no_further_than_its_cap(alice_client, demo, monkeypatch) -> None:
-    from helpdesk.admin import CappedCountPaginator
-
     monkeypatch.setattr(CappedCountPaginator, "cap", 10)
     response = alice_client.get(reverse("admin:helpdesk_case_changelist"), {"p": 1})
     assert Case.objects.count() > 10
@@ -220,8 +219,6 @@ def test_the_changelist_counts_no_further_than_its_cap(alice_client, demo, monke
 
 
 def escalated_initech_case(demo) -> Case:
-    from helpdesk.services import case_escalate
-
     case = Case.objects.filter(tenant__slug="initech", tier=1, status=Status.NEW).first()
     case_escalate(case=case, actor=demo["rob"], note="Registration storm since the upgrade")
     return case
@@ -241,7 +238,6 @@ def test_staff_answer_an_escalation_in_the_thread(alice_client, demo) -> None:
     assert response.status_code == 302
     reply = case.updates.get(author=demo["alice"])
     assert reply.visibility == Visibility.ESCALATION
-    from sla.models import ResponseClock
 
     assert ResponseClock.objects.get(case=case, tier=2).responded_at == reply.created_at
 

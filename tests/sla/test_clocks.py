@@ -3,11 +3,13 @@ recomputed on a severity change from the original dispatch."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 
 from helpdesk import services
 from helpdesk.models import EventKind, Severity, Status, Tier, Visibility
@@ -187,10 +189,6 @@ def test_a_running_clock_is_what_the_sweep_index_holds(world) -> None:
 
 
 def test_the_backfill_gives_clocks_to_cases_without_one(world) -> None:
-    import io
-
-    from django.core.management import call_command
-
     answered = opened_at(MONDAY_10, world["acme"], world["ann"])
     reply(answered, world["alice"], MONDAY_10 + timedelta(minutes=3))
     bare = opened_at(MONDAY_10, world["initech"], world["ivan"], Severity.CRITICAL)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -160,8 +161,6 @@ def test_a_plan_missing_a_severity_falls_back_to_the_default_plans_target() -> N
 
 
 def test_only_a_reseller_names_a_tier_one_plan() -> None:
-    from django.core.exceptions import ValidationError
-
     customer = TenantFactory(tier_one_plan=default_plan())
     with pytest.raises(ValidationError) as error:
         customer.full_clean()
