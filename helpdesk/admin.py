@@ -163,6 +163,15 @@ class CaseEventInline(admin.TabularInline):
         return False
 
 
+class CaseRefused(Exception):
+    """A service refused a change submitted on the case page (raised out of ``save_model`` so
+    that the page's transaction rolls back)."""
+
+    def __init__(self, error: ValidationError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 class CaseChangeForm(forms.ModelForm):
     """Severity, status and assignee are edited here but applied by the services; the checks
     run in ``clean`` so a refused change is a form error, not a crash."""
@@ -190,6 +199,9 @@ class CaseChangeForm(forms.ModelForm):
     def clean(self) -> dict:
         data = super().clean()
         current = self.current
+        refusal = getattr(self.request, "case_refusal", None)
+        if refusal is not None:  # the services refused this very change: see CaseAdmin
+            apply_service_errors(self, refusal)
         if "severity" in self.changed_data:
             if not data.get("reason", "").strip():
                 self.add_error("reason", "Say why the severity changes.")
@@ -326,9 +338,23 @@ class CaseAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # references are never reused and history is kept
 
+    def changeform_view(
+        self, request: HttpRequest, object_id=None, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except CaseRefused as refused:
+            # Django's view ran in one transaction, now rolled back: no severity, status,
+            # assignee or reply of this submission is kept. Show the same form again with the
+            # refusal as its errors (and no "changed successfully").
+            request.case_refusal = refused.error  # type: ignore[attr-defined]
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(
         self, request: HttpRequest, obj: Case, form: forms.ModelForm, change: bool
     ) -> None:
+        """Apply the change through the services; a refusal raises ``CaseRefused``, which
+        ``changeform_view`` turns into form errors after the transaction rolled back."""
         current = Case.objects.get(pk=obj.pk)
         data = form.cleaned_data
         try:
@@ -345,8 +371,10 @@ class CaseAdmin(admin.ModelAdmin):
                 )
             if data["assignee"] != current.assignee:
                 services.case_assign(case=current, actor=request.user, assignee=data["assignee"])
-        except (ValidationError, PermissionDenied) as error:
-            messages.error(request, "; ".join(getattr(error, "messages", [str(error)])))
+        except ValidationError as error:
+            raise CaseRefused(error) from error
+        except PermissionDenied as error:
+            raise CaseRefused(ValidationError(str(error))) from error
         obj.refresh_from_db()
 
     # --- opening a case for a customer (phone, chat, other) ---

@@ -271,3 +271,33 @@ def test_the_changelist_filters_by_reseller(alice_client, demo) -> None:
     slugs = {c.tenant.slug for c in response.context["cl"].result_list}
     assert slugs == {"initech", "umbrella"}
     assert "VoiceHub" in response.content.decode()
+
+
+def test_a_change_a_service_refuses_is_an_error_and_saves_nothing(alice_client, demo) -> None:
+    # A resolved case: the form accepts a severity with a reason, the service refuses it (only
+    # an open case changes severity). The assignee and the note of the same submission must not
+    # be kept either, and the page must not say it saved anything.
+    case = Case.objects.filter(status=Status.RESOLVED).exclude(assignee=demo["alice"]).first()
+    assignee, severity = case.assignee, case.severity
+    target = Severity.MINOR if severity != Severity.MINOR else Severity.MODERATE
+    events = case.events.count()
+    response = alice_client.post(
+        change_url(case),
+        form_data(
+            case,
+            severity=target,
+            reason="Customer says it is minor",
+            assignee=demo["alice"].pk,
+            **{"updates-2-0-body": "Lowering it", "updates-2-0-kind": "internal"},
+        ),
+        follow=True,
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Severity can only change while the case is open." in page
+    assert "changed successfully" not in page
+    assert "Lowering it" in page  # the form comes back with what was typed
+    case.refresh_from_db()
+    assert (case.severity, case.assignee) == (severity, assignee)
+    assert case.events.count() == events
+    assert not case.updates.filter(body="Lowering it").exists()
