@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from helpdesk.models import Severity
 from sla import services
 from sla.models import (
-    MIDNIGHT,
     Calendar,
     ClosedDate,
     OpeningHours,
@@ -26,6 +23,8 @@ from sla.models import (
     SlaState,
     SlaWatch,
     Target,
+    check_opening_hours,
+    check_plan_targets,
 )
 from sla.selectors import filter_by_sla_state, format_minutes
 
@@ -69,20 +68,13 @@ class SlaStateListFilter(admin.SimpleListFilter):
 class OpeningHoursFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
-        # Overlapping ranges would be merged silently by the clock; a typo is likelier than intent.
-        ranges: dict[int, list[tuple]] = {}
-        for form in self.forms:
-            data = getattr(form, "cleaned_data", None)
-            if not data or data.get("DELETE") or form.errors:
-                continue
-            end = data["end"] if data["end"] != MIDNIGHT else None
-            ranges.setdefault(data["weekday"], []).append((data["start"], end))
-        for weekday, spans in ranges.items():
-            spans.sort(key=lambda span: span[0])
-            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
-                if end is None or start < end:
-                    day = OpeningHours(weekday=weekday).get_weekday_display()
-                    raise ValidationError(f"Opening hours on {day} overlap; merge them into one.")
+        check_opening_hours(
+            (data["weekday"], data["start"], data["end"])
+            for form in self.forms
+            if (data := getattr(form, "cleaned_data", None))
+            and not data.get("DELETE")
+            and not form.errors
+        )
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -115,10 +107,6 @@ class CalendarAdmin(admin.ModelAdmin):
     def closed_count(self, calendar: Calendar) -> int:
         return len(calendar.closed_dates.all())
 
-    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        form.instance.touch()  # inline edits change the calendar: every process rebuilds it
-
     @admin.action(description="Close on US federal holidays (this year and next)")
     def add_us_holidays(self, request: HttpRequest, queryset: QuerySet[Calendar]) -> None:
         year = timezone.localdate().year
@@ -133,21 +121,13 @@ class CalendarAdmin(admin.ModelAdmin):
 class TargetFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
-        # Every case needs a target: a plan names one for each severity, exactly once.
-        severities = [
+        check_plan_targets(
             form.cleaned_data["severity"]
             for form in self.forms
             if getattr(form, "cleaned_data", None)
             and not form.cleaned_data.get("DELETE")
             and "severity" in form.cleaned_data
-        ]
-        missing = [Severity(s).label for s in Severity.values if s not in severities]
-        if missing:
-            raise ValidationError(
-                f"Give a target for every severity; missing: {', '.join(missing)}."
-            )
-        if len(severities) != len(set(severities)):
-            raise ValidationError("Give each severity one target only.")
+        )
 
 
 class TargetInline(admin.TabularInline):

@@ -287,7 +287,7 @@ def plan_make_default(*, plan: Plan) -> None:
 
 def calendar_add_closed_dates(*, calendar: Calendar, dates: dict[date, str]) -> int:
     """Close ``dates`` (date → name) on ``calendar``, keeping dates already closed. Returns how
-    many were added. Touches the calendar so every process rebuilds it."""
+    many were added. The calendar is touched, so every process rebuilds it."""
     with transaction.atomic():
         known = set(
             ClosedDate.objects.filter(calendar=calendar, date__in=dates).values_list(
@@ -299,8 +299,8 @@ def calendar_add_closed_dates(*, calendar: Calendar, dates: dict[date, str]) -> 
             for day, name in sorted(dates.items())
             if day not in known
         ]
-        ClosedDate.objects.bulk_create(added)
-        calendar.touch()
+        ClosedDate.objects.bulk_create(added)  # touches the calendar
+        calendar.refresh_from_db(fields=["updated_at"])
     return len(added)
 
 
