@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from smtplib import SMTPServerDisconnected
 
@@ -148,3 +151,19 @@ def test_many_rows_are_enqueued_as_a_few_fan_out_messages(monkeypatch):
     sent.clear()
     assert outbox.enqueue([7, 8])
     assert sent == [(7,), (8,)]
+
+
+def test_every_process_can_enqueue_not_only_workers() -> None:
+    # A web process (or a command) never imports helpdesk.tasks itself; the outbox finds the
+    # send tasks in Celery's registry, so Django's start-up must have registered them. (In this
+    # test process the test modules import the tasks, which would hide a miss: ask a fresh one.)
+    code = (
+        "import django; django.setup(); from helpdesk import outbox; "
+        "from helpdesk.celery import app; "
+        "print(sorted(n for n in (outbox.SEND_TASK, outbox.FANOUT_TASK) if n in app.tasks))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "helpdesk.settings"}
+    result = subprocess.run(  # noqa: S603 (our own interpreter and code)
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.split("\n")[-2] == str(sorted([outbox.SEND_TASK, outbox.FANOUT_TASK]))
