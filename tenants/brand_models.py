@@ -18,6 +18,8 @@ from django.core.files.storage import FileSystemStorage, Storage
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.urls import reverse
 
 from tenants.colours import MIN_CONTRAST, contrast_ratio, is_hex_colour
@@ -192,10 +194,6 @@ class Brand(models.Model):
         super().save(*args, **kwargs)
         forget_brand(self.tenant_id)
 
-    def delete(self, *args, **kwargs):
-        forget_brand(self.tenant_id)
-        return super().delete(*args, **kwargs)
-
     def clean(self) -> None:
         super().clean()
         if self.tenant_id is not None and self.tenant.kind not in BRANDED_KINDS:
@@ -293,3 +291,10 @@ class BrandDomain(models.Model):
     def clean(self) -> None:
         super().clean()
         self.host = normalise_host(self.host)
+
+
+@receiver(post_delete, sender=Brand)
+def _forget_deleted_brand(sender, instance: Brand, **kwargs) -> None:
+    """A signal, not a ``delete`` override: the admin's bulk delete, a queryset's ``delete()``
+    and a tenant's cascade forget the brand too (a receiver makes Django delete row by row)."""
+    forget_brand(instance.tenant_id)
