@@ -14,23 +14,12 @@ from django.core import mail
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from helpdesk import outbox, services, tasks
+from helpdesk import outbox, tasks
 from helpdesk.emails import build_message
-from helpdesk.models import Channel, NotificationKind, OutboundEmail, OutboxStatus, Severity
+from helpdesk.models import NotificationKind, OutboundEmail, OutboxStatus
+from tests.factories import case_by
 
 pytestmark = pytest.mark.django_db
-
-
-def open_case(person):
-    return services.case_open(
-        tenant=person.membership.tenant,
-        subject="Phones cannot register",
-        description="Since 9am.",
-        channel=Channel.PORTAL,
-        severity=Severity.MAJOR,
-        requester=person,
-        opened_by=person,
-    )
 
 
 @pytest.fixture
@@ -49,7 +38,7 @@ def test_opening_a_case_works_while_the_broker_is_down_and_the_drain_sends_later
     demo, broker_down, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        case = open_case(demo["ann"])  # no exception reaches the customer
+        case = case_by(demo["ann"])  # no exception reaches the customer
     rows = OutboundEmail.objects.filter(case=case)
     assert rows.count() == 2
     assert set(rows.values_list("status", flat=True)) == {OutboxStatus.PENDING}
@@ -66,7 +55,7 @@ def test_opening_a_case_works_while_the_broker_is_down_and_the_drain_sends_later
 
 
 def test_two_deliveries_of_one_message_send_it_once(demo):
-    case = open_case(demo["ann"])
+    case = case_by(demo["ann"])
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
     assert outbox.outbox_send(row.pk, build=build_message) is True
     assert outbox.outbox_send(row.pk, build=build_message) is False
@@ -77,7 +66,7 @@ def test_two_deliveries_of_one_message_send_it_once(demo):
 
 
 def test_a_claim_abandoned_by_a_dead_worker_is_taken_again_after_the_lease(demo):
-    case = open_case(demo["ann"])
+    case = case_by(demo["ann"])
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
     OutboundEmail.objects.filter(pk=row.pk).update(
         status=OutboxStatus.SENDING, claimed_at=timezone.now()
@@ -92,7 +81,7 @@ def test_a_claim_abandoned_by_a_dead_worker_is_taken_again_after_the_lease(demo)
 
 
 def test_an_smtp_failure_puts_the_row_back_and_the_task_retries(demo, monkeypatch):
-    case = open_case(demo["ann"])
+    case = case_by(demo["ann"])
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
     calls = []
 
@@ -115,7 +104,7 @@ def test_an_smtp_failure_puts_the_row_back_and_the_task_retries(demo, monkeypatc
 
 
 def test_a_row_that_keeps_failing_is_given_up_and_can_be_sent_again(demo, monkeypatch):
-    case = open_case(demo["ann"])
+    case = case_by(demo["ann"])
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
     OutboundEmail.objects.filter(pk=row.pk).update(attempts=outbox.MAX_ATTEMPTS - 1)
 
@@ -133,7 +122,7 @@ def test_a_row_that_keeps_failing_is_given_up_and_can_be_sent_again(demo, monkey
 
 
 def test_a_template_error_fails_the_row_without_retrying(demo):
-    case = open_case(demo["ann"])
+    case = case_by(demo["ann"])
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
     OutboundEmail.objects.filter(pk=row.pk).update(kind="no_such_template")
     with pytest.raises(Exception, match="no_such_template"):
