@@ -33,6 +33,7 @@ from helpdesk.models import (
 from helpdesk.services import case_hand_back
 from sla.admin import SlaStateListFilter, state_html
 from sla.selectors import sla_status, with_sla
+from tenants.access import signed_in
 from tenants.models import TenantKind, User
 
 
@@ -58,7 +59,8 @@ class CaseUpdateForm(forms.ModelForm):
         self.case, self.user = case, user
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.has_changed() and self.case is not None and data.get("body"):
             kind = data.get("kind")
             try:
@@ -80,13 +82,17 @@ class CaseUpdateFormSet(forms.BaseInlineFormSet):
     request: HttpRequest
 
     def get_form_kwargs(self, index: int | None) -> dict:
-        return {**super().get_form_kwargs(index), "case": self.instance, "user": self.request.user}
+        return {
+            **super().get_form_kwargs(index),
+            "case": self.instance,
+            "user": signed_in(self.request),
+        }
 
     def save_new(self, form: forms.ModelForm, commit: bool = True) -> CaseUpdate:
         kind = form.cleaned_data.get("kind")
         return services.update_add(
             case=self.instance,
-            author=self.request.user,
+            author=signed_in(self.request),
             body=form.cleaned_data["body"],
             internal=kind == "internal",
             escalation=kind == "escalation",
@@ -118,8 +124,7 @@ class CaseUpdateHistoryInline(admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = "conversation"
-    fields = ["created_at", "visibility", "author_email", "body"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "visibility", "author_email", "body")
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -132,8 +137,7 @@ class AttachmentInline(admin.TabularInline):
     model = Attachment
     extra = 0
     can_delete = False
-    fields = ["download", "size", "uploaded_by", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("download", "size", "uploaded_by", "created_at")
 
     @admin.display(description="file")
     def download(self, attachment: Attachment) -> str:
@@ -153,8 +157,15 @@ class CaseEventInline(admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = "timeline"
-    fields = ["created_at", "kind", "old_value", "new_value", "actor", "reason", "visibility"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "created_at",
+        "kind",
+        "old_value",
+        "new_value",
+        "actor",
+        "reason",
+        "visibility",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -192,12 +203,16 @@ class CaseChangeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # The instance as stored; the form's own instance is overwritten before save.
         self.current = current = Case.objects.select_related("tenant").get(pk=self.instance.pk)
-        allowed = {current.status, *services.allowed_statuses(current, self.request.user)}
-        self.fields["status"].choices = [c for c in Status.choices if c[0] in allowed]
-        self.fields["assignee"].queryset = User.objects.filter(is_staff=True, is_active=True)
+        allowed = {current.status, *services.allowed_statuses(current, signed_in(self.request))}
+        status, assignee = self.fields["status"], self.fields["assignee"]
+        assert isinstance(status, forms.ChoiceField)
+        assert isinstance(assignee, forms.ModelChoiceField)
+        status.choices = [c for c in Status.choices if c[0] in allowed]
+        assignee.queryset = User.objects.filter(is_staff=True, is_active=True)
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         current = self.current
         refusal = getattr(self.request, "case_refusal", None)
         if refusal is not None:  # the services refused this very change: see CaseAdmin
@@ -287,7 +302,8 @@ class CaseAdmin(admin.ModelAdmin):
 
     @admin.display(description="reseller", ordering="tenant__parent__name")
     def reseller(self, case: Case) -> str:
-        return case.tenant.parent.name if case.tenant.kind == TenantKind.SUBCUSTOMER else "—"
+        parent = case.tenant.parent
+        return parent.name if parent and case.tenant.kind == TenantKind.SUBCUSTOMER else "—"
 
     def get_urls(self):
         urls = [
@@ -306,7 +322,7 @@ class CaseAdmin(admin.ModelAdmin):
         form = HandBackForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                case_hand_back(case=case, actor=request.user, note=form.cleaned_data["note"])
+                case_hand_back(case=case, actor=signed_in(request), note=form.cleaned_data["note"])
             except ValidationError as error:
                 apply_service_errors(form, error)
             else:
@@ -361,16 +377,21 @@ class CaseAdmin(admin.ModelAdmin):
             if data["severity"] != current.severity:
                 services.case_change_severity(
                     case=current,
-                    actor=request.user,
+                    actor=signed_in(request),
                     severity=data["severity"],
                     reason=data["reason"],
                 )
             if data["status"] != current.status:
                 services.case_change_status(
-                    case=current, actor=request.user, status=data["status"], reason=data["reason"]
+                    case=current,
+                    actor=signed_in(request),
+                    status=data["status"],
+                    reason=data["reason"],
                 )
             if data["assignee"] != current.assignee:
-                services.case_assign(case=current, actor=request.user, assignee=data["assignee"])
+                services.case_assign(
+                    case=current, actor=signed_in(request), assignee=data["assignee"]
+                )
         except ValidationError as error:
             raise CaseRefused(error) from error
         except PermissionDenied as error:
@@ -387,7 +408,7 @@ class CaseAdmin(admin.ModelAdmin):
         form = StaffOpenCaseForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                case = form.open_case(request.user)
+                case = form.open_case(signed_in(request))
             except ValidationError as error:
                 apply_service_errors(form, error)
             else:
@@ -409,7 +430,9 @@ class CaseAdmin(admin.ModelAdmin):
         self._apply(
             request,
             queryset,
-            lambda case: services.case_assign(case=case, actor=request.user, assignee=request.user),
+            lambda case: services.case_assign(
+                case=case, actor=signed_in(request), assignee=signed_in(request)
+            ),
             "assigned to you",
         )
 
@@ -419,7 +442,7 @@ class CaseAdmin(admin.ModelAdmin):
             request,
             queryset,
             lambda case: services.case_change_status(
-                case=case, actor=request.user, status=Status.RESOLVED
+                case=case, actor=signed_in(request), status=Status.RESOLVED
             ),
             "resolved",
         )

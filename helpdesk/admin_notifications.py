@@ -22,7 +22,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     actions = ["send_again"]
-    fields = [
+    fields = readonly_fields = (
         "case_ref",
         "kind",
         "audience",
@@ -38,8 +38,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
         "claimed_at",
         "sent_at",
         "context",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="case", ordering="case__reference")
     def case_ref(self, row: OutboundEmail) -> str:

@@ -29,11 +29,12 @@ def validate_attachment(upload: UploadedFile) -> None:
             + ", ".join(f".{e}" for e in allowed)
             + "."
         )
-    if upload.size == 0:
+    size = upload.size or 0
+    if size == 0:
         raise ValidationError(f"“{name}” is empty.")
-    if upload.size > settings.ATTACHMENT_MAX_BYTES:
+    if size > settings.ATTACHMENT_MAX_BYTES:
         raise ValidationError(
-            f"“{name}” is {filesizeformat(upload.size)}; the limit is "
+            f"“{name}” is {filesizeformat(size)}; the limit is "
             f"{filesizeformat(settings.ATTACHMENT_MAX_BYTES)} per file."
         )
 
@@ -60,7 +61,7 @@ def store_attachments(
     case: Case, update: CaseUpdate | None, uploads: list[UploadedFile], user: User | None
 ) -> None:
     for upload in uploads:
-        name = PurePath(upload.name).name
+        name = PurePath(upload.name or "").name
         # The type is ours to decide from the allowed extension, never the browser's claim.
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         attachment = Attachment(
@@ -68,7 +69,7 @@ def store_attachments(
             update=update,
             filename=name,
             content_type=content_type,
-            size=upload.size,
+            size=upload.size or 0,
             uploaded_by=user,
         )
         attachment.file.save(name, upload, save=False)

@@ -58,5 +58,5 @@ def _use_settings_interval(sender: Celery, **kwargs) -> None:
         entry["options"]["expires"] = max(every - 5, 1)
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
-        if folder:
+        if isinstance(folder, str | Path):
             Path(folder).mkdir(parents=True, exist_ok=True)

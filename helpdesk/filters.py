@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 import django_filters
 from django import forms
 from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.expressions import Combinable
 from django.utils import timezone
 
 from helpdesk import access
@@ -15,7 +16,7 @@ from sla.models import SlaState
 from sla.selectors import filter_by_sla_state
 from tenants.models import Tenant, User
 
-SORTS = {
+SORTS: dict[str, tuple[str, list[Combinable]]] = {
     "newest": ("Newest first", [F("created_at").desc(), F("id").desc()]),
     "oldest": ("Oldest first", [F("created_at").asc(), F("id").asc()]),
     "severity": (

@@ -137,7 +137,7 @@ def _reseller_of(tenant: Tenant) -> int | None:
 def oncall_address(tenant: Tenant) -> str:
     """The tenant's own on-call address, else its parent's (a sub-customer's reseller; for a
     direct customer the provider tenant), else the ONCALL_EMAIL setting."""
-    parent = tenant.parent.oncall_email if tenant.parent_id else ""
+    parent = tenant.parent.oncall_email if tenant.parent is not None else ""
     return tenant.oncall_email or parent or settings.ONCALL_EMAIL
 
 
@@ -217,9 +217,9 @@ def update_added(update: CaseUpdate) -> None:
     audience, people = _support_readers(case, update, directory)
     public = update.visibility == Visibility.PUBLIC
     kind = NotificationKind.REPLY if public else NotificationKind.NOTE
-    text = {
-        Visibility.PUBLIC: "New comment from the customer",
-        Visibility.ESCALATION: "Escalation thread",
+    text: str = {
+        Visibility.PUBLIC.value: "New comment from the customer",
+        Visibility.ESCALATION.value: "Escalation thread",
     }.get(update.visibility, "Internal note")
     _add(
         [

@@ -60,8 +60,8 @@ class SlaStateListFilter(admin.SimpleListFilter):
         return list(SlaState.choices)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() in SlaState.values:
-            return filter_by_sla_state(queryset, self.value(), timezone.now())
+        if (value := self.value()) in SlaState.values:
+            return filter_by_sla_state(queryset, value, timezone.now())
         return queryset
 
 
@@ -255,8 +255,15 @@ class SlaEventAdmin(ReadOnlyAdmin):
     search_fields = ["=case__reference"]
     date_hierarchy = "occurred_at"
     show_full_result_count = False  # COUNT(*) over years of events is the slow part of a list
-    fields = ["case_ref", "kind", "tier", "severity", "due_at", "occurred_at", "recorded_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "case_ref",
+        "kind",
+        "tier",
+        "severity",
+        "due_at",
+        "occurred_at",
+        "recorded_at",
+    )
 
     @admin.display(description="event", ordering="kind")
     def kind_html(self, event: SlaEvent) -> str:

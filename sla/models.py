@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -82,7 +83,7 @@ class Calendar(models.Model):
         key = (self.pk, self.updated_at)
         built = _BUILT.get(key)
         if built is None:
-            weekly: dict[int, list[tuple[time, time]]] = {}
+            weekly: dict[int, list[tuple[time, time | None]]] = {}
             for hours in self.opening_hours.all():
                 weekly.setdefault(hours.weekday, []).append((hours.start, hours.end))
             closed = frozenset(closed.date for closed in self.closed_dates.all())
@@ -115,13 +116,13 @@ class CalendarRowQuerySet(models.QuerySet):
         return updated
 
     def update(self, **kwargs) -> int:
-        calendar_ids = set(self.values_list("calendar_id", flat=True))
+        calendar_ids = set(self.values_list("calendar", flat=True))
         updated = super().update(**kwargs)
         touch_calendars(calendar_ids | ({kwargs["calendar"].pk} if "calendar" in kwargs else set()))
         return updated
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        calendar_ids = set(self.values_list("calendar_id", flat=True))
+        calendar_ids = set(self.values_list("calendar", flat=True))
         deleted = super().delete()
         touch_calendars(calendar_ids)
         return deleted
@@ -131,7 +132,8 @@ class CalendarRow(models.Model):
     """A row of a calendar (its opening hours, its closed dates): saving or deleting one
     touches the calendar, so every process rebuilds it on next use."""
 
-    calendar: models.ForeignKey
+    calendar: models.ForeignKey[Calendar, Calendar]
+    calendar_id: int
 
     objects = CalendarRowQuerySet.as_manager()
 
@@ -141,9 +143,9 @@ class CalendarRow(models.Model):
     def save(self, *args, **kwargs) -> None:
         old_calendar_id = None
         if self.pk is not None:
-            old_calendar_id = (
-                type(self).objects.filter(pk=self.pk).values_list("calendar_id", flat=True).first()
-            )
+            # The concrete model's rows (the type checker only knows this abstract base).
+            rows: models.QuerySet[Any] = type(self).objects.filter(pk=self.pk)
+            old_calendar_id = rows.values_list("calendar", flat=True).first()
         super().save(*args, **kwargs)
         self.calendar.touch()
         if old_calendar_id not in (None, self.calendar_id):  # moved to another calendar
@@ -161,8 +163,8 @@ def check_opening_hours(hours: Iterable[tuple[int, time, time]]) -> None:
     The clock would merge them silently; a typo is likelier than intent. The admin's inline and
     the seeds (``sla.defaults``) both check a calendar's hours here."""
     ranges: dict[int, list[tuple[time, time | None]]] = {}
-    for weekday, start, end in hours:
-        ranges.setdefault(weekday, []).append((start, None if end == MIDNIGHT else end))
+    for weekday, opens, closes in hours:
+        ranges.setdefault(weekday, []).append((opens, None if closes == MIDNIGHT else closes))
     for weekday, spans in sorted(ranges.items()):
         spans.sort(key=lambda span: span[0])
         for (_, end), (start, _) in zip(spans, spans[1:], strict=False):

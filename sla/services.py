@@ -59,8 +59,7 @@ def default_plan() -> Plan | None:
 
 def _plan_id_for(tenant: Tenant, tier: int) -> int | None:
     plan_id = tenant.sla_plan_id
-    if tenant.kind == TenantKind.SUBCUSTOMER:
-        reseller = tenant.parent
+    if tenant.kind == TenantKind.SUBCUSTOMER and (reseller := tenant.parent) is not None:
         if tier == Tier.TWO:
             plan_id = reseller.sla_plan_id
         elif plan_id is None:
