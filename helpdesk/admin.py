@@ -31,7 +31,7 @@ from helpdesk.models import (
     Status,
 )
 from helpdesk.services import case_hand_back
-from sla.admin import SlaStateListFilter, state_html
+from sla.admin import ReadOnlyAdmin, ReadOnlyInline, SlaStateListFilter, state_html
 from sla.selectors import sla_status, with_sla
 from tenants.access import signed_in
 from tenants.models import TenantKind, User
@@ -119,24 +119,14 @@ class CaseUpdateInline(admin.StackedInline):
         return type("RequestCaseUpdateFormSet", (formset,), {"request": request})
 
 
-class CaseUpdateHistoryInline(admin.TabularInline):
+class CaseUpdateHistoryInline(ReadOnlyInline):
     model = CaseUpdate
-    extra = 0
-    can_delete = False
     verbose_name_plural = "conversation"
     fields = readonly_fields = ("created_at", "visibility", "author_email", "body")
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class AttachmentInline(admin.TabularInline):
+class AttachmentInline(ReadOnlyInline):
     model = Attachment
-    extra = 0
-    can_delete = False
     fields = readonly_fields = ("download", "size", "uploaded_by", "created_at")
 
     @admin.display(description="file")
@@ -145,17 +135,9 @@ class AttachmentInline(admin.TabularInline):
             '<a href="{}">{}</a>', attachment.get_absolute_url(), attachment.filename
         )
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class CaseEventInline(admin.TabularInline):
+class CaseEventInline(ReadOnlyInline):
     model = CaseEvent
-    extra = 0
-    can_delete = False
     verbose_name_plural = "timeline"
     fields = readonly_fields = (
         "created_at",
@@ -166,12 +148,6 @@ class CaseEventInline(admin.TabularInline):
         "reason",
         "visibility",
     )
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class CaseRefused(Exception):
@@ -464,18 +440,9 @@ class CaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(admin.ModelAdmin):
+class CaseEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "case", "kind", "old_value", "new_value", "actor"]
     list_filter = ["kind"]
     search_fields = ["=case__reference"]
     list_select_related = ["case", "actor"]
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

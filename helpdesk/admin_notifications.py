@@ -11,10 +11,11 @@ from django.utils.html import format_html
 
 from helpdesk import outbox
 from helpdesk.models import OutboundEmail
+from sla.admin import ReadOnlyAdmin
 
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
+class OutboundEmailAdmin(ReadOnlyAdmin):  # viewing only; the action stays available to viewers
     list_display = ["created_at", "kind", "case_ref", "to", "subject", "status", "attempts"]
     list_filter = ["status", "kind", "audience", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["case"]
@@ -55,13 +56,3 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     def send_again(self, request: HttpRequest, queryset: QuerySet[OutboundEmail]) -> None:
         count = outbox.outbox_retry(ids=list(queryset.values_list("pk", flat=True)))
         messages.success(request, f"{count} failed email(s) queued again.")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        # Viewing only; the action stays available to those allowed to view.
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

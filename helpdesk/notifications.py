@@ -138,7 +138,12 @@ def oncall_address(tenant: Tenant) -> str:
     """The tenant's own on-call address, else its parent's (a sub-customer's reseller; for a
     direct customer the provider tenant), else the ONCALL_EMAIL setting."""
     parent = tenant.parent.oncall_email if tenant.parent is not None else ""
-    return tenant.oncall_email or parent or settings.ONCALL_EMAIL
+    return oncall_first(tenant.oncall_email, parent)
+
+
+def oncall_first(own: str | None, parent: str | None) -> str:
+    """The on-call rule on the two addresses (the sweep reads them as columns of its rows)."""
+    return own or parent or settings.ONCALL_EMAIL
 
 
 def _requesting_side(case: Case) -> list[str]:
@@ -338,7 +343,7 @@ def _sla_drafts(
             managers = directory.managers()
             drafts.append(_sla_draft(directory, kind, Audience.STAFF, managers, text, row, context))
         if row["severity"] == Severity.EMERGENCY:
-            oncall = row["oncall"] or row["parent_oncall"] or settings.ONCALL_EMAIL
+            oncall = oncall_first(row["oncall"], row["parent_oncall"])
             text = f"EMERGENCY breached, no response since {row['dispatched']}"
             page = NotificationKind.EMERGENCY_BREACHED
             drafts.append(

@@ -50,6 +50,29 @@ def state_html(state: SlaState, detail: str = "") -> str:
     )
 
 
+class ReadOnly:
+    """Staff look, filter and follow links; nothing is added, changed or deleted here (the rows
+    are written by the services or the sweep). For admins and inlines alike."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    pass
+
+
+class ReadOnlyInline(ReadOnly, admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+
 class SlaStateListFilter(admin.SimpleListFilter):
     """Cases by the SLA state of their current clock: one EXISTS subquery, no Python loop."""
 
@@ -194,7 +217,7 @@ class TargetAdmin(admin.ModelAdmin):
 
 
 @admin.register(ResponseClock)
-class ResponseClockAdmin(admin.ModelAdmin):
+class ResponseClockAdmin(ReadOnlyAdmin):
     """Read-only: clocks change only through the case services."""
 
     list_display = ["case", "tier", "severity", "dispatched_at", "due_at", "state", "responded_at"]
@@ -207,30 +230,8 @@ class ResponseClockAdmin(admin.ModelAdmin):
     def state(self, clock: ResponseClock) -> str:
         return state_html(clock.state_at(timezone.now()))
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 # --- breach monitoring (sla.sweep) --------------------------------------------------------------
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the sweep only; staff look, filter and follow links."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 def case_link(case) -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "is_open",
     "next_opening",
     "open_minutes_between",
+    "wall_time",
 ]
 
 Range = tuple[time, time | None]  # [start, end) local wall times; end None means 24:00
@@ -424,3 +425,8 @@ class _Clock:
         i = bisect_right(ends, us)
         before = running[i - 1] if i else 0
         return before + (us - starts[i] if i < len(starts) and starts[i] < us else 0)
+
+
+def wall_time(instant: datetime, tz: str) -> str:
+    """An instant as wall time in ``tz``, for timelines and emails: “2026-03-09 09:20 EDT”."""
+    return f"{instant.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M %Z}"

@@ -21,7 +21,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Q
@@ -200,11 +199,6 @@ def clock_start(
     return row
 
 
-def _local(instant: datetime, calendar: Calendar) -> str:
-    """An instant as the calendar's wall time, for the timeline: “2026-03-09 09:20 EDT”."""
-    return f"{instant.astimezone(ZoneInfo(calendar.timezone)):%Y-%m-%d %H:%M %Z}"
-
-
 @dataclass(frozen=True)
 class DueChange:
     """A running clock's due time moved by a severity change, as the calendar's wall times."""
@@ -241,7 +235,11 @@ def clock_recompute(*, case: Case) -> list[DueChange]:
         row.save()
         if row.due_at != old_due:
             changes.append(
-                DueChange(row.tier, _local(old_due, old_calendar), _local(row.due_at, row.calendar))
+                DueChange(
+                    row.tier,
+                    clock.wall_time(old_due, old_calendar.timezone),
+                    clock.wall_time(row.due_at, row.calendar.timezone),
+                )
             )
     case_sync_due(case)
     return changes

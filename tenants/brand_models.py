@@ -123,8 +123,13 @@ def validate_host(value: str) -> None:
 
 class PrivateFileStorage(FileSystemStorage):
     """Files under settings.ATTACHMENTS_ROOT, the private volume every web machine shares and
-    that has no URL (read on each use so tests can move it). Logos are public, but served by
-    the ``brand-logo`` view with caching headers: no media URL or server to configure."""
+    that has no URL (read on each use so tests can move it): each kind of file is served by its
+    own view, which ``served_by`` names. Case attachments (``helpdesk.models``) and brand logos
+    both live here."""
+
+    def __init__(self, served_by: str) -> None:
+        super().__init__()
+        self.served_by = served_by
 
     @property
     def base_location(self) -> str:
@@ -135,11 +140,13 @@ class PrivateFileStorage(FileSystemStorage):
         return os.path.abspath(self.base_location)
 
     def url(self, name: str | None) -> str:
-        raise NotImplementedError("Logos are served by a view: use Brand.logo_url.")
+        raise NotImplementedError(f"No public URL: {self.served_by}.")
 
 
 def logo_storage() -> Storage:
-    return PrivateFileStorage()
+    # Logos are public, but served by the ``brand-logo`` view with caching headers: no media
+    # URL or server to configure.
+    return PrivateFileStorage("logos are served by a view, use Brand.logo_url")
 
 
 def logo_path(instance: Brand, filename: str) -> str:
