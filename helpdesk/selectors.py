@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from helpdesk.filters import SORTS
 from helpdesk.models import OPEN_STATUSES, Case
 from tenants.models import Membership, Tenant
 
@@ -25,7 +24,3 @@ def with_people_and_open_cases(tenants: QuerySet[Tenant]) -> QuerySet[Tenant]:
             Case.objects.filter(tenant=OuterRef("pk"), status__in=OPEN_STATUSES)
         ),
     )
-
-
-def newest_first(queryset: QuerySet[Case]) -> QuerySet[Case]:
-    return queryset.order_by(*SORTS["newest"][1])

@@ -13,7 +13,6 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
-from helpdesk.models import Case
 from tenants import access
 from tenants.models import Tenant, TenantKind, User
 
@@ -117,7 +116,3 @@ def reseller_set_tier_one_plan(*, actor: User, reseller: Tenant, plan: Plan | No
     reseller.full_clean()
     reseller.save(update_fields=["tier_one_plan"])
     return reseller
-
-
-def open_case_count(tenant: Tenant) -> int:
-    return Case.objects.filter(tenant=tenant, status__in=["new", "responded"]).count()
