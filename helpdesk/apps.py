@@ -6,11 +6,10 @@ class HelpdeskConfig(AppConfig):
     verbose_name = "Cases"
 
     def ready(self) -> None:
-        # Imported in ready(), once the app registry is loaded:
+        # Imports here, not at the top: they need the app registry, which is ready only now.
         # - admin_notifications: the outbox's admin lives beside the case desk's
         #   (helpdesk/admin.py), not inside it;
-        # - tasks: the outbox finds its send tasks in the Celery app's registry (it may not
-        #   import a surface), so they are registered in every process, web and commands
-        #   included, not only in workers (whose autodiscovery imports them). Without this a web
-        #   process cannot enqueue and every email waits for the drain.
+        # - tasks: the outbox enqueues its tasks by name from the Celery registry (it must not
+        #   import the tasks, which import it), so they are registered in every process, web
+        #   and commands too, not only in workers, where Celery's autodiscovery would do it.
         from helpdesk import admin_notifications, tasks  # noqa: F401, PLC0415

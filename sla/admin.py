@@ -26,7 +26,7 @@ from sla.models import (
     check_opening_hours,
     check_plan_targets,
 )
-from sla.selectors import filter_by_sla_state, format_minutes
+from sla.selectors import chosen_tier, clock_choices, filter_by_sla_state, format_minutes
 
 # Colours with AA contrast on white, for the state words in admin lists (helpdesk's admin too).
 STATE_COLOURS = {
@@ -35,6 +35,7 @@ STATE_COLOURS = {
     SlaState.BREACHED: "#a1141b",
     SlaState.MET: "#1e6b34",
     SlaState.MISSED: "#a1141b",
+    SlaState.RESOLVED_WITHOUT_RESPONSE: "#4a4a4a",
 }
 
 
@@ -74,7 +75,8 @@ class ReadOnlyInline(ReadOnly, admin.TabularInline):
 
 
 class SlaStateListFilter(admin.SimpleListFilter):
-    """Cases by the SLA state of their current clock: one EXISTS subquery, no Python loop."""
+    """Cases by the SLA state of their current clock, or of the clock chosen with
+    ``SlaClockListFilter``: one EXISTS subquery, no Python loop."""
 
     title = "SLA state"
     parameter_name = "sla"
@@ -84,7 +86,22 @@ class SlaStateListFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if (value := self.value()) in SlaState.values:
-            return filter_by_sla_state(queryset, value, timezone.now())
+            tier = chosen_tier(request.user, request.GET.get(SlaClockListFilter.parameter_name))
+            return filter_by_sla_state(queryset, value, timezone.now(), tier)
+        return queryset
+
+
+class SlaClockListFilter(admin.SimpleListFilter):
+    """Which clock the SLA state filter asks about: the case's current one (default), tier
+    one's or the provider's. Filters nothing on its own."""
+
+    title = "SLA clock"
+    parameter_name = "sla_clock"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [(value, label) for value, label in clock_choices(request.user) if value]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset
 
 
