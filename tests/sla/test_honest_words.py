@@ -26,8 +26,7 @@ pytestmark = pytest.mark.django_db
 
 def opened(demo, when, severity=Severity.CRITICAL, person="ann") -> Case:
     tenant = Tenant.objects.get(slug="globex" if person == "gina" else "acme")
-    with time_machine.travel(when, tick=False):
-        return open_case(tenant, demo[person], severity)
+    return open_case(tenant, demo[person], severity, at=when)
 
 
 @pytest.mark.parametrize(
