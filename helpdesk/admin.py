@@ -151,10 +151,13 @@ class ReadOnlyRowsFormSet(forms.BaseInlineFormSet):
         return forms.Media()  # no form, no widget scripts (else an empty form is built for them)
 
     def labels(self) -> list[str]:
-        return [label_for_field(name, self.model, self.model_admin) for name in self.columns]
+        model = self.model
+        assert model is not None  # an inline formset always has its model
+        return [str(label_for_field(name, model, self.model_admin)) for name in self.columns]
 
     def rows(self) -> list[list[str]]:
         """Each row's cells, as the admin shows read-only values, from one query."""
+        assert self.model is not None
         opts = self.model._meta
         empty = self.model_admin.get_empty_value_display()
         table = []
@@ -203,13 +206,13 @@ class CaseUpdateHistoryInline(HistoryInline):
     model = CaseUpdate
     verbose_name_plural = "conversation"
     fields = ["created_at", "visibility", "author_email", "body"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # a list of names, as the base's
 
 
 class AttachmentInline(HistoryInline):
     model = Attachment
     fields = ["download", "size", "uploaded_by", "created_at"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # a list of names, as the base's
     list_select_related = ["uploaded_by"]
 
     @admin.display(description="file")
@@ -223,7 +226,7 @@ class CaseEventInline(HistoryInline):
     model = CaseEvent
     verbose_name_plural = "timeline"
     fields = ["created_at", "kind", "old_value", "new_value", "actor", "reason", "visibility"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # a list of names, as the base's
     list_select_related = ["actor"]  # the actor of every row in the same query
 
 
@@ -402,6 +405,7 @@ class CaseAdmin(admin.ModelAdmin):
         queryset = self.get_queryset(request).select_related("tenant__parent", "assignee")
         field = Case._meta.pk if from_field is None else Case._meta.get_field(from_field)
         try:
+            assert isinstance(field, models.Field)
             return queryset.get(**{field.name: field.to_python(object_id)})
         except (Case.DoesNotExist, ValidationError, ValueError):
             return None

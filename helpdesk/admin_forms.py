@@ -52,7 +52,7 @@ class ResellerListFilter(admin.SimpleListFilter):
             value = str(self.value())
             if value not in {str(pk) for pk, _ in self.lookup_choices}:
                 raise IncorrectLookupParameters(f"No reseller “{value[:20]}”.")
-            return queryset.filter(tenant__parent_id=self.value())
+            return queryset.filter(tenant__parent_id=int(value))
         return queryset
 
 

@@ -191,7 +191,7 @@ def store_attachments(
             update=update,
             filename=name,
             content_type=content_type,
-            size=content.size,
+            size=content.size or 0,
             uploaded_by=user,
         )
         attachment.file.save(_storage_name(name), content, save=False)
