@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "tenants",
     "helpdesk",
     "sla",
+    "intake",
 ]
 
 MIDDLEWARE = [
@@ -209,6 +210,16 @@ SLA_SWEEP_EVERY = timedelta(seconds=env.int("SLA_SWEEP_SECONDS", default=60))
 SLA_SWEEP_BATCH = env.int("SLA_SWEEP_BATCH", default=1000)
 # An outbox row still pending this long after its last enqueue is enqueued again by the drain.
 OUTBOX_REQUEUE_AFTER = timedelta(seconds=env.int("OUTBOX_REQUEUE_SECONDS", default=120))
+
+# Email intake (intake/, issue 12). The HTTP endpoint is off until a secret is set.
+INTAKE_SECRET = env.str("INTAKE_SECRET", default="")
+# Largest raw message the HTTP endpoint takes (a mail server enforces its own for the pipe).
+INTAKE_MAX_BYTES = env.int("INTAKE_MAX_BYTES", default=30 * 1024 * 1024)
+# Cases one sender may open by email per hour; beyond it messages wait in triage.
+INTAKE_MAX_CASES_PER_HOUR = env.int("INTAKE_MAX_CASES_PER_HOUR", default=20)
+# IMAP messages fetched per round trip, and network timeout of a poll in seconds.
+INTAKE_IMAP_BATCH = env.int("INTAKE_IMAP_BATCH", default=100)
+INTAKE_IMAP_TIMEOUT = env.int("INTAKE_IMAP_TIMEOUT", default=30)
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from helpdesk import views
+from intake import views as intake_views
 from tenants import views as tenant_views
 from tenants.forms import BrandedPasswordResetForm, ThrottledAuthenticationForm
 
@@ -57,6 +58,7 @@ urlpatterns = [
         name="invitation-accept",
     ),
     path("healthz", views.healthz, name="healthz"),
+    path("intake/email", intake_views.inbound_email, name="intake-email"),
     path("", include("tenants.urls")),
     path("admin/", admin.site.urls),
 ]
