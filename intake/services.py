@@ -32,6 +32,18 @@ from tenants.models import Tenant, TenantKind, User
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# What processing writes on the message row.
+PROCESSED_FIELDS = [
+    "outcome",
+    "reason",
+    "case",
+    "update",
+    "brand",
+    "sender_tenant",
+    "processed_at",
+    "from_address",
+    "subject",
+]
 NO_SUBJECT = "(no subject)"
 NO_TEXT = "(The email had no text.)"
 
@@ -89,7 +101,7 @@ def email_ingest(*, raw: bytes, source: str, recipient: str = "") -> InboundMess
     row, created = message_store(raw=raw, source=source, recipient=recipient)
     if created or row.outcome in (Outcome.PENDING, Outcome.FAILED):
         message_process(row.pk)
-        row.refresh_from_db(fields=["outcome", "reason", "case", "update", "attempts"])
+        row.refresh_from_db(fields=[*PROCESSED_FIELDS, "attempts"])
     return row
 
 
@@ -134,20 +146,7 @@ def message_process(pk: int) -> str:
         row.case, row.update_id = decision.case, decision.update_id
         row.brand, row.sender_tenant = decision.brand, decision.tenant
         row.processed_at = timezone.now()
-        row.save(
-            update_fields=[
-                "outcome",
-                "reason",
-                "case",
-                "update",
-                "brand",
-                "sender_tenant",
-                "attempts",
-                "processed_at",
-                "from_address",
-                "subject",
-            ]
-        )
+        row.save(update_fields=[*PROCESSED_FIELDS, "attempts"])
         return row.outcome
 
 
