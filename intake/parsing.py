@@ -23,8 +23,11 @@ from mailparser_reply import EmailReplyParser
 
 MSGID_RE = re.compile(r"<([^<>\s]{1,250})>")
 REFERENCE_RE = re.compile(r"\[(CS-\d{1,12})\]", re.IGNORECASE)
+_ATTRIBUTION = re.compile(r"\d{1,4}[./:-]\d{1,2}|@|<")
 _INSCRIPTIS = ParserConfig(css=CSS_PROFILES["strict"], display_links=False)
-_REPLY_PARSER = EmailReplyParser(languages=["en", "de", "fr", "es", "it", "nl"])
+_REPLY_PARSER = EmailReplyParser(
+    languages=["en", "de", "fr", "es", "it", "nl", "pl", "sv", "da", "cs", "ja", "zh", "ko"]
+)
 
 
 @dataclass
@@ -271,7 +274,32 @@ def latest_reply(text: str) -> str:
     """The new words of a reply, without quoted history and signature (or all of it when the
     parser finds nothing of its own)."""
     try:
-        reply = _REPLY_PARSER.parse_reply(text)
+        reply = (_REPLY_PARSER.parse_reply(text) or "").strip()
     except Exception:
-        return text
-    return (reply or "").strip() or text
+        reply = ""
+    return _strip_quotes(reply or text) or text
+
+
+def _strip_quotes(text: str) -> str:
+    """Drop quoted lines ("> ...") and the attribution line(s) just above each quoted block
+    ("On ... wrote:", in whatever language), which the parser misses in languages it lacks
+    and in bottom-posted replies."""
+    lines = text.rstrip().split("\n")
+    drop = set()
+    for index, line in enumerate(lines):
+        if not line.lstrip().startswith(">"):
+            continue
+        drop.add(index)
+        if index and not lines[index - 1].lstrip().startswith(">"):
+            above = index - 1
+            while above > 0 and not lines[above].strip():
+                above -= 1
+            if lines[above].rstrip().endswith(":"):
+                # Clients wrap the attribution: take the lines above it that carry a date
+                # or an address too (never the reply's own words).
+                start = above
+                while start > 0 and above - start < 2 and _ATTRIBUTION.search(lines[start - 1]):
+                    start -= 1
+                drop.update(range(start, index))
+    kept = [line for index, line in enumerate(lines) if index not in drop]
+    return "\n".join(kept).strip()

@@ -40,7 +40,9 @@ def test_references_to_one_of_our_emails_thread_too(demo, acme_case):
 def test_references_to_an_email_we_received_thread(demo):
     first = ingest(mail(message_id="<first@client.example>", subject="New problem"))
     reply = ingest(
-        mail(sender="bob@acme.test", subject="more", headers={"References": "<first@client.example>"})
+        mail(
+            sender="bob@acme.test", subject="more", headers={"References": "<first@client.example>"}
+        )
     )
     assert reply.outcome == Outcome.UPDATE_ADDED and reply.case == first.case
     assert "names an email we received" in reply.reason
@@ -142,7 +144,5 @@ def test_a_support_reply_email_threads_into_the_customers_conversation(demo):
     assert f"<{case.reference.lower()}@phonism.test>" in message.extra_headers["References"]
     # Answering it from any mail client lands on the case, whatever happens to the subject.
     reply_to = message.extra_headers["Reply-To"]
-    answer = ingest(
-        mail(subject="thanks", headers={"In-Reply-To": reply.message_id}, to=reply_to)
-    )
+    answer = ingest(mail(subject="thanks", headers={"In-Reply-To": reply.message_id}, to=reply_to))
     assert answer.outcome == Outcome.UPDATE_ADDED and answer.case == case
