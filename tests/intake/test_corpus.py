@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpdesk.models import Case
 from intake.models import InboundMessage, Outcome
 from tests.intake.helpers import ingest
 
@@ -162,23 +161,26 @@ def malformed_messages(draw) -> bytes:
     return separator.join(lines) + separator + separator + draw(BODIES)
 
 
-@settings(
-    max_examples=1000,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(raw=malformed_messages())
-def test_malformed_messages_never_crash_and_always_get_an_outcome(demo, raw):
-    if not raw.strip():
-        return  # the pipe refuses an empty message before storing (tested in test_command)
-    row = ingest(raw)
-    assert row.outcome in SETTLED, row.reason
-    stored = InboundMessage.objects.get(pk=row.pk)
-    assert stored.outcome == row.outcome and stored.reason
+def test_malformed_messages_never_crash_and_always_get_an_outcome(demo):
+    ingested: list[int] = []
 
+    @settings(
+        max_examples=1100,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(raw=malformed_messages().filter(lambda raw: raw.strip()))
+    def one(raw: bytes) -> None:
+        row = ingest(raw)
+        assert row.outcome in SETTLED, row.reason
+        assert row.reason
+        ingested.append(row.pk)
 
-def test_the_malformed_run_left_nothing_unsettled(db):
-    # Each example above asserts its own message; here: no pending row can hide anywhere.
-    assert not InboundMessage.objects.filter(outcome=Outcome.PENDING).exists()
-    assert Case.objects.count() == 0
+    one()
+    assert len(ingested) >= 1000
+    assert InboundMessage.objects.filter(pk__in=ingested).exclude(outcome__in=SETTLED).count() == 0
+    # Some of them came from an agent and opened cases; the rest were kept with a reason.
+    assert InboundMessage.objects.filter(outcome=Outcome.CASE_OPENED).exists()
+    assert InboundMessage.objects.filter(outcome=Outcome.TRIAGE).exists()
