@@ -43,9 +43,6 @@ def inbound_email(request: HttpRequest) -> HttpResponse:
         return _error(404, "The email endpoint is not enabled (INTAKE_SECRET is not set).")
     if not constant_time_compare(_secret_given(request), secret):
         return _error(403, "Wrong or missing shared secret.")
-    content_type = request.content_type.lower()
-    if content_type not in ACCEPTED_TYPES:
-        return _error(415, "Send the raw message with Content-Type: message/rfc822.")
     length = int(request.headers.get("Content-Length") or 0)
     if length > settings.INTAKE_MAX_BYTES:
         return _error(413, f"The message is larger than {settings.INTAKE_MAX_BYTES} bytes.")
@@ -54,6 +51,8 @@ def inbound_email(request: HttpRequest) -> HttpResponse:
         return _error(413, f"The message is larger than {settings.INTAKE_MAX_BYTES} bytes.")
     if not raw.strip():
         return _error(400, "The request body is empty: send the raw message.")
+    if (request.content_type or "").lower() not in ACCEPTED_TYPES:
+        return _error(415, "Send the raw message with Content-Type: message/rfc822.")
     recipient = request.GET.get("recipient", "")[:255]
     try:
         row = email_ingest(raw=raw, source=Source.HTTP, recipient=recipient)
