@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 from imap_tools import MailBox, MailBoxUnencrypted
 
-from intake.models import Mailbox, Outcome, Source
+from intake.models import InboundMessage, Mailbox, Outcome, Source
 from intake.services import message_process, message_store
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,9 @@ def mailbox_poll(mailbox: Mailbox, *, process: bool = True) -> int:
         return 0
     Mailbox.objects.filter(pk=mailbox.pk).update(last_error="", last_polled_at=timezone.now())
     if process:
-        for pk in new_ids:
+        # The new ones, and any a killed poll stored without processing.
+        left = InboundMessage.objects.filter(mailbox=mailbox, outcome=Outcome.PENDING)
+        for pk in sorted({*new_ids, *left.values_list("pk", flat=True)}):
             message_process(pk)
     return len(new_ids)
 
