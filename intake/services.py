@@ -180,10 +180,11 @@ def _decide(row: InboundMessage) -> Decision:
 def _sender(address: str) -> User | None:
     if not address:
         return None
+    people = User.objects.select_related("membership__tenant__parent__parent")
+    # Addresses are stored lower case (User.save): the unique index finds them; the
+    # case-insensitive scan is only for rows written around save().
     return (
-        User.objects.select_related("membership__tenant__parent__parent")
-        .filter(email__iexact=address)
-        .first()
+        people.filter(email=address.lower()).first() or people.filter(email__iexact=address).first()
     )
 
 
