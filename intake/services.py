@@ -311,13 +311,20 @@ def _reply(
                     reason="The customer replied by email.",
                 )
                 reopened = "; it was resolved and is reopened"
-            update = update_add(case=case, author=sender, body=body, attachments=uploads)
+            # The support side's mail becomes an internal note, never a public reply: a
+            # "reply" to a notification about an internal note must not reach the customer.
+            # Staff answer customers where they can see who will read it (admin, portal).
+            internal = access.is_support_side(sender, case)
+            update = update_add(
+                case=case, author=sender, body=body, internal=internal, attachments=uploads
+            )
     except (ValidationError, PermissionDenied) as error:
         raise Triage(
             f"A reply to {case.reference} ({how}) was refused: {_message(error)}"
         ) from None
     decision.outcome, decision.update_id = Outcome.UPDATE_ADDED, update.pk
-    decision.reason = f"Added to {case.reference} ({how}){reopened}."
+    kind = "an internal note" if internal else "a public update"
+    decision.reason = f"Added to {case.reference} as {kind} ({how}){reopened}."
     return decision
 
 

@@ -92,13 +92,20 @@ def test_an_unknown_sender_replying_goes_to_triage(demo, acme_case):
     assert row.outcome == Outcome.TRIAGE and "may not act on" in row.reason
 
 
-def test_the_resellers_agent_may_reply_on_its_customers_case(demo):
+def test_the_resellers_agent_may_write_on_its_customers_case_as_an_internal_note(demo):
     ivan_case = ingest(mail(sender="ivan@initech.test"), recipient="support@voicehub.test").case
     row = ingest(mail(sender="rob@voicehub.test", subject=f"Re: [{ivan_case.reference}] ok"))
-    assert row.outcome == Outcome.UPDATE_ADDED
-    assert row.update.by_support  # the reseller's reply is a response
+    assert row.outcome == Outcome.UPDATE_ADDED and "internal note" in row.reason
+    assert row.update.visibility == Visibility.RESELLER_NOTE
     ivan_case.refresh_from_db()
-    assert ivan_case.first_response_at is not None
+    assert ivan_case.first_response_at is None  # a note is no response
+
+
+def test_staff_answering_a_note_notification_never_write_to_the_customer(demo, acme_case):
+    update_add(case=acme_case, author=demo["sam"], body="Internal: check the SBC.", internal=True)
+    note = OutboundEmail.objects.get(case=acme_case, kind="note")
+    row = ingest(mail(sender="alice@phonism.test", headers={"In-Reply-To": note.message_id}))
+    assert row.update.visibility == Visibility.PROVIDER_NOTE
 
 
 def test_a_reply_to_a_resolved_case_reopens_it(demo, acme_case):
