@@ -20,7 +20,6 @@ from helpdesk.admin_forms import (
     ResellerListFilter,
     StaffOpenCaseForm,
 )
-from helpdesk.escalation import case_hand_back
 from helpdesk.forms import apply_service_errors
 from helpdesk.models import (
     Attachment,
@@ -30,6 +29,7 @@ from helpdesk.models import (
     Severity,
     Status,
 )
+from helpdesk.services import case_hand_back
 from sla.admin import SlaStateListFilter, state_html
 from sla.selectors import sla_status, with_sla
 from tenants.models import TenantKind, User

@@ -1,4 +1,5 @@
 """Data defaults: the case-reference counter, the provider tenant and the staff groups.
+(``grant_group_permissions`` is re-exported for the data migrations that import it here.)
 
 Run by the data migration (with historical models) and again by ``seed_demo`` (with the live
 registry), so a database that was flushed, as transactional tests do, gets them back.
@@ -6,7 +7,7 @@ registry), so a database that was flushed, as transactional tests do, gets them 
 
 from __future__ import annotations
 
-from django.contrib.auth.management import create_permissions
+from tenants.groups import create_permissions_now, grant_group_permissions
 
 # Django group → permissions (codename, app label). Support agents work cases; support managers
 # also manage tenants, memberships and people.
@@ -60,27 +61,4 @@ def ensure_defaults(apps) -> None:
                 group.permissions.add(permission)
 
 
-def create_permissions_now(apps, app_label: str | None = None) -> None:
-    """Permissions are normally created after migrate; data migrations that give them to groups
-    need them now. create_permissions skips app configs without a models module, which is what
-    migration state's stubs look like: mark them for the call and restore them after."""
-    configs = [apps.get_app_config(app_label)] if app_label else apps.get_app_configs()
-    for app_config in configs:
-        stub = getattr(app_config, "models_module", None) is None
-        if stub:
-            app_config.models_module = True
-        create_permissions(app_config, verbosity=0, apps=apps)
-        if stub:
-            app_config.models_module = None
-
-
-def grant_group_permissions(apps, app_label: str, groups: dict[str, list[str]]) -> None:
-    """Give each staff group (created if missing) these permissions of one app."""
-    create_permissions_now(apps, app_label)
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in groups.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(
-            *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
-        )
+__all__ = ["create_permissions_now", "ensure_defaults", "grant_group_permissions"]

@@ -9,10 +9,10 @@ from django import forms
 from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 
+from helpdesk import access
 from helpdesk.models import Case, Severity, Status
 from sla.models import SlaState
 from sla.selectors import filter_by_sla_state
-from tenants import access
 from tenants.models import Tenant, User
 
 SORTS = {

@@ -36,6 +36,7 @@ from helpdesk.models import (
     Visibility,
 )
 from helpdesk.outbox import Draft, mail_domain, outbox_add
+from tenants.branding import brand_for_tenant, provider_brand
 from tenants.models import Tenant, TenantKind, User
 
 SUPPORT_AGENT, SUPPORT_MANAGER = "Support agent", "Support manager"
@@ -82,8 +83,6 @@ class Directory:
     def domain(self, audience: str, tenant_id: int) -> str:
         """The email domain of the brand the readers see: the provider's for staff and on
         call, else that of the case tenant's tier one (a sub-customer's reseller)."""
-        from tenants.branding import brand_for_tenant, provider_brand
-
         key = 0 if audience in (Audience.STAFF, Audience.ONCALL) else tenant_id
         if key not in self._domains:
             if key == 0:

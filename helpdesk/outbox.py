@@ -14,34 +14,24 @@ Message-ID, which mail clients use to drop duplicates.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import make_msgid, parseaddr
 from typing import Any
 
+from celery import Task
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
-from helpdesk.models import (
-    Audience,
-    CaseUpdate,
-    NotificationKind,
-    OutboundEmail,
-    OutboxStatus,
-)
-from helpdesk.reply_address import reply_address
-from intake.models import InboundMessage
-from tenants.models import Tenant, User
+from helpdesk.celery import app as celery_app
+from helpdesk.models import OutboundEmail, OutboxStatus
+from ops.publish import record_publish_failure
 
 logger = logging.getLogger(__name__)
-
-LOOP_HEADER = "X-Helpdesk-Loop"
 
 # Sends tried before a row is given up as failed (Celery's retries and the drain's together).
 MAX_ATTEMPTS = 8
@@ -51,6 +41,8 @@ CLAIM_LEASE = timedelta(minutes=10)
 # that records thousands of breaches spends milliseconds, not seconds, talking to the broker.
 DIRECT_LIMIT = 20
 FANOUT_CHUNK = 500
+SEND_TASK = "helpdesk.tasks.send_email"
+FANOUT_TASK = "helpdesk.tasks.send_emails"
 
 
 @dataclass
@@ -119,43 +111,52 @@ def _unique(addresses: Iterable[str]) -> list[str]:
     return list(seen.values())
 
 
-def enqueue(ids: Sequence[int]) -> bool:
-    """Hand rows to the broker. A broker that is down is not an error: the rows stay pending
-    and ``outbox_drain`` enqueues them again. Returns whether the broker took them."""
-    from helpdesk import tasks  # tasks import this module
+def _task(name: str) -> Task:
+    """A task of ``helpdesk.tasks`` by name: the tasks (a surface) call the outbox, so the
+    outbox finds them in the Celery app's registry instead of importing them."""
+    return celery_app.tasks[name]
 
+
+def enqueue(ids: Sequence[int]) -> bool:
+    """Hand rows to the broker. A broker that is down loses nothing (the rows stay pending and
+    ``outbox_drain`` enqueues them again) but is logged as an error and counted for the admin.
+    Returns whether the broker took them."""
     try:
         if len(ids) <= DIRECT_LIMIT:
             for pk in ids:
                 # retry=False: fail at once rather than hold a web request while Celery retries.
-                tasks.send_email.apply_async((pk,), retry=False)
+                _task(SEND_TASK).apply_async((pk,), retry=False)
         else:
             for start in range(0, len(ids), FANOUT_CHUNK):
                 chunk = list(ids[start : start + FANOUT_CHUNK])
-                tasks.send_emails.apply_async((chunk,), retry=False)
-    except Exception:
-        logger.warning(
-            "Could not enqueue %d email(s); the outbox drain will enqueue them again",
+                _task(FANOUT_TASK).apply_async((chunk,), retry=False)
+    except Exception as error:
+        # An error, not a warning: the rows wait for the drain, but a broker that keeps refusing
+        # (down, or a missing transport library) means no email leaves at all.
+        logger.error(
+            "Could not publish %d email(s) to the Celery broker; they stay pending and the "
+            "outbox drain enqueues them again",
             len(ids),
             exc_info=True,
         )
+        record_publish_failure(error, items=len(ids))
         return False
     return True
 
 
 def enqueue_each(ids: Sequence[int]) -> None:
     """The fan-out task's work: one send task per row, so workers share the sending."""
-    from helpdesk import tasks
-
     for pk in ids:
-        tasks.send_email.delay(pk)
+        _task(SEND_TASK).delay(pk)
 
 
 # --- sending ------------------------------------------------------------------------------
 
 
-def outbox_send(pk: int) -> bool:
-    """Send row ``pk`` if it is still waiting. True if this call sent it.
+def outbox_send(pk: int, *, build: Callable[[OutboundEmail], EmailMessage]) -> bool:
+    """Send row ``pk`` if it is still waiting, as the message ``build`` makes of it (what an
+    email says is ``helpdesk.emails``'s business; the outbox only stores, sends and retries).
+    True if this call sent it.
 
     Raises the SMTP or connection error of a failed send (the task retries on it), after
     putting the row back to pending, or to failed once ``MAX_ATTEMPTS`` is reached.
@@ -171,7 +172,7 @@ def outbox_send(pk: int) -> bool:
         return False  # sent, failed, or being sent by another worker: nothing to do
     row = OutboundEmail.objects.select_related("case__tenant__parent").get(pk=pk)
     try:
-        message = build_message(row)
+        message = build(row)
     except Exception as error:
         _release(row, OutboxStatus.FAILED, error)  # a template or data bug: retries won't help
         raise
@@ -229,102 +230,3 @@ def outbox_retry(*, ids: Sequence[int]) -> int:
         )
         transaction.on_commit(lambda: enqueue(list(ids)), robust=True)
     return count
-
-
-# --- rendering ----------------------------------------------------------------------------
-
-
-def build_message(row: OutboundEmail) -> EmailMultiAlternatives:
-    context = render_context(row)
-    text = render_to_string(f"emails/{row.kind}.txt", context)
-    html = render_to_string(f"emails/{row.kind}.html", context)
-    brand = context["brand"]
-    # X-Helpdesk-Loop: the intake ignores our own mail if it ever comes back (issue 12).
-    headers = {"Message-ID": row.message_id, LOOP_HEADER: mail_domain(brand.from_email)}
-    if row.case is not None:
-        headers.update(_thread_headers(row, brand))
-    if row.auto_submitted:
-        # RFC 3834: no vacation responder should answer us; Exchange's own switch likewise.
-        headers["Auto-Submitted"] = "auto-generated"
-        headers["X-Auto-Response-Suppress"] = "All"
-    message = EmailMultiAlternatives(
-        subject=row.subject,
-        body=text,
-        from_email=brand.from_email,
-        to=row.recipients,
-        headers=headers,
-    )
-    message.attach_alternative(html, "text/html")
-    return message
-
-
-def _thread_headers(row: OutboundEmail, brand) -> dict[str, str]:
-    """References (and In-Reply-To) that keep a case's emails one conversation in the
-    reader's client, including the emails the requester sent us about it; Reply-To routes an
-    answer back to the case through a signed address (intake, issue 12)."""
-    case = row.case
-    thread = thread_id(case.reference, mail_domain(brand.from_email))
-    theirs = list(
-        InboundMessage.objects.filter(case=case)
-        .exclude(message_id="")
-        .order_by("received_at", "id")
-        .values_list("message_id", flat=True)[:10]
-    )
-    headers = {"References": " ".join([thread, *(f"<{m}>" for m in theirs)])}
-    if theirs:
-        headers["In-Reply-To"] = f"<{theirs[-1]}>"
-    support = parseaddr(brand.from_email)[1]
-    if support and row.kind != NotificationKind.INVITATION:
-        headers["Reply-To"] = formataddr((brand.name, reply_address(support, case.reference)))
-    return headers
-
-
-def render_context(row: OutboundEmail) -> dict[str, Any]:
-    """What the templates get: the row, its ``data``, the case, the brand the email speaks in
-    (``brand``, ``brand_name``), the ``link`` and, by kind, the update or the invitation."""
-    case = row.case
-    brand = _brand(row)
-    context: dict[str, Any] = {"row": row, "data": row.context, "case": case, "brand": brand}
-    context["brand_name"] = brand.name
-    staff = row.audience in (Audience.STAFF, Audience.ONCALL)
-    if case is not None:
-        if staff:
-            context["link"] = settings.SITE_URL + reverse(
-                "admin:helpdesk_case_change", args=[case.pk]
-            )
-        else:
-            context["link"] = brand.site_url + case.get_absolute_url()
-    update_id = row.context.get("update_id")
-    if update_id:
-        context["update"] = CaseUpdate.objects.filter(pk=update_id).first()
-    if row.kind == NotificationKind.INVITATION:
-        context.update(_invitation(row))
-    return context
-
-
-def _brand(row: OutboundEmail):
-    """White label: the requesting side and a reseller's team hear from the brand of the case's
-    tier one (a sub-customer's reseller); provider staff and on call from the provider."""
-    from tenants.branding import brand_for_tenant, provider_brand
-
-    if row.audience in (Audience.STAFF, Audience.ONCALL):
-        return provider_brand()
-    tenant = row.case.tenant if row.case is not None else None
-    if tenant is None and row.context.get("tenant_id"):
-        tenant = Tenant.objects.filter(pk=row.context["tenant_id"]).first()
-    return brand_for_tenant(tenant) if tenant is not None else provider_brand()
-
-
-def _invitation(row: OutboundEmail) -> dict[str, Any]:
-    """The invitation's set-password link is made when the email is rendered, never stored:
-    the outbox row (which staff can read) holds no token."""
-    from tenants.services import invitation_path
-
-    data = row.context
-    user = User.objects.get(pk=data["user_id"])
-    return {
-        "user": user,
-        "tenant": Tenant.objects.get(pk=data["tenant_id"]),
-        "inviter": User.objects.filter(pk=data.get("inviter_id")).first(),
-        "link": data["site"].rstrip("/") + invitation_path(user),
-    }

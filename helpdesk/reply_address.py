@@ -11,6 +11,8 @@ import re
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 SALT = "helpdesk.reply-address"
+# Every email we send carries it; the intake ignores mail that has it (a loop coming back).
+LOOP_HEADER = "X-Helpdesk-Loop"
 TAG_RE = re.compile(r"^[^@+]+\+(cs-\d{1,12})\.([0-9a-f]{12})@", re.IGNORECASE)
 
 

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "tenants",
     "helpdesk",
     "sla",
+    "ops",
     "intake",
 ]
 

@@ -1,4 +1,5 @@
-"""Celery tasks for email: thin, taking ids; the work is in ``helpdesk.outbox``."""
+"""Celery tasks for email: thin, taking ids; the work is in ``helpdesk.outbox`` (sending) and
+``helpdesk.emails`` (what each email says)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
-from helpdesk import outbox
+from helpdesk import emails, outbox
 
 
 @shared_task(
@@ -20,7 +21,7 @@ from helpdesk import outbox
     max_retries=5,
 )
 def send_email(outbox_id: int) -> None:
-    outbox.outbox_send(outbox_id)
+    outbox.outbox_send(outbox_id, build=emails.build_message)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

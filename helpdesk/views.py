@@ -1,4 +1,4 @@
-"""Customer portal pages. Each view fetches its objects through ``tenants.access`` first, then
+"""Customer portal pages. Each view fetches its objects through ``helpdesk.access`` first, then
 validates input with a form and calls a service; rules live in the services."""
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from helpdesk import services
-from helpdesk.escalation import can_escalate, case_escalate
+from helpdesk import access, services
 from helpdesk.filters import CaseFilter
 from helpdesk.forms import (
     CommentForm,
@@ -28,8 +27,8 @@ from helpdesk.forms import (
     apply_service_errors,
 )
 from helpdesk.models import OPEN_STATUSES, Case, Channel, EventKind, Status, Tier
+from helpdesk.services import can_escalate, case_escalate
 from sla.selectors import with_sla
-from tenants import access
 from tenants.models import TenantKind
 
 PAGE_SIZES = (10, 25, 50, 100)

@@ -3,7 +3,7 @@ or reopen cases; the returned reason names the header that gave it away."""
 
 from __future__ import annotations
 
-from helpdesk.outbox import LOOP_HEADER
+from helpdesk.reply_address import LOOP_HEADER
 from intake.parsing import ParsedMessage
 
 ROBOT_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster", "noreply", "no-reply"})

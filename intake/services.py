@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from helpdesk import access
 from helpdesk.attachments import validate_attachment
 from helpdesk.models import Case, Channel, OutboundEmail, Status
 from helpdesk.reply_address import reference_from_address
@@ -25,7 +26,7 @@ from helpdesk.services import case_change_status, case_open, update_add
 from intake.loops import automatic_reason
 from intake.models import FINAL_OUTCOMES, InboundMessage, Mailbox, Outcome
 from intake.parsing import ParsedMessage, Part, dedup_key, latest_reply, parse
-from tenants import access
+from tenants.access import is_provider_staff, membership_of
 from tenants.brand_models import Brand
 from tenants.models import Tenant, TenantKind, User
 
@@ -165,7 +166,7 @@ def _decide(row: InboundMessage) -> Decision:
     brand = _brand_for(row, parsed)
     sender = _sender(parsed.from_address)
     decision = Decision(Outcome.TRIAGE, "", brand=brand)
-    if sender is not None and (membership := access.membership_of(sender)) is not None:
+    if sender is not None and (membership := membership_of(sender)) is not None:
         decision.tenant = membership.tenant
     try:
         case, how = _thread(row, parsed)
@@ -340,7 +341,7 @@ def _new_case(
         raise Triage(f"Unknown sender {who}: not an agent of any customer.")
     if not sender.is_active:
         raise Triage(f"{who} is deactivated.")
-    membership = access.membership_of(sender)
+    membership = membership_of(sender)
     if membership is None:
         raise Triage(
             f"{who} is not an agent of any customer (provider staff open cases in the admin)."
@@ -451,7 +452,7 @@ def triage_open_case(
     *, message: InboundMessage, tenant: Tenant, requester: User, staff: User
 ) -> Case:
     """Staff open a case from a triaged message for a chosen tenant and requester."""
-    if not access.is_provider_staff(staff):
+    if not is_provider_staff(staff):
         raise PermissionDenied("Only provider staff work the triage list.")
     parsed = parse(bytes(message.raw))
     uploads, notes = _uploads(parsed.attachments)
@@ -480,7 +481,7 @@ def triage_add_to_case(*, message: InboundMessage, case: Case, staff: User) -> N
     """Staff add a triaged message to a case. Written by the sender when they may act on the
     case; otherwise as a provider internal note quoting the email (an unverified sender's
     words never reach the customer as a support reply)."""
-    if not access.is_provider_staff(staff):
+    if not is_provider_staff(staff):
         raise PermissionDenied("Only provider staff work the triage list.")
     parsed = parse(bytes(message.raw))
     uploads, notes = _uploads(parsed.attachments)
@@ -513,7 +514,7 @@ def triage_add_to_case(*, message: InboundMessage, case: Case, staff: User) -> N
 
 def triage_dismiss(*, messages: list[InboundMessage], staff: User) -> int:
     """Dismissed messages are kept (raw and reason), just off the list."""
-    if not access.is_provider_staff(staff):
+    if not is_provider_staff(staff):
         raise PermissionDenied("Only provider staff work the triage list.")
     done = 0
     for message in messages:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import time
 
-from helpdesk.defaults import grant_group_permissions
+from tenants.groups import grant_group_permissions
 
 NEW_YORK = "America/New_York"
 MIDNIGHT = time(0)  # as an end: midnight at the end of the day

@@ -18,7 +18,7 @@ Rules decided here (docs/architecture.md, "SLA"):
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -27,10 +27,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from helpdesk.models import Case, CaseEvent, EventKind, Status, Tier, Visibility
+from helpdesk.models import Case, Tier
 from sla import clock
 from sla.models import Calendar, ClosedDate, Plan, ResponseClock, Target, Unit
-from tenants.models import Tenant, TenantKind, User
+from tenants.models import Tenant, TenantKind
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def budget_due(cal: clock.Calendar, amount: int, unit: str, dispatched: datetime
     return clock.due_after_minutes(cal, dispatched, amount)
 
 
-def _schedule(target: Target, dispatched: datetime) -> Schedule:
+def schedule_from_target(target: Target, dispatched: datetime) -> Schedule:
     """A target applied to a dispatch instant (``schedule_for`` once the target is found)."""
     cal = target.calendar.as_clock()
     due = budget_due(cal, target.amount, target.unit, dispatched)
@@ -115,7 +115,7 @@ def schedule_for(plan: Plan | None, severity: int, dispatched: datetime) -> Sche
     dispatch to due; for a minute target that is the amount itself, for a day target whatever
     open time those days hold.
     """
-    return _schedule(target_for(plan, severity), dispatched)
+    return schedule_from_target(target_for(plan, severity), dispatched)
 
 
 def opening_schedule(tenant: Tenant, severity: int, dispatched: datetime) -> Schedule | None:
@@ -133,7 +133,7 @@ def opening_schedule(tenant: Tenant, severity: int, dispatched: datetime) -> Sch
         logger.error("No SLA target for severity %s for %s", severity, tenant)
         return None
     try:
-        return _schedule(found[0], dispatched)
+        return schedule_from_target(found[0], dispatched)
     except ValueError:
         logger.exception("No SLA clock for %s: bad calendar", tenant)
         return None
@@ -147,7 +147,7 @@ def due_for(plan: Plan | None, severity: int, dispatched: datetime) -> datetime:
 # --- response clocks --------------------------------------------------------------------------
 
 
-def _apply(clock_row: ResponseClock, schedule: Schedule, severity: int) -> None:
+def apply_schedule(clock_row: ResponseClock, schedule: Schedule, severity: int) -> None:
     target = schedule.target
     clock_row.target = target
     clock_row.severity = severity
@@ -193,7 +193,7 @@ def clock_start(
             return None
     now = timezone.now()
     row = ResponseClock(case=case, tier=tier, created_at=now, updated_at=now)
-    _apply(row, schedule, case.severity)
+    apply_schedule(row, schedule, case.severity)
     row.save()
     if tier == case.tier and case.response_due_at != row.due_at:
         Case.objects.filter(pk=case.pk).update(response_due_at=row.due_at)
@@ -206,14 +206,24 @@ def _local(instant: datetime, calendar: Calendar) -> str:
     return f"{instant.astimezone(ZoneInfo(calendar.timezone)):%Y-%m-%d %H:%M %Z}"
 
 
-def clock_recompute(*, case: Case, actor: User | None, reason: str = "") -> list[ResponseClock]:
+@dataclass(frozen=True)
+class DueChange:
+    """A running clock's due time moved by a severity change, as the calendar's wall times."""
+
+    tier: int
+    old_due: str
+    new_due: str
+
+
+def clock_recompute(*, case: Case) -> list[DueChange]:
     """After a severity change: recompute every running clock of the case from its original
-    dispatch with the target of the new severity, and record old → new due on the timeline.
+    dispatch with the target of the new severity. Returns the due times that moved, for the
+    case services to record on the timeline.
 
     Stopped clocks keep their due time: a response already given is judged by the target that
     applied when it was given.
     """
-    changed = []
+    changes = []
     now = timezone.now()
     # The caller holds the case's lock; this one guards against writers that do not.
     running = ResponseClock.objects.select_for_update(of=("self",)).filter(
@@ -227,24 +237,15 @@ def clock_recompute(*, case: Case, actor: User | None, reason: str = "") -> list
             logger.exception("%s: tier %s clock kept its due time", case.reference, row.tier)
             continue
         old_due, old_calendar = row.due_at, row.calendar
-        _apply(row, schedule, case.severity)
+        apply_schedule(row, schedule, case.severity)
         row.updated_at = now
         row.save()
-        changed.append(row)
         if row.due_at != old_due:
-            CaseEvent.objects.create(
-                case=case,
-                actor=actor,
-                kind=EventKind.DUE_CHANGED,
-                old_value=_local(old_due, old_calendar),
-                new_value=_local(row.due_at, row.calendar),
-                reason=reason,
-                # Phonism's clock is between the reseller and Phonism: not for the sub-customer.
-                visibility=Visibility.PUBLIC if row.tier == Tier.ONE else Visibility.RESELLER_NOTE,
-                created_at=now,
+            changes.append(
+                DueChange(row.tier, _local(old_due, old_calendar), _local(row.due_at, row.calendar))
             )
     case_sync_due(case)
-    return changed
+    return changes
 
 
 def clock_stop(*, case: Case, tier: int, at: datetime) -> bool:
@@ -270,56 +271,6 @@ def clocks_resume(*, case: Case, at: datetime) -> int:
     return ResponseClock.objects.filter(
         case=case, stopped_at__isnull=False, responded_at=None
     ).update(stopped_at=None, updated_at=at)
-
-
-def clocks_backfill(cases: Iterable[Case]) -> int:
-    """Give tier-one clocks to cases that were inserted without one (bulk seeds, data from
-    before the SLA engine): due from dispatch, stopped by ``first_response_at``, or by the
-    resolution of a case nobody answered. Returns how many clocks were created."""
-    cases = [c for c in cases if c.pk is not None]
-    have = set(
-        ResponseClock.objects.filter(case__in=cases, tier=Tier.ONE).values_list(
-            "case_id", flat=True
-        )
-    )
-    plans: dict[int, Plan | None] = {}
-    targets: dict[tuple[int | None, int], Target] = {}
-    rows, synced = [], []
-    now = timezone.now()
-    for case in cases:
-        if case.pk in have:
-            continue
-        if case.tenant_id not in plans:
-            plans[case.tenant_id] = plan_for(case.tenant, Tier.ONE)
-        plan = plans[case.tenant_id]
-        key = (plan.pk if plan else None, case.severity)
-        if key not in targets:
-            try:
-                targets[key] = target_for(plan, case.severity)
-            except NoTarget:
-                logger.exception("No SLA clock for %s", case.reference)
-                continue
-        row = ResponseClock(case=case, tier=Tier.ONE, created_at=now, updated_at=now)
-        _apply(row, _schedule(targets[key], case.dispatched_at), case.severity)
-        if case.first_response_at is not None:
-            row.responded_at = row.stopped_at = case.first_response_at
-        elif case.status in (Status.RESOLVED, Status.CLOSED):
-            row.stopped_at = case.resolved_at or case.closed_at or case.updated_at
-        rows.append(row)
-        if case.tier == Tier.ONE and case.response_due_at != row.due_at:
-            case.response_due_at = row.due_at
-            synced.append(case)
-    with transaction.atomic():
-        ResponseClock.objects.bulk_create(rows, batch_size=2000)
-        Case.objects.bulk_update(synced, ["response_due_at"], batch_size=2000)
-    return len(rows)
-
-
-def clocks_redate(*, case: Case) -> None:
-    """The case's dispatch and response times were moved (demo seeding): rebuild its tier-one
-    clock from them. Never for real cases, whose history is kept."""
-    ResponseClock.objects.filter(case=case).delete()
-    clocks_backfill([case])
 
 
 # --- plans and calendars (admin chores) -------------------------------------------------------

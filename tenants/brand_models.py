@@ -12,6 +12,7 @@ from functools import cached_property
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage, Storage
 from django.db import models
@@ -36,6 +37,19 @@ DEFAULT_INK = "#ffffff"
 BACKGROUNDS = ("#f6f8fb", "#ffffff")
 BODY_INK = "#1d2430"
 HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+# Brands are read on every page and every email but change rarely: they are kept in the shared
+# cache for a minute (read by ``tenants.branding``), and Brand.save/delete forget them at once.
+BRAND_CACHE_SECONDS = 60
+
+
+def brand_cache_key(tenant_id: int | None) -> str:
+    return f"brand:{tenant_id or 'provider'}"
+
+
+def forget_brand(tenant_id: int | None) -> None:
+    cache.delete_many([brand_cache_key(tenant_id), brand_cache_key(None)])
 
 
 def validate_hex_colour(value: str) -> None:
@@ -175,13 +189,9 @@ class Brand(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
-        from tenants.branding import forget_brand
-
         forget_brand(self.tenant_id)
 
     def delete(self, *args, **kwargs):
-        from tenants.branding import forget_brand
-
         forget_brand(self.tenant_id)
         return super().delete(*args, **kwargs)
 

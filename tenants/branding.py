@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from django.http.request import split_domain_port
 
 from tenants.access import membership_of
+from tenants.brand_models import BRAND_CACHE_SECONDS, brand_cache_key
 from tenants.models import Brand, Tenant, TenantKind
 
 
@@ -34,21 +35,8 @@ def _fallback(tenant: Tenant | None) -> Brand:
     )
 
 
-# Brands are read on every page and every email but change rarely: they are kept in the shared
-# cache for a minute, and Brand.save/delete forget them at once (``forget_brand``).
-BRAND_CACHE_SECONDS = 60
-
-
-def _brand_key(tenant_id: int | None) -> str:
-    return f"brand:{tenant_id or 'provider'}"
-
-
-def forget_brand(tenant_id: int | None) -> None:
-    cache.delete_many([_brand_key(tenant_id), _brand_key(None)])
-
-
 def _cached(tenant_id: int | None, load: Callable[[], Brand]) -> Brand:
-    key = _brand_key(tenant_id)
+    key = brand_cache_key(tenant_id)
     brand = cache.get(key)
     if brand is None:
         brand = load()

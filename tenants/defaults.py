@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from helpdesk.defaults import grant_group_permissions
+from tenants.groups import grant_group_permissions
 
 # Support managers keep the brands (SPEC §8 "Admin: ... brands"); support agents look them up.
 GROUP_PERMISSIONS: dict[str, list[str]] = {

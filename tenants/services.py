@@ -1,24 +1,26 @@
-"""Writes on tenants and people: admins invite and deactivate their organisation's agents; a
-reseller's admins also create and manage its sub-customers and their people (SPEC §3)."""
+"""Writes on tenants and people: admins deactivate their organisation's agents; a reseller's
+admins also create and manage its sub-customers and their people (SPEC §3). Inviting a person
+also sends an email, so it is a case-side service: ``helpdesk.services.people.member_invite``."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
-from helpdesk import notifications
-from sla.models import Plan
 from tenants import access
-from tenants.branding import brand_for_tenant
-from tenants.models import Membership, Role, Tenant, TenantKind, User
+from tenants.models import Tenant, TenantKind, User
+
+if TYPE_CHECKING:  # a type only: tenants' logic imports nothing from sla
+    from sla.models import Plan
 
 
-def _require_people_manager(actor: User, tenant: Tenant) -> None:
+def require_people_manager(actor: User, tenant: Tenant) -> None:
     if not access.can_manage_people_of(actor, tenant):
         raise PermissionDenied("Only your organisation's admins manage its people.")
 
@@ -44,53 +46,11 @@ def invitation_path(user: User) -> str:
     return reverse("invitation-accept", args=[uid, default_token_generator.make_token(user)])
 
 
-def member_invite(
-    *,
-    actor: User,
-    tenant: Tenant,
-    email: str,
-    first_name: str = "",
-    last_name: str = "",
-    role: str = Role.AGENT,
-    base_url: str,
-) -> User:
-    """Create the person with no usable password and mail them a link to set one.
-
-    The email comes from the brand the person will see (a sub-customer's reseller's), and links
-    to that brand's host name when it has one, so the page they land on wears it too;
-    ``base_url`` (where the admin works) is used otherwise.
-    """
-    _require_people_manager(actor, tenant)
-    email = email.strip().lower()
-    existing = User.objects.filter(email__iexact=email).select_related("membership").first()
-    pending = (
-        existing is not None
-        and not existing.has_usable_password()
-        and getattr(existing, "membership", None) is not None
-        and existing.membership.tenant_id == tenant.pk
-    )
-    if existing is not None and not pending:
-        raise ValidationError({"email": "Someone with this email address already has an account."})
-    brand = brand_for_tenant(tenant)
-    site = brand.site_url if brand.primary_host else base_url
-    with transaction.atomic():
-        if pending:  # invited before but never signed in: send a fresh link
-            user = existing
-        else:
-            user = User.objects.create_user(email, None, first_name=first_name, last_name=last_name)
-            Membership.objects.create(user=user, tenant=tenant, role=role)
-        # Written with the person and sent by a worker once they exist for sure, from the
-        # brand they will see (helpdesk.outbox); a failed send leaves them listed for a
-        # re-invite. The link's token is made when the email is rendered, never stored.
-        notifications.invitation(user=user, tenant=tenant, inviter=actor, site=site)
-    return user
-
-
 def member_set_active(*, actor: User, member: User, active: bool) -> User:
     membership = access.membership_of(member)
     if membership is None:
         raise PermissionDenied("Not a member of an organisation.")
-    _require_people_manager(actor, membership.tenant)
+    require_people_manager(actor, membership.tenant)
     if member.pk == actor.pk and not active:
         raise ValidationError("You cannot deactivate yourself; ask another admin.")
     member.is_active = active

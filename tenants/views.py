@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from helpdesk import services as case_services
 from helpdesk.forms import apply_service_errors
 from tenants import services
 from tenants.access import membership_of
@@ -35,7 +36,7 @@ def invite_from_form(request: HttpRequest, tenant: Tenant, form: InviteForm) -> 
     if not form.is_valid():
         return False
     try:
-        user = services.member_invite(
+        user = case_services.member_invite(
             actor=request.user,
             tenant=tenant,
             base_url=request.build_absolute_uri("/"),

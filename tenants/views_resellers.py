@@ -1,6 +1,6 @@
 """A reseller's admins manage their customers (sub-customers), those customers' people and the
 plan of their tier one (SPEC §1, §3, §8). Other people get a 403 that says why; another
-reseller's customer is a 404 (fetched through tenants.access)."""
+reseller's customer is a 404 (fetched through helpdesk.access)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from helpdesk import access
 from helpdesk.forms import apply_service_errors
-from tenants import access, services
+from helpdesk.selectors import with_people_and_open_cases
+from tenants import services
 from tenants.forms import InviteForm, SubcustomerForm, TierOnePlanForm
 from tenants.models import Membership, Tenant
-from tenants.selectors import with_people_and_open_cases
 from tenants.views import invite_from_form
 
 

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from helpdesk.defaults import grant_group_permissions
+from tenants.groups import grant_group_permissions
 
 AGENT = ["view_inboundmessage", "change_inboundmessage", "view_triage", "change_triage"]
 

@@ -220,7 +220,7 @@ def test_the_changelist_counts_no_further_than_its_cap(alice_client, demo, monke
 
 
 def escalated_initech_case(demo) -> Case:
-    from helpdesk.escalation import case_escalate
+    from helpdesk.services import case_escalate
 
     case = Case.objects.filter(tenant__slug="initech", tier=1, status=Status.NEW).first()
     case_escalate(case=case, actor=demo["rob"], note="Registration storm since the upgrade")

@@ -8,12 +8,11 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from helpdesk import services
-from helpdesk.escalation import can_escalate, case_escalate, case_hand_back
+from helpdesk import access, services
 from helpdesk.models import EventKind, Severity, Tier, Visibility
+from helpdesk.services import can_escalate, case_escalate, case_hand_back
 from sla.models import ResponseClock, SlaState
 from sla.selectors import sla_status
-from tenants import access
 from tenants.models import Role, TenantKind
 from tests.factories import TenantFactory, member, open_case, staff
 from tests.sla.helpers import ny

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 from smtplib import SMTPServerDisconnected
 
 import pytest
@@ -12,6 +16,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from helpdesk import outbox, services, tasks
+from helpdesk.emails import build_message
 from helpdesk.models import Channel, NotificationKind, OutboundEmail, OutboxStatus, Severity
 
 pytestmark = pytest.mark.django_db
@@ -64,8 +69,8 @@ def test_opening_a_case_works_while_the_broker_is_down_and_the_drain_sends_later
 def test_two_deliveries_of_one_message_send_it_once(demo):
     case = open_case(demo["ann"])
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
-    assert outbox.outbox_send(row.pk) is True
-    assert outbox.outbox_send(row.pk) is False
+    assert outbox.outbox_send(row.pk, build=build_message) is True
+    assert outbox.outbox_send(row.pk, build=build_message) is False
     tasks.send_email.apply(args=(row.pk,))  # a redelivered task
     assert [m.to for m in mail.outbox] == [["ann@acme.test"]]
     row.refresh_from_db()
@@ -78,7 +83,8 @@ def test_a_claim_abandoned_by_a_dead_worker_is_taken_again_after_the_lease(demo)
     OutboundEmail.objects.filter(pk=row.pk).update(
         status=OutboxStatus.SENDING, claimed_at=timezone.now()
     )
-    assert outbox.outbox_send(row.pk) is False  # another worker may be sending it right now
+    # another worker may be sending it right now
+    assert outbox.outbox_send(row.pk, build=build_message) is False
     later = timezone.now() + outbox.CLAIM_LEASE + timedelta(seconds=1)
     with time_machine.travel(later, tick=False):
         assert outbox.outbox_drain() >= 1
@@ -99,7 +105,7 @@ def test_an_smtp_failure_puts_the_row_back_and_the_task_retries(demo, monkeypatc
 
     monkeypatch.setattr("django.core.mail.EmailMessage.send", flaky)
     with pytest.raises(SMTPServerDisconnected):
-        outbox.outbox_send(row.pk)
+        outbox.outbox_send(row.pk, build=build_message)
     row.refresh_from_db()
     assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
     assert "SMTPServerDisconnected" in row.last_error
@@ -119,12 +125,12 @@ def test_a_row_that_keeps_failing_is_given_up_and_can_be_sent_again(demo, monkey
 
     monkeypatch.setattr("django.core.mail.EmailMessage.send", down)
     with pytest.raises(ConnectionRefusedError):
-        outbox.outbox_send(row.pk)
+        outbox.outbox_send(row.pk, build=build_message)
     row.refresh_from_db()
     assert row.status == OutboxStatus.FAILED
     monkeypatch.undo()
     assert outbox.outbox_retry(ids=[row.pk]) == 1
-    assert outbox.outbox_send(row.pk) is True
+    assert outbox.outbox_send(row.pk, build=build_message) is True
 
 
 def test_a_template_error_fails_the_row_without_retrying(demo):
@@ -132,7 +138,7 @@ def test_a_template_error_fails_the_row_without_retrying(demo):
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
     OutboundEmail.objects.filter(pk=row.pk).update(kind="no_such_template")
     with pytest.raises(Exception, match="no_such_template"):
-        outbox.outbox_send(row.pk)
+        outbox.outbox_send(row.pk, build=build_message)
     row.refresh_from_db()
     assert row.status == OutboxStatus.FAILED
 
@@ -146,3 +152,21 @@ def test_many_rows_are_enqueued_as_a_few_fan_out_messages(monkeypatch):
     sent.clear()
     assert outbox.enqueue([7, 8])
     assert sent == [(7,), (8,)]
+
+
+def test_a_fresh_process_finds_the_tasks_the_outbox_enqueues_by_name() -> None:
+    """Web processes and commands never import helpdesk.tasks themselves: the app registry's
+    ready() must register them, or every email would wait for the drain."""
+    code = (
+        "import django; django.setup(); from helpdesk import outbox; "
+        "print(outbox._task(outbox.SEND_TASK).name, outbox._task(outbox.FANOUT_TASK).name)"
+    )
+    done = subprocess.run(  # noqa: S603 - our own code
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "helpdesk.settings"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [outbox.SEND_TASK, outbox.FANOUT_TASK]

@@ -3,8 +3,8 @@
 import pytest
 from django.test import override_settings
 
+from helpdesk.emails import build_message
 from helpdesk.models import Case, OutboundEmail, Status
-from helpdesk.outbox import build_message
 from helpdesk.services import case_change_status
 from intake.models import Outcome
 from tests.intake.helpers import ingest, mail

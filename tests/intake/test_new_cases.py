@@ -3,8 +3,8 @@
 import pytest
 from django.test import override_settings
 
+from helpdesk.emails import build_message
 from helpdesk.models import Case, Channel, OutboundEmail, Severity, Tier
-from helpdesk.outbox import build_message
 from intake.models import InboundMessage, Outcome
 from tenants.models import Tenant
 from tests.intake.helpers import ingest, mail

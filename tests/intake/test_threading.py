@@ -3,8 +3,8 @@ are added only when the sender may act on the case (otherwise: triage)."""
 
 import pytest
 
+from helpdesk.emails import build_message
 from helpdesk.models import Case, OutboundEmail, Status, Visibility
-from helpdesk.outbox import build_message
 from helpdesk.reply_address import reply_address
 from helpdesk.services import case_change_status, update_add
 from intake.models import Outcome

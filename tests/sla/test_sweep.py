@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk import services
+from helpdesk.access import events_visible_to
 from helpdesk.models import (
     CaseEvent,
     Channel,
@@ -25,7 +26,6 @@ from helpdesk.models import (
 from sla import sweep as sweeping
 from sla import tasks
 from sla.models import ResponseClock, SlaEvent, SlaEventKind
-from tenants.access import events_visible_to
 
 pytestmark = pytest.mark.django_db
 

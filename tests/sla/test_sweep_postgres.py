@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from helpdesk import notifications, outbox, services
+from helpdesk.emails import build_message
 from helpdesk.models import Channel, NotificationKind, OutboundEmail, OutboxStatus, Severity
 from sla import sweep as sweeping
 from sla.models import ResponseClock, SlaEvent, SlaEventKind
@@ -115,7 +116,7 @@ def test_two_workers_sending_the_same_rows_send_each_once(demo, monkeypatch):
     mail.outbox.clear()
 
     def worker() -> int:
-        return sum(outbox.outbox_send(pk) for pk in rows)
+        return sum(outbox.outbox_send(pk, build=build_message) for pk in rows)
 
     sent = in_threads(worker, worker)
     assert sum(sent) == 40

@@ -2,8 +2,8 @@
 
 import pytest
 
+from helpdesk import access
 from helpdesk.models import Case, CaseUpdate, Visibility
-from tenants import access
 
 # person → the organisations whose cases they see ("*" = all)
 SEES_CASES_OF = {

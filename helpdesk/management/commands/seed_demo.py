@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from helpdesk import notifications, services
 from helpdesk.defaults import ensure_defaults
-from helpdesk.escalation import case_escalate
 from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Channel, Severity, Status
-from sla import services as sla
+from helpdesk.services import case_escalate
+from sla.backfill import clocks_redate
 from sla.defaults import ensure_defaults as ensure_sla_defaults
 from tenants.demo import seed_brands
 from tenants.models import CustomerPriority, Membership, Role, Tenant, TenantKind, User
@@ -242,7 +242,7 @@ class Command(BaseCommand):
                 setattr(case, field, value - back)
         case.save()
         # Due times are business time from dispatch, not a fixed offset: compute them anew.
-        sla.clocks_redate(case=case)
+        clocks_redate(case=case)
         Attachment.objects.filter(case=case).update(created_at=timezone.now() - back)
 
     @staticmethod

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandParser
 
 from helpdesk.models import Case, Tier
-from sla import services
+from sla.backfill import clocks_backfill
 from sla.models import ResponseClock
 
 
@@ -28,6 +28,6 @@ class Command(BaseCommand):
             cases = list(missing.filter(pk__gt=last)[:batch])
             if not cases:
                 break
-            created += services.clocks_backfill(cases)
+            created += clocks_backfill(cases)
             last = cases[-1].pk
         self.stdout.write(f"Created {created} response clock(s).")

@@ -1,4 +1,4 @@
-"""Reads that take more than a line."""
+"""Reads that take more than a line and span cases and tenants."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Escalation services (SPEC §4): a reseller hands a sub-customer's case to the provider (tier
-two) and the provider hands it back. Same style as ``helpdesk.services``: keyword-only, one
+two) and the provider hands it back. Same style as the other case services: keyword-only, one
 transaction, the case row locked, an event per change.
 
 - Escalating starts the provider's response clock at the escalation instant, with the plan that
@@ -18,10 +18,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from helpdesk import access
 from helpdesk.models import Case, CaseUpdate, EventKind, Tier, Visibility
-from helpdesk.services import _event, _locked, update_add
+from helpdesk.services.common import case_lock, event_add
+from helpdesk.services.updates import update_add
 from sla import services as sla
-from tenants import access
 from tenants.models import TenantKind, User
 
 
@@ -43,7 +44,7 @@ def case_escalate(*, case: Case, actor: User, note: str) -> CaseUpdate:
     if not note.strip():
         raise ValidationError({"note": "Tell the provider what you need: it opens the thread."})
     with transaction.atomic():
-        locked = _locked(case)
+        locked = case_lock(case)
         if locked.tenant.kind != TenantKind.SUBCUSTOMER:
             raise ValidationError("Only a reseller's customers' cases are escalated.")
         if not locked.is_open:
@@ -57,7 +58,7 @@ def case_escalate(*, case: Case, actor: User, note: str) -> CaseUpdate:
         # The reseller is now the provider's customer on this case (SPEC §4 "Dispatch").
         sla.clock_start(case=locked, tier=Tier.TWO, dispatched_at=now)
         sla.case_sync_due(locked)
-        _event(
+        event_add(
             locked,
             actor,
             EventKind.ESCALATED,
@@ -78,7 +79,7 @@ def case_hand_back(*, case: Case, actor: User, note: str) -> CaseUpdate:
     if not note.strip():
         raise ValidationError({"note": "Tell the reseller what you found or need."})
     with transaction.atomic():
-        locked = _locked(case)
+        locked = case_lock(case)
         if locked.tier != Tier.TWO:
             raise ValidationError("This case is not escalated.")
         # The message first: it is the provider's response if none came before.
@@ -89,7 +90,7 @@ def case_hand_back(*, case: Case, actor: User, note: str) -> CaseUpdate:
         locked.updated_at = now
         locked.save(update_fields=["tier", "updated_at"])
         sla.case_sync_due(locked)
-        _event(
+        event_add(
             locked,
             actor,
             EventKind.HANDED_BACK,

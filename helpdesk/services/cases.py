@@ -1,16 +1,13 @@
-"""The only way cases change (ARCHITECTURE "One way in").
+"""Opening cases and changing their severity, status and assignee (SPEC §4).
 
-Every channel (portal, widget, email, admin, seeds, tests) opens and changes cases here, so the
-contract's rules (Emergency entitlement, the Minor default, allowed status transitions, who may
-write what) hold for all of them. Each service runs in one transaction, locks the case it changes
-and writes a CaseEvent per change. Rule violations raise ``ValidationError`` with a message meant
-for the person who asked; acting outside one's reach raises ``PermissionDenied``.
+Each service runs in one transaction, locks the case it changes and writes a CaseEvent per
+change. Rule violations raise ``ValidationError`` with a message meant for the person who asked;
+acting outside one's reach raises ``PermissionDenied``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -18,13 +15,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from helpdesk import notifications
+from helpdesk import access, notifications
 from helpdesk.attachments import store_attachments, validate_attachments
 from helpdesk.models import (
     SELF_SERVICE_CHANNELS,
     Case,
-    CaseEvent,
-    CaseUpdate,
     Channel,
     Counter,
     EventKind,
@@ -33,8 +28,8 @@ from helpdesk.models import (
     Tier,
     Visibility,
 )
+from helpdesk.services.common import actor_check, case_lock, event_add, status_set
 from sla import services as sla
-from tenants import access
 from tenants.models import Tenant, TenantKind, User
 
 REFERENCE_COUNTER = "case_reference"
@@ -77,28 +72,6 @@ def reserve_references(count: int = 1) -> list[str]:
 
 
 # --- opening ----------------------------------------------------------------------------------
-
-
-def _event(
-    case: Case,
-    actor: User | None,
-    kind: str,
-    at: datetime,
-    old: object = "",
-    new: object = "",
-    reason: str = "",
-    visibility: str = Visibility.PUBLIC,
-) -> CaseEvent:
-    return CaseEvent.objects.create(
-        case=case,
-        actor=actor,
-        kind=kind,
-        old_value=str(old),
-        new_value=str(new),
-        reason=reason,
-        visibility=visibility,
-        created_at=at,
-    )
 
 
 def _check_severity_allowed(tenant: Tenant, severity: int) -> None:
@@ -175,7 +148,9 @@ def case_open(
         )
         if schedule is not None:
             sla.clock_start(case=case, tier=Tier.ONE, dispatched_at=now, schedule=schedule)
-        _event(case, opened_by or requester, EventKind.OPENED, now, new=case.get_severity_display())
+        event_add(
+            case, opened_by or requester, EventKind.OPENED, now, new=case.get_severity_display()
+        )
         store_attachments(case, None, uploads, opened_by or requester)
         notifications.case_opened(case, opened_by)
     return case
@@ -184,158 +159,14 @@ def case_open(
 # --- changing ---------------------------------------------------------------------------------
 
 
-def _locked(case: Case) -> Case:
-    return (
-        Case.objects.select_for_update(of=("self",))
-        .select_related("tenant__parent")
-        .get(pk=case.pk)
-    )
-
-
-def _require_actor(actor: User, case: Case) -> None:
-    if not access.can_act_on_case(actor, case):
-        raise PermissionDenied("You cannot act on this case.")
-
-
-def update_add(
-    *,
-    case: Case,
-    author: User,
-    body: str,
-    internal: bool = False,
-    escalation: bool = False,
-    attachments: Iterable[UploadedFile] = (),
-) -> CaseUpdate:
-    """Add a public reply, an internal note, or (``escalation``) a message in the escalation
-    thread between a reseller and the provider. The support side's first public reply after
-    dispatch is the case's response (SPEC §4); on an escalated case, the provider's first
-    message in the thread is the response on its own clock."""
-    _require_actor(author, case)
-    body = body.strip()
-    if not body:
-        raise ValidationError({"body": "Write something first."})
-    uploads = validate_attachments(attachments)
-    support = access.is_support_side(author, case)
-    visibility = update_visibility(case, author, internal=internal, escalation=escalation)
-
-    now = timezone.now()
-    with transaction.atomic():
-        locked = _locked(case)
-        if locked.status == Status.CLOSED:
-            raise ValidationError("This case is closed; please open a new case instead.")
-        update = CaseUpdate.objects.create(
-            case=locked,
-            author=author,
-            author_email=author.email,
-            visibility=visibility,
-            body=body,
-            by_support=support,
-            created_at=now,
-        )
-        store_attachments(locked, update, uploads, author)
-        _event(
-            locked,
-            author,
-            EventKind.UPDATE_ADDED,
-            now,
-            new=update.get_visibility_display(),
-            visibility=visibility,
-        )
-        changed = ["updated_at"]
-        if visibility == Visibility.ESCALATION:
-            if locked.tier != Tier.TWO:
-                raise ValidationError({"body": "Escalate the case before writing to the provider."})
-            if access.is_provider_staff(author):
-                sla.clock_stop(case=locked, tier=Tier.TWO, at=now)
-        if visibility == Visibility.PUBLIC and support:
-            # The response stops tier one's clock; notes and customer comments never get here.
-            sla.clock_stop(case=locked, tier=Tier.ONE, at=now)
-        if visibility == Visibility.PUBLIC and support and locked.first_response_at is None:
-            locked.first_response_at = now
-            changed.append("first_response_at")
-            _event(locked, author, EventKind.RESPONDED, now)
-            if locked.status == Status.NEW:
-                _set_status(locked, author, Status.RESPONDED, now)
-                changed.append("status")
-        elif visibility == Visibility.PUBLIC and not support and locked.status == Status.WAITING:
-            # The customer answered what support was waiting for: the ball is back with support.
-            _set_status(locked, author, Status.IN_PROGRESS, now, reason="The customer replied.")
-            changed.append("status")
-        locked.updated_at = now
-        locked.save(update_fields=changed)
-        notifications.update_added(update)
-    case.refresh_from_db()
-    return update
-
-
-def update_visibility(case: Case, author: User, *, internal: bool, escalation: bool) -> str:
-    """Who will see an update ``author`` writes on ``case``, or the ValidationError saying why
-    they may not write it (forms call this to show the error before anything is saved)."""
-    support = access.is_support_side(author, case)
-    staff = access.is_provider_staff(author)
-    if case.status == Status.CLOSED:
-        raise ValidationError("This case is closed; please open a new case instead.")
-    sub_customer_case = case.tenant.kind == TenantKind.SUBCUSTOMER
-    if escalation:
-        if not (sub_customer_case and support):
-            raise ValidationError(
-                {"body": "Only the reseller and the provider write in the escalation thread."}
-            )
-        if case.tier != Tier.TWO:
-            raise ValidationError({"body": "Escalate the case before writing to the provider."})
-        return Visibility.ESCALATION
-    if internal:
-        if not support:
-            raise ValidationError({"internal": "Only the support side can write internal notes."})
-        return Visibility.PROVIDER_NOTE if staff else Visibility.RESELLER_NOTE
-    if staff and sub_customer_case:
-        # White label: the sub-customer hears only from its reseller, never from the provider.
-        raise ValidationError(
-            {"body": "The reseller answers its customer: write in the escalation thread."}
-        )
-    return Visibility.PUBLIC
-
-
-def update_kinds(case: Case, author: User) -> list[str]:
-    """What ``author`` may write on ``case`` now: "public", "internal", "escalation"."""
-    if not access.can_act_on_case(author, case):
-        return []
-    kinds = []
-    for kind in ("public", "internal", "escalation"):
-        try:
-            update_visibility(
-                case, author, internal=kind == "internal", escalation=kind == "escalation"
-            )
-        except ValidationError:
-            continue
-        kinds.append(kind)
-    return kinds
-
-
-def _set_status(
-    case: Case, actor: User | None, status: str, at: datetime, reason: str = ""
-) -> None:
-    old = case.get_status_display()
-    case.status = status
-    _event(
-        case,
-        actor,
-        EventKind.STATUS_CHANGED,
-        at,
-        old=old,
-        new=case.get_status_display(),
-        reason=reason,
-    )
-
-
 def case_change_severity(*, case: Case, actor: User, severity: int, reason: str) -> Case:
     """Change severity, recorded with who, when and why (SPEC §4)."""
-    _require_actor(actor, case)
+    actor_check(actor, case)
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the severity changes."})
     with transaction.atomic():
-        locked = _locked(case)
+        locked = case_lock(case)
         if not locked.is_open:
             raise ValidationError("Severity can only change while the case is open.")
         if severity == locked.severity:
@@ -346,7 +177,7 @@ def case_change_severity(*, case: Case, actor: User, severity: int, reason: str)
         locked.severity = severity
         locked.updated_at = now
         locked.save(update_fields=["severity", "updated_at"])
-        _event(
+        event_add(
             locked,
             actor,
             EventKind.SEVERITY_CHANGED,
@@ -356,7 +187,20 @@ def case_change_severity(*, case: Case, actor: User, severity: int, reason: str)
             reason=reason,
         )
         # The due time follows the new severity, counted from the original dispatch.
-        sla.clock_recompute(case=locked, actor=actor, reason=reason)
+        for change in sla.clock_recompute(case=locked):
+            event_add(
+                locked,
+                actor,
+                EventKind.DUE_CHANGED,
+                now,
+                old=change.old_due,
+                new=change.new_due,
+                reason=reason,
+                # Phonism's clock is between the reseller and Phonism: not for the sub-customer.
+                visibility=Visibility.PUBLIC
+                if change.tier == Tier.ONE
+                else Visibility.RESELLER_NOTE,
+            )
         notifications.severity_changed(locked, actor, old)
     case.refresh_from_db()
     return case
@@ -374,9 +218,9 @@ def allowed_statuses(case: Case, actor: User) -> list[str]:
 
 
 def case_change_status(*, case: Case, actor: User, status: str, reason: str = "") -> Case:
-    _require_actor(actor, case)
+    actor_check(actor, case)
     with transaction.atomic():
-        locked = _locked(case)
+        locked = case_lock(case)
         if status not in allowed_statuses(locked, actor):
             current, wanted = locked.get_status_display(), Status(status).label
             if locked.status == Status.CLOSED:
@@ -389,7 +233,7 @@ def case_change_status(*, case: Case, actor: User, status: str, reason: str = ""
         now = timezone.now()
         reopening = locked.status == Status.RESOLVED and status == Status.IN_PROGRESS
         old = locked.get_status_display()
-        _set_status(locked, actor, status, now, reason=reason.strip())
+        status_set(locked, actor, status, now, reason=reason.strip())
         if status == Status.RESOLVED:
             locked.resolved_at = now
         elif status == Status.CLOSED:
@@ -417,7 +261,7 @@ def case_assign(*, case: Case, actor: User, assignee: User | None) -> Case:
             {"assignee": f"{assignee} does not work on this case's support side."}
         )
     with transaction.atomic():
-        locked = _locked(case)
+        locked = case_lock(case)
         if locked.assignee_id == (assignee.pk if assignee else None):
             return locked
         now = timezone.now()
@@ -425,7 +269,7 @@ def case_assign(*, case: Case, actor: User, assignee: User | None) -> Case:
         locked.assignee = assignee
         locked.updated_at = now
         locked.save(update_fields=["assignee", "updated_at"])
-        _event(
+        event_add(
             locked,
             actor,
             EventKind.ASSIGNED,

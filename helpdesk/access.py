@@ -1,0 +1,143 @@
+"""Who may see and act on which case, update, event and attachment: the one access policy
+(SPEC §3, ARCHITECTURE "One access policy"). The questions about people and tenants it builds
+on are in ``tenants.access`` and re-exported here, so callers ask this one module.
+
+Every view and form fetches cases, updates, events and attachments through the querysets here,
+e.g. ``get_object_or_404(cases_visible_to(user), reference=ref)``. An object outside the viewer's
+reach is then simply not found: a 404, never a 403, so existence is not disclosed.
+
+The rules:
+- provider staff (active ``is_staff`` users who are not a customer's member) see everything;
+- a member of a tenant sees every case of that tenant, whoever opened it;
+- a reseller's members also see every case of the reseller's sub-customers (they are tier one);
+- on a case, the requesting side sees public updates only; the tier-one side of a
+  sub-customer's case (the reseller) also sees the reseller's internal notes; provider notes
+  are for provider staff.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Visibility
+from tenants.access import (
+    active_membership,
+    can_manage_people_of,
+    can_open_case_for,
+    is_provider_staff,
+    membership_of,
+    reseller_administered_by,
+    reseller_of,
+    subcustomers_managed_by,
+    tenants_visible_to,
+)
+from tenants.models import TenantKind
+
+# The people half, re-exported so that views and services ask one module.
+__all__ = [
+    "attachments_visible_to",
+    "can_act_on_case",
+    "can_manage_people_of",
+    "can_open_case_for",
+    "cases_visible_to",
+    "events_visible_to",
+    "is_provider_staff",
+    "is_requesting_side",
+    "is_support_side",
+    "membership_of",
+    "reseller_administered_by",
+    "reseller_of",
+    "subcustomers_managed_by",
+    "tenants_visible_to",
+    "updates_visible_to",
+]
+
+
+def _case_tenant_filter(user, prefix: str = "") -> Q | None:
+    """A filter on cases (through ``prefix``) for the user; None means no restriction."""
+    if is_provider_staff(user):
+        return None
+    membership = active_membership(user)
+    if membership is None:
+        return Q(pk__in=[])
+    tenant = membership.tenant
+    own = Q(**{f"{prefix}tenant": tenant})
+    if tenant.kind == TenantKind.RESELLER:
+        return own | Q(**{f"{prefix}tenant__parent": tenant})
+    return own
+
+
+def cases_visible_to(user) -> QuerySet[Case]:
+    condition = _case_tenant_filter(user)
+    return Case.objects.all() if condition is None else Case.objects.filter(condition)
+
+
+def _visibilities_for(user, prefix: str) -> Q | None:
+    """Which update visibilities the user sees, expressed on the related case via ``prefix``."""
+    if is_provider_staff(user):
+        return None
+    membership = active_membership(user)
+    if membership is None:
+        return Q(pk__in=[])
+    tenant = membership.tenant
+    public = Q(visibility=Visibility.PUBLIC)
+    if tenant.kind == TenantKind.RESELLER:
+        # On its sub-customers' cases the reseller is the support side: it sees its own notes
+        # and the escalation thread it holds with the provider.
+        tier_one_side = Q(visibility__in=[Visibility.RESELLER_NOTE, Visibility.ESCALATION]) & Q(
+            **{f"{prefix}tenant__parent": tenant}
+        )
+        return public | tier_one_side
+    return public
+
+
+def updates_visible_to(user) -> QuerySet[CaseUpdate]:
+    return _filter(CaseUpdate.objects.all(), user, "case__")
+
+
+def events_visible_to(user) -> QuerySet[CaseEvent]:
+    return _filter(CaseEvent.objects.all(), user, "case__")
+
+
+def attachments_visible_to(user) -> QuerySet[Attachment]:
+    qs = Attachment.objects.all()
+    if is_provider_staff(user):
+        return qs
+    # An attachment is visible when its update is (the update carries the visibility); one sent
+    # with the opening request has no update and is as visible as its case.
+    updates = updates_visible_to(user).values("pk")
+    cases = cases_visible_to(user).values("pk")
+    return qs.filter(Q(update__in=updates) | Q(update__isnull=True, case__in=cases))
+
+
+def _filter(qs: QuerySet, user, prefix: str) -> QuerySet:
+    tenant_q = _case_tenant_filter(user, prefix)
+    visibility_q = _visibilities_for(user, prefix)
+    for condition in (tenant_q, visibility_q):
+        if condition is not None:
+            qs = qs.filter(condition)
+    return qs
+
+
+# --- acting on a case -------------------------------------------------------------------------
+
+
+def is_support_side(user, case: Case) -> bool:
+    """Whether the user answers this case: provider staff, or the members of its tier one."""
+    if is_provider_staff(user):
+        return True
+    membership = active_membership(user)
+    if membership is None:
+        return False
+    tier_one = case.tenant.tier_one
+    return tier_one.kind == TenantKind.RESELLER and membership.tenant_id == tier_one.pk
+
+
+def is_requesting_side(user, case: Case) -> bool:
+    """Whether the user is a member of the tenant that asked for help."""
+    membership = active_membership(user)
+    return membership is not None and membership.tenant_id == case.tenant_id
+
+
+def can_act_on_case(user, case: Case) -> bool:
+    return is_support_side(user, case) or is_requesting_side(user, case)
