@@ -39,6 +39,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 MESSAGES = int(os.environ.get("MESSAGES", "10000"))
 IMAP_MESSAGES = int(os.environ.get("IMAP_MESSAGES", "1000"))
 AGENTS = 500
+PROGRESS = int(os.environ.get("PROGRESS", "1000"))
 
 
 def rss_mib() -> float:
@@ -128,10 +129,14 @@ def bench_pipe(agents: list[str]) -> None:
         outcomes[row.outcome] = outcomes.get(row.outcome, 0) + 1
         if row.outcome == Outcome.CASE_OPENED and len(replied) < 2000:
             replied.append((f"<{row.message_id}>", row.from_address))
-        if (n + 1) % 2000 == 0:
+        if (n + 1) % PROGRESS == 0:
             elapsed = time.perf_counter() - started
+            used = time.process_time() - cpu
             print(
-                f"  {n + 1:>6,} messages  {elapsed:6.1f} s  {(n + 1) / elapsed:6.0f}/s  RSS {rss_mib():.0f} MiB"
+                f"  {n + 1:>6,} messages  {elapsed:6.1f} s  {(n + 1) / elapsed:6.0f}/s  "
+                f"CPU {used:6.1f} s ({(n + 1) / used:.0f}/CPU s)  RSS {rss_mib():.0f} MiB  "
+                f"load {os.getloadavg()[0]:.1f}",
+                flush=True,
             )
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(f"{MESSAGES:,} messages in {elapsed:.1f} s: {MESSAGES / elapsed:.0f} per second")
