@@ -193,8 +193,10 @@ def main() -> None:
 
     django.setup()
     agents = prepare()
-    bench_pipe(agents)
-    bench_imap(agents)
+    if MESSAGES:
+        bench_pipe(agents)
+    if IMAP_MESSAGES:
+        bench_imap(agents)
 
 
 if __name__ == "__main__":
