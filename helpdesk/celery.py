@@ -43,6 +43,11 @@ app.conf.update(
             "schedule": 60.0,
             "options": {"expires": 55},
         },
+        "webhooks-drain": {
+            "task": "api.tasks.webhooks_drain",
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        },
         # IMAP mailboxes, and inbound emails left pending or failed (intake, issue 12).
         "intake-poll": {
             "task": "intake.tasks.intake_poll",

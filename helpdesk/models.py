@@ -58,12 +58,14 @@ class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     PHONE = "phone", "Phone"
     CHAT = "chat", "Chat"
+    API = "api", "API"
     OTHER = "other", "Other"
 
 
 # Channels where the customer's agent picks the severity themselves; every other channel
-# defaults to Minor (SPEC §4).
-SELF_SERVICE_CHANNELS = frozenset({Channel.PORTAL, Channel.WIDGET})
+# defaults to Minor (SPEC §4). An API caller is a customer's agent's integration: it must
+# choose, as on the portal.
+SELF_SERVICE_CHANNELS = frozenset({Channel.PORTAL, Channel.WIDGET, Channel.API})
 
 
 class Status(models.TextChoices):
@@ -134,6 +136,9 @@ class Case(models.Model):
     # A copy of the due time of the case's current response clock (sla.ResponseClock of the
     # case's tier), kept by sla.services so that lists sort by due time on an indexed column.
     response_due_at = models.DateTimeField(null=True, blank=True)
+    # The same for tier one's clock whatever the case's tier: the requesting side (and a
+    # reseller) see tier one's clock, and their lists sort and filter on it (sla.selectors).
+    tier_one_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -144,6 +149,7 @@ class Case(models.Model):
             models.Index(fields=["-created_at", "-id"], name="case_newest"),
             models.Index(fields=["status", "severity"], name="case_status_severity"),
             models.Index(fields=["response_due_at", "id"], name="case_response_due"),
+            models.Index(fields=["tier_one_due_at", "id"], name="case_tier_one_due"),
         ]
         constraints = [
             models.CheckConstraint(

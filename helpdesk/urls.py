@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api import views_keys as api_keys
 from helpdesk import views
 from intake import views as intake_views
+from sla import views as sla_views
 from tenants import views as tenant_views
 from tenants.forms import BrandedPasswordResetForm, ThrottledAuthenticationForm
 
@@ -60,5 +62,11 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("intake/email", intake_views.inbound_email, name="intake-email"),
     path("", include("tenants.urls")),
+    path("", include("sla.urls")),
+    path("admin/sla/dashboard/", admin.site.admin_view(sla_views.dashboard), name="sla-dashboard"),
+    path("api/v1/", include("api.urls")),
+    path("settings/api-keys/", api_keys.key_list, name="api-keys"),
+    path("settings/api-keys/<int:pk>/revoke/", api_keys.key_revoke, name="api-key-revoke"),
+    path("", include("widget.urls")),
     path("admin/", admin.site.urls),
 ]
