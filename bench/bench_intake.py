@@ -177,7 +177,9 @@ def bench_imap(agents: list[str]) -> None:
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         print(
             f"IMAP poll of {IMAP_MESSAGES:,} new messages: {elapsed:.1f} s "
-            f"({new:,} stored and processed, {InboundMessage.objects.count() - before:,} rows)"
+            f"({new:,} stored and processed, {InboundMessage.objects.count() - before:,} rows; "
+            f"CPU {cpu:.1f} s; load {os.getloadavg()[0]:.1f})",
+            flush=True,
         )
         started = time.perf_counter()
         again = mailbox_poll(mailbox)
