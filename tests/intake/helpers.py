@@ -5,6 +5,8 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from helpdesk.models import NotificationIntent
+from helpdesk.notifications import intent_expand
 from intake.models import InboundMessage, Source
 from intake.services import email_ingest
 
@@ -40,3 +42,10 @@ def mail(
 
 def ingest(raw: bytes, recipient: str = "") -> InboundMessage:
     return email_ingest(raw=raw, source=Source.PIPE, recipient=recipient)
+
+
+def expand_notifications() -> None:
+    """What the worker does after a case opens (tests run without committing): the intents
+    become outbox rows."""
+    for pk in NotificationIntent.objects.values_list("pk", flat=True):
+        intent_expand(pk)

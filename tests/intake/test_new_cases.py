@@ -7,7 +7,7 @@ from helpdesk.emails import build_message
 from helpdesk.models import Case, Channel, OutboundEmail, Severity, Tier
 from intake.models import InboundMessage, Outcome
 from tenants.models import Tenant
-from tests.intake.helpers import ingest, mail
+from tests.intake.helpers import expand_notifications, ingest, mail
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +38,7 @@ def test_a_resellers_address_routes_a_subcustomers_mail_to_tier_one_in_its_brand
     assert row.outcome == Outcome.CASE_OPENED
     assert case.tenant.slug == "initech" and case.tier == Tier.ONE
     assert row.brand.name == "VoiceHub"
+    expand_notifications()
     ack = OutboundEmail.objects.get(case=case, kind="acknowledgement")
     message = build_message(ack)
     text = message.message().as_string()
