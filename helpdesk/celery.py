@@ -49,6 +49,12 @@ app.conf.update(
             "schedule": 60.0,
             "options": {"expires": 55},
         },
+        # IMAP mailboxes, and inbound emails left pending or failed (intake, issue 12).
+        "intake-poll": {
+            "task": "intake.tasks.intake_poll",
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        },
     },
 )
 app.autodiscover_tasks()

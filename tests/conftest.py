@@ -34,6 +34,14 @@ def pytest_terminal_summary(terminalreporter) -> None:
     skipped = [str(r.longrepr) for r in terminalreporter.stats.get("skipped", [])]
     postgres = sum("PostgreSQL" in reason for reason in skipped)
     chromium = sum("Chromium not installed" in reason for reason in skipped)
+    dovecot = sum("Dovecot not installed" in reason for reason in skipped)
+    if dovecot:
+        terminalreporter.write_line(
+            f"WARNING: {dovecot} IMAP TESTS were SKIPPED: Dovecot is not installed "
+            "(apt install dovecot-imapd). `.ci/run` installs it and runs them.",
+            red=True,
+            bold=True,
+        )
     if postgres:
         terminalreporter.write_line(
             f"WARNING: {postgres} PostgreSQL-only tests were SKIPPED (running on SQLite). "
