@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from helpdesk.models import Case, Visibility
 from intake.models import InboundMessage, Mailbox, Outcome
+from tests.conftest import sign_in
 from tests.intake.helpers import ingest, mail
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ def stranger(demo) -> InboundMessage:
 
 def test_the_triage_list_shows_waiting_messages_with_their_reason(client, demo, stranger):
     ingest(mail(subject="fine"))  # opens a case: not on the list
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     page = client.get(reverse("admin:intake_triage_changelist")).content.decode()
     assert "carol@acme-newhire.example" in page and "Unknown sender" in page
     assert "fine" not in page
@@ -28,14 +29,14 @@ def test_the_triage_list_shows_waiting_messages_with_their_reason(client, demo, 
 
 
 def test_all_inbound_mail_is_searchable(client, demo, stranger):
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     url = reverse("admin:intake_inboundmessage_changelist")
     assert "Headset echo" in client.get(url, {"q": "carol"}).content.decode()
     assert "Headset echo" not in client.get(url, {"q": "nobody-else"}).content.decode()
 
 
 def test_staff_open_a_case_for_a_chosen_tenant_and_requester(client, demo, stranger):
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     acme, bob = demo["bob"].membership.tenant, demo["bob"]
     url = reverse("admin:intake_triage_open", args=[stranger.pk])
     response = client.post(url, {"tenant": acme.pk, "requester": bob.pk})
@@ -48,7 +49,7 @@ def test_staff_open_a_case_for_a_chosen_tenant_and_requester(client, demo, stran
 
 
 def test_a_requester_of_another_tenant_is_a_form_error(client, demo, stranger):
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     url = reverse("admin:intake_triage_open", args=[stranger.pk])
     response = client.post(
         url, {"tenant": demo["bob"].membership.tenant.pk, "requester": demo["gina"].pk}
@@ -62,7 +63,7 @@ def test_a_requester_of_another_tenant_is_a_form_error(client, demo, stranger):
 def test_staff_add_a_strangers_message_to_a_case_as_an_internal_note(
     client, demo, acme_case, stranger
 ):
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     url = reverse("admin:intake_triage_add", args=[stranger.pk])
     response = client.post(url, {"reference": acme_case.reference.lower()})
     assert response.status_code == 302
@@ -74,14 +75,14 @@ def test_staff_add_a_strangers_message_to_a_case_as_an_internal_note(
 
 
 def test_an_unknown_reference_is_a_form_error(client, demo, stranger):
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     url = reverse("admin:intake_triage_add", args=[stranger.pk])
     response = client.post(url, {"reference": "CS-99999999"})
     assert "There is no case CS-99999999." in response.content.decode()
 
 
 def test_dismissed_messages_leave_the_list_and_are_kept(client, demo, stranger):
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     url = reverse("admin:intake_triage_changelist")
     client.post(url, {"action": "dismiss", "_selected_action": [stranger.pk]})
     stranger.refresh_from_db()
@@ -91,7 +92,7 @@ def test_dismissed_messages_leave_the_list_and_are_kept(client, demo, stranger):
 
 
 def test_the_original_is_one_click_away(client, demo, stranger):
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     response = client.get(reverse("admin:intake_inboundmessage_raw", args=[stranger.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "message/rfc822"
@@ -99,14 +100,14 @@ def test_the_original_is_one_click_away(client, demo, stranger):
 
 
 def test_customers_never_reach_the_triage(client, demo, stranger):
-    client.force_login(demo["ann"])
+    sign_in(client, demo["ann"])
     response = client.get(reverse("admin:intake_inboundmessage_raw", args=[stranger.pk]))
     assert response.status_code == 302  # to the admin's sign-in page
     assert Case.objects.filter(subject="Headset echo").count() == 0
 
 
 def test_a_mailbox_password_is_write_only(client, demo):
-    client.force_login(demo["admin"])
+    sign_in(client, demo["admin"])
     add = reverse("admin:intake_mailbox_add")
     response = client.post(
         add,

@@ -13,6 +13,7 @@ from helpdesk import tasks
 from helpdesk.models import OutboundEmail, OutboxStatus
 from ops import publish
 from ops.publish import publish_failures, record_publish_failure
+from tests.conftest import sign_in
 from tests.factories import case_by
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +56,7 @@ def test_a_refused_publish_is_logged_as_an_error_and_counted(
 def test_the_outbox_admin_shows_the_count_and_the_last_error(
     demo, broker_refuses, client, django_capture_on_commit_callbacks
 ):
-    client.force_login(demo["sam"])  # a support manager reads the outbox
+    sign_in(client, demo["sam"])  # a support manager reads the outbox
     page = client.get(OUTBOX_ADMIN)
     assert page.status_code == 200
     assert "Publish failures: 0." in page.content.decode()
