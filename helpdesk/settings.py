@@ -86,7 +86,6 @@ INSTALLED_APPS = [
     "ops",
     "rest_framework",
     "drf_spectacular",
-    "drf_spectacular_sidecar",
     "api",
     "widget",
     "intake",
@@ -324,9 +323,6 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Cases, people and SLA figures, within exactly the same walls as the pages.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
