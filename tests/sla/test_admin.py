@@ -50,9 +50,10 @@ def test_the_case_list_shows_a_coloured_sla_column_with_time_left(admin_client, 
     page = response.content.decode()
     assert response.status_code == 200
     for state, colour, left in [
-        ("Breached", "#a1141b", "30 min overdue"),
-        ("At risk", "#8a5300", "10 min left"),
-        ("On track", "#1e6b34", "50 min left"),
+        # Every time carries its zone (issue 11).
+        ("Breached", "#a1141b", "30 min overdue · due Mar 9, 2026 11:00 EDT"),
+        ("At risk", "#8a5300", "10 min left · due Mon 11:40 EDT"),
+        ("On track", "#1e6b34", "50 min left · due Mon 12:20 EDT"),
     ]:
         assert re.search(
             f'<strong style="color: {colour}">{state}</strong> <span [^>]*>{left}</span>', page
