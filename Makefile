@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench install
+.PHONY: run test lint format bench install prodcheck
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,8 @@ format: install
 
 bench: install
 	$(BIN)/python bench/bench_clock.py
+
+# CI's check that requirements.txt alone makes a working production install (PostgreSQL and
+# Redis on 127.0.0.1 needed; see .ci/prod_install_check.py for its settings).
+prodcheck: install
+	$(BIN)/python .ci/prod_install_check.py

@@ -10,7 +10,9 @@ timeline entries and the outbox of that database: never point it at real data):
 
 * exactly ``--running`` unanswered cases (running tier-one clocks), reopening answered ones if
   there are fewer; of these, 10,000 on track, ``--breaches`` at risk (recorded) and about to
-  breach, and the rest long breached and recorded, as a live helpdesk accumulates them;
+  breach, and the rest long breached and recorded, as a live helpdesk accumulates them (on a
+  smaller database, fewer on track; clocks dispatched too recently for their role, such as
+  cases opened in the last hour, are dated back so the clocks' check constraint holds);
 * then it measures (1) sweeps that find nothing new, (2) one sweep that finds ``--breaches``
   new breaches, records them and enqueues their emails on the broker (Redis: run no worker on
   that database meanwhile, the queued messages are purged at the end), and (3) the process's
@@ -96,7 +98,9 @@ def shape(breaches: int) -> list[int]:
     ids = list(
         ResponseClock.objects.filter(stopped_at=None).order_by("id").values_list("pk", flat=True)
     )
-    on_track, soon = ids[:ON_TRACK], ids[ON_TRACK : ON_TRACK + breaches]
+    # A small database keeps fewer clocks on track rather than find fewer breaches.
+    keep = max(0, min(ON_TRACK, len(ids) - breaches))
+    on_track, soon = ids[:keep], ids[keep : keep + breaches]
     old = ids[ON_TRACK + breaches :]
     recorded = now - timedelta(days=1)
     # Long breached and recorded: due in the past, both events there.
@@ -112,18 +116,23 @@ def shape(breaches: int) -> list[int]:
             "%s FROM sla_responseclock WHERE id = ANY(%s)",
             [kind, recorded, old],
         )
+    # The clocks' check constraint wants dispatched <= at risk <= due. A clock dispatched
+    # after the instants given below (a case opened in the last hour, or a clock dated ahead)
+    # is dated back to them: the roles then hold on any database, whatever its clocks' ages.
     # On track: due in 1 to 30 days.
     sql(
         "UPDATE sla_responseclock SET due_at = %s + (id %% 30 + 1) * interval '1 day', "
         "at_risk_at = %s + (id %% 30) * interval '1 day' + interval '1 hour', "
+        "dispatched_at = LEAST(dispatched_at, %s), "
         "at_risk_recorded_at = NULL, breach_recorded_at = NULL WHERE id = ANY(%s)",
-        [now, now, on_track],
+        [now, now, now, on_track],
     )
     # At risk since an hour (recorded), due tomorrow for now: the breach phase moves it.
+    at_risk = now - timedelta(hours=1)
     sql(
         "UPDATE sla_responseclock SET at_risk_at = %s, due_at = %s, at_risk_recorded_at = %s, "
-        "breach_recorded_at = NULL WHERE id = ANY(%s)",
-        [now - timedelta(hours=1), now + timedelta(days=1), now - timedelta(minutes=50), soon],
+        "dispatched_at = LEAST(dispatched_at, %s), breach_recorded_at = NULL WHERE id = ANY(%s)",
+        [at_risk, now + timedelta(days=1), now - timedelta(minutes=50), at_risk, soon],
     )
     sql("ANALYZE sla_responseclock")
     sql("ANALYZE sla_slaevent")
@@ -131,10 +140,11 @@ def shape(breaches: int) -> list[int]:
 
 
 def make_due(clock_ids: list[int]) -> None:
-    """Time passes: the clocks' due times fall in the last 50 minutes."""
+    """Time passes: the clocks' due times fall in the last 50 minutes (after their at-risk
+    instant, an hour ago, as the check constraint wants)."""
     sql(
-        "UPDATE sla_responseclock SET due_at = %s - (id %% 50) * interval '1 minute' "
-        "WHERE id = ANY(%s)",
+        "UPDATE sla_responseclock SET due_at = GREATEST(%s - (id %% 50) * interval '1 minute', "
+        "at_risk_at) WHERE id = ANY(%s)",
         [timezone.now(), clock_ids],
     )
 
@@ -158,9 +168,11 @@ def main() -> None:
     ensure_running(args.running)
     soon = shape(args.breaches)
     running = ResponseClock.objects.filter(stopped_at=None).count()
+    recorded = ResponseClock.objects.filter(stopped_at=None).exclude(breach_recorded_at=None)
+    breached = recorded.count()
     print(
-        f"running clocks (unanswered cases): {running:,}: {ON_TRACK:,} on track, "
-        f"{len(soon):,} at risk and about to breach, {running - ON_TRACK - len(soon):,} "
+        f"running clocks (unanswered cases): {running:,}: {running - len(soon) - breached:,} on "
+        f"track, {len(soon):,} at risk and about to breach, {breached:,} "
         f"breached and recorded; SLA events: {SlaEvent.objects.count():,}"
     )
     purge_queue()
@@ -207,8 +219,8 @@ def main() -> None:
         result = sweeping.sweep()
         elapsed = time.perf_counter() - start
         purge_queue()
-        print(
-            f"    {count:>6,} breaches: {elapsed:5.2f} s, RSS before {before / 1024:.0f} MiB, "
+        print(  # the clocks found, which a small database may hold fewer of than asked
+            f"    {len(soon):>6,} breaches: {elapsed:5.2f} s, RSS before {before / 1024:.0f} MiB, "
             f"peak {rss_kib('VmHWM') / 1024:.0f} MiB, after {rss_kib() / 1024:.0f} MiB"
         )
     shape(args.breaches)

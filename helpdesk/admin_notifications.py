@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from helpdesk import outbox
 from helpdesk.models import OutboundEmail
+from ops.publish import publish_failures
 
 
 @admin.register(OutboundEmail)
@@ -40,6 +41,11 @@ class OutboundEmailAdmin(admin.ModelAdmin):
         "context",
     ]
     readonly_fields = fields
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        # Shown above the list: how often handing emails to the broker failed (ops.publish).
+        extra_context = {**(extra_context or {}), "publish_failures": publish_failures()}
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="case", ordering="case__reference")
     def case_ref(self, row: OutboundEmail) -> str:

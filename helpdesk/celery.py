@@ -43,6 +43,11 @@ app.conf.update(
             "schedule": 60.0,
             "options": {"expires": 55},
         },
+        "webhooks-drain": {
+            "task": "api.tasks.webhooks_drain",
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        },
     },
 )
 app.autodiscover_tasks()

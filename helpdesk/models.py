@@ -58,12 +58,14 @@ class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     PHONE = "phone", "Phone"
     CHAT = "chat", "Chat"
+    API = "api", "API"
     OTHER = "other", "Other"
 
 
 # Channels where the customer's agent picks the severity themselves; every other channel
-# defaults to Minor (SPEC §4).
-SELF_SERVICE_CHANNELS = frozenset({Channel.PORTAL, Channel.WIDGET})
+# defaults to Minor (SPEC §4). An API caller is a customer's agent's integration: it must
+# choose, as on the portal.
+SELF_SERVICE_CHANNELS = frozenset({Channel.PORTAL, Channel.WIDGET, Channel.API})
 
 
 class Status(models.TextChoices):

@@ -26,12 +26,15 @@ from typing import Any
 
 from django.conf import settings
 
+from api.models import WebhookEvent
+from helpdesk import webhooks
 from helpdesk.models import (
     Audience,
     Case,
     CaseUpdate,
     NotificationKind,
     Severity,
+    Status,
     Tier,
     Visibility,
 )
@@ -190,9 +193,13 @@ def case_opened(case: Case, opened_by: User | None = None) -> None:
             )
         )
     _add(drafts, directory, case.tenant_id)
+    if not _muted.get():
+        webhooks.case_event(case, WebhookEvent.OPENED)
 
 
 def update_added(update: CaseUpdate) -> None:
+    if not _muted.get():
+        webhooks.case_event(update.case, WebhookEvent.UPDATED, update=update)
     case, author = update.case, update.author
     directory = Directory()
     context = {"update_id": update.pk}
@@ -261,6 +268,8 @@ def _support_readers(case: Case, update: CaseUpdate, directory: Directory) -> tu
 
 def severity_changed(case: Case, actor: User | None, old: str) -> None:
     new = case.get_severity_display()
+    if not _muted.get():
+        webhooks.case_event(case, WebhookEvent.SEVERITY_CHANGED, old_severity=old)
     _add(
         [
             Draft(
@@ -278,6 +287,10 @@ def severity_changed(case: Case, actor: User | None, old: str) -> None:
 
 def status_changed(case: Case, actor: User | None, old: str) -> None:
     new = case.get_status_display()
+    if not _muted.get():
+        webhooks.case_event(case, WebhookEvent.STATUS_CHANGED, old_status=old)
+        if case.status == Status.RESOLVED:
+            webhooks.case_event(case, WebhookEvent.RESOLVED)
     _add(
         [
             Draft(
@@ -293,6 +306,12 @@ def status_changed(case: Case, actor: User | None, old: str) -> None:
     )
 
 
+def case_escalated(case: Case) -> None:
+    """The reseller handed the case to the provider (the thread's message tells the people)."""
+    if not _muted.get():
+        webhooks.case_event(case, WebhookEvent.ESCALATED)
+
+
 # --- what the sweep calls ---------------------------------------------------------------------
 
 
@@ -304,8 +323,12 @@ def sla_events_notify(
     ``subject``, ``severity``, ``tier``, ``tenant_kind``, ``tenant_parent_id``,
     ``assignee_id``, ``oncall``/``parent_oncall`` addresses and the formatted ``due`` and
     ``dispatched``. ``assignees`` maps user ids to addresses. Returns the emails written."""
+    rows = list(rows)
     drafts = [draft for draft in _sla_drafts(kind, rows, directory, assignees) if draft.recipients]
     _add(drafts)
+    if not _muted.get():
+        event = WebhookEvent.AT_RISK if kind == NotificationKind.AT_RISK else WebhookEvent.BREACHED
+        webhooks.sla_events(event, [row["case_id"] for row in rows])
     return len(drafts)
 
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from helpdesk.celery import app as celery_app
 from helpdesk.models import OutboundEmail, OutboxStatus
+from ops.publish import record_publish_failure
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +118,9 @@ def _task(name: str) -> Task:
 
 
 def enqueue(ids: Sequence[int]) -> bool:
-    """Hand rows to the broker. A broker that is down is not an error: the rows stay pending
-    and ``outbox_drain`` enqueues them again. Returns whether the broker took them."""
+    """Hand rows to the broker. A broker that is down loses nothing (the rows stay pending and
+    ``outbox_drain`` enqueues them again) but is logged as an error and counted for the admin.
+    Returns whether the broker took them."""
     try:
         if len(ids) <= DIRECT_LIMIT:
             for pk in ids:
@@ -128,12 +130,16 @@ def enqueue(ids: Sequence[int]) -> bool:
             for start in range(0, len(ids), FANOUT_CHUNK):
                 chunk = list(ids[start : start + FANOUT_CHUNK])
                 _task(FANOUT_TASK).apply_async((chunk,), retry=False)
-    except Exception:
-        logger.warning(
-            "Could not enqueue %d email(s); the outbox drain will enqueue them again",
+    except Exception as error:
+        # An error, not a warning: the rows wait for the drain, but a broker that keeps refusing
+        # (down, or a missing transport library) means no email leaves at all.
+        logger.error(
+            "Could not publish %d email(s) to the Celery broker; they stay pending and the "
+            "outbox drain enqueues them again",
             len(ids),
             exc_info=True,
         )
+        record_publish_failure(error, items=len(ids))
         return False
     return True
 

@@ -50,6 +50,12 @@ INSTALLED_APPS = [
     "tenants",
     "helpdesk",
     "sla",
+    "ops",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
+    "widget",
 ]
 
 MIDDLEWARE = [
@@ -212,9 +218,53 @@ SLA_SWEEP_BATCH = env.int("SLA_SWEEP_BATCH", default=1000)
 # An outbox row still pending this long after its last enqueue is enqueued again by the drain.
 OUTBOX_REQUEUE_AFTER = timedelta(seconds=env.int("OUTBOX_REQUEUE_SECONDS", default=120))
 
+# The widget (SPEC §7, widget/): host portals sign short-lived JWTs with per-tenant keys.
+# Widget key secrets are stored encrypted with Fernet keys from here (comma-separated, newest
+# first, to rotate); empty means one derived from SECRET_KEY (development).
+WIDGET_KEYS_FERNET_KEYS = env.list("WIDGET_KEYS_FERNET_KEYS", default=[])
+WIDGET_AUDIENCE = env.str("WIDGET_AUDIENCE", default="helpdesk-widget")
+WIDGET_CLOCK_SKEW_SECONDS = env.int("WIDGET_CLOCK_SKEW_SECONDS", default=30)
+# A widget session lasts this long after its last use (sliding), and never more than 8 hours.
+WIDGET_SESSION_SECONDS = env.int("WIDGET_SESSION_SECONDS", default=1800)
+# A rotated key stays valid this long next to its successor.
+WIDGET_KEY_ROTATION_HOURS = env.int("WIDGET_KEY_ROTATION_HOURS", default=24)
+# The demo "host portal" pages (make run): on with DEBUG, off in production.
+WIDGET_DEMO = env.bool("WIDGET_DEMO", default=DEBUG)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+
+# The REST API (issue 17): API keys only (no session auth: no CSRF questions for integrators),
+# JSON in and out, per-key rate limits in the shared cache (works on locmem and on Redis).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["api.authentication.PerKeyThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/minute")},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Helpdesk API",
+    "DESCRIPTION": "Cases, people and SLA figures, within exactly the same walls as the pages.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Webhooks may target private or loopback addresses only in development (SSRF otherwise).
+WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)

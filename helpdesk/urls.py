@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api import views_keys as api_keys
 from helpdesk import views
 from tenants import views as tenant_views
 from tenants.forms import BrandedPasswordResetForm, ThrottledAuthenticationForm
@@ -58,5 +59,9 @@ urlpatterns = [
     ),
     path("healthz", views.healthz, name="healthz"),
     path("", include("tenants.urls")),
+    path("api/v1/", include("api.urls")),
+    path("settings/api-keys/", api_keys.key_list, name="api-keys"),
+    path("settings/api-keys/<int:pk>/revoke/", api_keys.key_revoke, name="api-key-revoke"),
+    path("", include("widget.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from helpdesk import access
+from helpdesk import access, notifications
 from helpdesk.models import Case, CaseUpdate, EventKind, Tier, Visibility
 from helpdesk.services.common import case_lock, event_add
 from helpdesk.services.updates import update_add
@@ -67,6 +67,7 @@ def case_escalate(*, case: Case, actor: User, note: str) -> CaseUpdate:
             visibility=Visibility.ESCALATION,
         )
         message = update_add(case=locked, author=actor, body=note, escalation=True)
+        notifications.case_escalated(locked)
     case.refresh_from_db()
     return message
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 from smtplib import SMTPServerDisconnected
 
 import pytest
@@ -148,3 +152,21 @@ def test_many_rows_are_enqueued_as_a_few_fan_out_messages(monkeypatch):
     sent.clear()
     assert outbox.enqueue([7, 8])
     assert sent == [(7,), (8,)]
+
+
+def test_a_fresh_process_finds_the_tasks_the_outbox_enqueues_by_name() -> None:
+    """Web processes and commands never import helpdesk.tasks themselves: the app registry's
+    ready() must register them, or every email would wait for the drain."""
+    code = (
+        "import django; django.setup(); from helpdesk import outbox; "
+        "print(outbox._task(outbox.SEND_TASK).name, outbox._task(outbox.FANOUT_TASK).name)"
+    )
+    done = subprocess.run(  # noqa: S603 - our own code
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "helpdesk.settings"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [outbox.SEND_TASK, outbox.FANOUT_TASK]

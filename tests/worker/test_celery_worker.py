@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from helpdesk import services, tasks
 from helpdesk.models import Channel, NotificationKind, OutboundEmail, OutboxStatus, Severity
+from ops.publish import publish_failures
 from sla import tasks as sla_tasks
 from sla.models import SlaEvent, SlaEventKind
 from tests.worker.conftest import REDIS_URL, use_broker, wait_for
@@ -84,13 +85,21 @@ def test_an_overdue_case_gets_one_breach_event_and_one_email_per_recipient_after
 
 
 def test_a_case_opened_while_the_broker_is_down_is_notified_once_it_is_back(
-    demo, celery_on_redis, settings
+    demo, celery_on_redis, settings, caplog
 ):
     use_broker(CLOSED_PORT)
-    case = open_case(demo["ann"], Severity.MAJOR)  # on_commit's enqueue fails, quietly
+    case = open_case(demo["ann"], Severity.MAJOR)  # on_commit's enqueue fails, not the request
     rows = OutboundEmail.objects.filter(case=case)
     assert rows.count() == 2
     assert set(rows.values_list("status", flat=True)) == {OutboxStatus.PENDING}
+    # Loud, not a warning: an error in the log and a count staff see in the admin.
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and r.name == "helpdesk.outbox"]
+    assert [r.getMessage().split(";")[0] for r in errors] == [
+        "Could not publish 2 email(s) to the Celery broker"
+    ]
+    failures = publish_failures()
+    assert (failures.count, failures.items) == (1, 2)
+    assert "OperationalError" in failures.last_error
 
     use_broker(REDIS_URL)  # the broker is back
     settings.OUTBOX_REQUEUE_AFTER = timedelta(0)  # no need to wait the two minutes here

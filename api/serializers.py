@@ -1,0 +1,224 @@
+"""What the API reads and writes. Serializers shape JSON and check types; every rule is in the
+services (``helpdesk.services``, ``tenants.services``), called by the views."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework import serializers
+
+from api.models import WebhookEvent, WebhookSubscription
+from helpdesk import access
+from helpdesk.models import Attachment, Case, CaseUpdate, Severity, Status
+from sla.models import ResponseClock
+from sla.selectors import SlaStatus
+from tenants.models import Membership, Role, Tenant
+
+
+def viewer_clocks(case: Case, user) -> list[ResponseClock]:
+    """The clocks the caller's side follows: the requesting side its tier one's; a reseller
+    both (its tier one first); provider staff every clock of the case."""
+    clocks = sorted(case.response_clocks.all(), key=lambda c: (c.tier, c.pk))
+    if access.is_provider_staff(user):
+        return clocks
+    if access.is_support_side(user, case):
+        return clocks
+    return [c for c in clocks if c.tier == 1]
+
+
+class ClockSerializer(serializers.Serializer):
+    tier = serializers.IntegerField()
+    state = serializers.CharField()
+    dispatched_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField()
+    responded_at = serializers.DateTimeField(allow_null=True)
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    minutes_left = serializers.FloatField(allow_null=True)
+
+    def to_representation(self, clock: ResponseClock):
+        status = SlaStatus(clock=clock, state=clock.state_at(timezone.now()), now=timezone.now())
+        return {
+            "tier": clock.tier,
+            "state": str(status.state),
+            "dispatched_at": serializers.DateTimeField().to_representation(clock.dispatched_at),
+            "due_at": serializers.DateTimeField().to_representation(clock.due_at),
+            "responded_at": serializers.DateTimeField().to_representation(clock.responded_at)
+            if clock.responded_at
+            else None,
+            "stopped_at": serializers.DateTimeField().to_representation(clock.stopped_at)
+            if clock.stopped_at
+            else None,
+            "minutes_left": status.minutes_left,
+        }
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "filename", "content_type", "size", "created_at", "download_url"]
+
+    def get_download_url(self, attachment: Attachment) -> str:
+        return reverse("api:attachment-download", args=[attachment.pk])
+
+
+class UpdateSerializer(serializers.ModelSerializer):
+    author = serializers.EmailField(source="author_email", read_only=True)
+    attachments = AttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = CaseUpdate
+        fields = ["id", "visibility", "author", "by_support", "body", "created_at", "attachments"]
+
+
+class CaseSummarySerializer(serializers.ModelSerializer):
+    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    severity_name = serializers.CharField(source="get_severity_display", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = [
+            "reference",
+            "url",
+            "tenant",
+            "subject",
+            "severity",
+            "severity_name",
+            "status",
+            "channel",
+            "requester_email",
+            "created_at",
+            "updated_at",
+            "first_response_at",
+        ]
+
+    def get_url(self, case: Case) -> str:
+        return reverse("api:case-detail", args=[case.reference])
+
+
+class CaseSerializer(CaseSummarySerializer):
+    clocks = serializers.SerializerMethodField()
+    updates = serializers.SerializerMethodField()
+
+    class Meta(CaseSummarySerializer.Meta):
+        fields = [*CaseSummarySerializer.Meta.fields, "description", "clocks", "updates"]
+
+    def get_clocks(self, case: Case) -> list[dict]:
+        user = self.context["request"].user
+        return [ClockSerializer(c).data for c in viewer_clocks(case, user)]
+
+    def get_updates(self, case: Case) -> list[dict]:
+        user = self.context["request"].user
+        updates = (
+            access.updates_visible_to(user)
+            .filter(case=case)
+            .prefetch_related("attachments")
+            .order_by("created_at", "pk")
+        )
+        return UpdateSerializer(updates, many=True).data
+
+
+class CaseOpenSerializer(serializers.Serializer):
+    tenant = serializers.SlugField(
+        required=False, help_text="The organisation's slug (default: the key's own)."
+    )
+    subject = serializers.CharField(max_length=200)
+    description = serializers.CharField()
+    severity = serializers.ChoiceField(
+        choices=Severity.choices, help_text="Required: 1 Emergency … 5 Minor (no default)."
+    )
+    attachments = serializers.ListField(
+        child=serializers.FileField(), required=False, allow_empty=True
+    )
+
+
+class CaseChangeSerializer(serializers.Serializer):
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate(self, data):
+        if ("severity" in data) == ("status" in data):
+            raise serializers.ValidationError("Change either the severity or the status.")
+        return data
+
+
+class UpdateAddSerializer(serializers.Serializer):
+    body = serializers.CharField()
+    internal = serializers.BooleanField(default=False)
+    escalation = serializers.BooleanField(default=False)
+    attachments = serializers.ListField(
+        child=serializers.FileField(), required=False, allow_empty=True
+    )
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    first_name = serializers.CharField(source="user.first_name", read_only=True)
+    last_name = serializers.CharField(source="user.last_name", read_only=True)
+    active = serializers.BooleanField(source="user.is_active", read_only=True)
+    id = serializers.IntegerField(source="user.pk", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "email", "first_name", "last_name", "role", "active"]
+
+
+class InviteSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    first_name = serializers.CharField(required=False, allow_blank=True, default="")
+    last_name = serializers.CharField(required=False, allow_blank=True, default="")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.AGENT)
+
+
+class ActiveSerializer(serializers.Serializer):
+    active = serializers.BooleanField()
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tenant
+        fields = ["id", "name", "slug", "timezone", "is_active"]
+        read_only_fields = ["id", "is_active"]
+        # The service checks the slug (free, or made from the name) and the time zone.
+        extra_kwargs = {
+            "slug": {"required": False, "validators": []},
+            "timezone": {"required": False},
+        }
+
+
+class CustomerChangeSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    timezone = serializers.CharField(max_length=64, required=False)
+    active = serializers.BooleanField(required=False)
+
+
+class PlanSerializer(serializers.Serializer):
+    plan = serializers.CharField(
+        allow_null=True, help_text="A plan's name, or null for the default plan."
+    )
+
+
+class WebhookSubscriptionSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.choices),
+        required=False,
+        help_text="Event types to receive; empty or absent: all.",
+    )
+    secret = serializers.CharField(
+        read_only=True, help_text="Shown when the subscription is created or its secret rotated."
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["id", "url", "events", "is_active", "created_at", "secret"]
+        read_only_fields = ["id", "created_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["events"] = [e for e in instance.events.split(",") if e]
+        if not self.context.get("show_secret"):
+            data.pop("secret", None)
+        return data

@@ -1,0 +1,121 @@
+"""Which webhook subscriptions hear of a change, and what they are told (issue 17).
+
+Like ``helpdesk.notifications`` for email, it runs inside the transaction of the change and
+writes ``WebhookDelivery`` rows; workers send them after commit (``api.webhook_sender``). A
+tenant's subscriptions hear of its own cases; a reseller's also of its customers' cases. What a
+payload carries follows the reader's side: the requesting side (a customer, a sub-customer)
+gets public facts and public replies only, never the provider's name, the tier or an internal
+note; a reseller, on its customers' cases, also its own notes and the escalation thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Q
+
+from api.models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from helpdesk.celery import app as celery_app
+from helpdesk.models import Case, CaseUpdate, Visibility
+from tenants.models import TenantKind
+
+DELIVER_TASK = "api.tasks.deliver_webhook"
+logger = logging.getLogger(__name__)
+
+
+def _subscriptions(case: Case) -> list[WebhookSubscription]:
+    tenants = Q(tenant_id=case.tenant_id)
+    if case.tenant.kind == TenantKind.SUBCUSTOMER:
+        tenants |= Q(tenant_id=case.tenant.parent_id)
+    return list(WebhookSubscription.objects.filter(tenants, is_active=True))
+
+
+def _payload(case: Case, support_side: bool) -> dict:
+    body = {
+        "reference": case.reference,
+        "subject": case.subject,
+        "severity": case.severity,
+        "severity_name": case.get_severity_display(),
+        "status": case.status,
+        "organisation": case.tenant.slug,
+        "updated_at": case.updated_at.isoformat(),
+    }
+    if support_side:
+        body["tier"] = case.tier
+    return body
+
+
+def _update_visible(update: CaseUpdate, support_side: bool) -> bool:
+    if update.visibility == Visibility.PUBLIC:
+        return True
+    return support_side and update.visibility in (Visibility.RESELLER_NOTE, Visibility.ESCALATION)
+
+
+def case_event(case: Case, event: str, *, update: CaseUpdate | None = None, **extra) -> int:
+    """Write one delivery per interested subscription; returns how many."""
+    rows = []
+    for subscription in _subscriptions(case):
+        if not subscription.wants(event):
+            continue
+        support_side = subscription.tenant_id != case.tenant_id
+        if update is not None and not _update_visible(update, support_side):
+            continue
+        if event == WebhookEvent.ESCALATED and not support_side:
+            continue  # the tier is the support side's business (white label)
+        data = _payload(case, support_side)
+        if update is not None:
+            data["update"] = {
+                "id": update.pk,
+                "visibility": update.visibility,
+                "body": update.body,
+                "by_support": update.by_support,
+                "created_at": update.created_at.isoformat(),
+            }
+        data.update({k: v for k, v in extra.items() if support_side or k != "tier"})
+        rows.append(
+            WebhookDelivery(
+                subscription=subscription,
+                event=event,
+                case_reference=case.reference,
+                message_id=f"msg_{uuid.uuid4().hex}",
+                payload={"type": event, "data": data},
+            )
+        )
+    return _write(rows)
+
+
+def sla_events(event: str, case_ids: Iterable[int]) -> int:
+    """At risk / breached, from the sweep: one delivery per case and interested subscription."""
+    cases = Case.objects.filter(pk__in=list(case_ids)).select_related("tenant")
+    return sum(case_event(case, event) for case in cases)
+
+
+def _write(rows: list[WebhookDelivery]) -> int:
+    if not rows:
+        return 0
+    WebhookDelivery.objects.bulk_create(rows)
+    ids = [row.pk for row in rows if row.pk is not None] or list(
+        WebhookDelivery.objects.filter(message_id__in=[r.message_id for r in rows]).values_list(
+            "pk", flat=True
+        )
+    )
+    transaction.on_commit(lambda: _enqueue(ids), robust=True)
+    return len(rows)
+
+
+def _enqueue(ids: list[int]) -> None:
+    """Hand deliveries to the broker; when it is down they stay pending for the drain."""
+    try:
+        task = celery_app.tasks[DELIVER_TASK]
+        for pk in ids:
+            task.apply_async((pk,), retry=False)
+    except Exception:
+        logger.error(
+            "Could not enqueue %d webhook deliveries; the drain will", len(ids), exc_info=True
+        )
+
+
+__all__ = ["WebhookEvent", "case_event", "sla_events"]

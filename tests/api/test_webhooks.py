@@ -1,0 +1,245 @@
+"""Webhooks (issue 17): signed per Standard Webhooks (checked with that project's own library),
+written with the change, retried until the receiver is back, in order per case, never to a
+private address outside development, and a sub-customer's never carry the provider or notes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+from standardwebhooks.webhooks import Webhook
+
+from api import webhook_sender
+from api.models import ApiKey, DeliveryStatus, WebhookDelivery, WebhookSubscription
+from helpdesk import services
+from helpdesk.models import Case, Channel, Severity
+from tenants.models import Role, Tenant
+from tests.factories import member
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    """A webhook receiver on loopback that records what it gets."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                outer.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def events(self) -> list[str]:
+        return [json.loads(body)["type"] for _, body in self.received]
+
+
+@pytest.fixture
+def receiver(settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    found = Receiver()
+    yield found
+    found.stop()
+
+
+def api_as(user) -> APIClient:
+    _, token = ApiKey.issue(user=user, name="hooks")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def subscribe(user, url: str, events: list[str] | None = None) -> dict:
+    response = api_as(user).post(
+        reverse("api:webhooks"), {"url": url, "events": events or []}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def open_case(tenant_slug: str, person, severity=Severity.MAJOR) -> Case:
+    return services.case_open(
+        tenant=Tenant.objects.get(slug=tenant_slug),
+        subject="Trunk down",
+        description="No calls",
+        channel=Channel.PORTAL,
+        severity=severity,
+        requester=person,
+        opened_by=person,
+    )
+
+
+def test_deliveries_are_signed_per_standard_webhooks(
+    demo, receiver, django_capture_on_commit_callbacks
+) -> None:
+    hook = subscribe(demo["bob"], receiver.url)
+    assert hook["secret"].startswith("whsec_")
+    with django_capture_on_commit_callbacks(execute=True):
+        case = open_case("acme", demo["ann"])
+    assert receiver.events() == ["case.opened"]
+    headers, body = receiver.received[0]
+    payload = Webhook(hook["secret"]).verify(body, headers)
+    assert payload["data"]["reference"] == case.reference
+    with pytest.raises(Exception, match="signature"):
+        Webhook(hook["secret"]).verify(body.replace("Trunk", "Trank"), headers)
+    # The secret is shown once: listing does not repeat it.
+    listed = api_as(demo["bob"]).get(reverse("api:webhooks")).json()
+    assert "secret" not in listed[0]
+
+
+def test_a_rotation_signs_with_both_secrets(demo, receiver, django_capture_on_commit_callbacks):
+    hook = subscribe(demo["bob"], receiver.url)
+    rotated = api_as(demo["bob"]).post(reverse("api:webhook-rotate", args=[hook["id"]])).json()
+    assert rotated["secret"] != hook["secret"]
+    with django_capture_on_commit_callbacks(execute=True):
+        open_case("acme", demo["ann"])
+    headers, body = receiver.received[0]
+    Webhook(hook["secret"]).verify(body, headers)
+    Webhook(rotated["secret"]).verify(body, headers)
+
+
+def test_events_follow_the_case(demo, receiver, django_capture_on_commit_callbacks) -> None:
+    subscribe(demo["bob"], receiver.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        case = open_case("acme", demo["ann"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_add(case=case, author=demo["alice"], body="Looking into it")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_add(case=case, author=demo["alice"], body="Staff only", internal=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_change_severity(
+            case=case, actor=demo["ann"], severity=Severity.MINOR, reason="Workaround found"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_change_status(case=case, actor=demo["ann"], status="resolved")
+    assert receiver.events() == [
+        "case.opened",
+        "case.updated",  # the public reply; the provider's internal note is not sent
+        "case.severity_changed",
+        "case.status_changed",
+        "case.resolved",
+    ]
+
+
+def test_a_sub_customer_hears_no_provider_and_no_notes(
+    demo, receiver, django_capture_on_commit_callbacks
+) -> None:
+    initech = Tenant.objects.get(slug="initech")
+    iris = member(initech, Role.ADMIN, email="iris@initech.test")
+    subscribe(iris, receiver.url)
+    subscribe(demo["rita"], receiver.url + "/reseller")
+    with django_capture_on_commit_callbacks(execute=True):
+        case = open_case("initech", demo["ivan"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_add(case=case, author=demo["rob"], body="Reseller note", internal=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_escalate(case=case, actor=demo["rob"], note="Please look")
+    customer = [json.loads(b) for h, b in receiver.received]
+    # Split by the tenant each payload was for: the reseller's payloads carry the tier.
+    own = [p for p in customer if "tier" not in p["data"]]
+    reseller = [p for p in customer if "tier" in p["data"]]
+    assert [p["type"] for p in own] == ["case.opened"]
+    assert "Phonism" not in json.dumps(own)
+    assert [p["type"] for p in reseller] == [
+        "case.opened",
+        "case.updated",
+        "case.updated",
+        "case.escalated",
+    ]
+    assert reseller[1]["data"]["update"]["visibility"] == "reseller_note"
+
+
+def test_a_receiver_that_is_down_gets_every_event_once_in_order_when_back(
+    demo, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    down = Receiver()
+    url = down.url
+    down.stop()  # nothing listens on that port now
+    hook = subscribe(demo["bob"], url)
+    with django_capture_on_commit_callbacks(execute=True):
+        case = open_case("acme", demo["ann"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_add(case=case, author=demo["alice"], body="On it")
+    first, second = WebhookDelivery.objects.order_by("id")
+    first.refresh_from_db()
+    assert first.status == DeliveryStatus.PENDING and first.attempts == 1
+    assert "Connection refused" in first.last_error or "Errno" in first.last_error
+    assert second.attempts == 0  # waits for the earlier event of the same case
+    back = Receiver()
+    WebhookSubscription.objects.filter(pk=hook["id"]).update(url=back.url)
+    try:
+        with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+            for pk in webhook_sender.due_ids():
+                webhook_sender.deliver(pk)
+            for pk in webhook_sender.due_ids():  # a second drain finds nothing left
+                webhook_sender.deliver(pk)
+        assert back.events() == ["case.opened", "case.updated"]
+        assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivered"}
+    finally:
+        back.stop()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "ftp://example.com/hook",
+    ],
+)
+def test_private_and_loopback_targets_are_refused(demo, settings, url) -> None:
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    response = api_as(demo["bob"]).post(reverse("api:webhooks"), {"url": url}, format="json")
+    assert response.status_code == 400
+    assert "url" in response.json()
+    assert not WebhookSubscription.objects.exists()
+
+
+def test_a_target_that_turned_private_is_refused_at_sending(
+    demo, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    WebhookSubscription.objects.create(
+        tenant=Tenant.objects.get(slug="acme"), url="http://127.0.0.1:9/hook", events=""
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        open_case("acme", demo["ann"])
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert "non-public" in delivery.last_error
+
+
+def test_only_admins_manage_webhooks_and_only_their_own(demo, settings) -> None:
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    hook = subscribe(demo["bob"], "http://127.0.0.1:9/x")
+    assert api_as(demo["ann"]).get(reverse("api:webhooks")).status_code == 404
+    rita = api_as(demo["rita"])
+    assert rita.delete(reverse("api:webhook-detail", args=[hook["id"]])).status_code == 404
+    assert rita.post(reverse("api:webhook-rotate", args=[hook["id"]])).status_code == 404
+    assert WebhookSubscription.objects.filter(pk=hook["id"]).exists()
