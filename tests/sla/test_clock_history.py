@@ -224,3 +224,22 @@ def test_reopening_resumes_only_the_current_provider_clock(world) -> None:
         services.case_change_status(case=case, actor=world["ivan"], status=Status.IN_PROGRESS)
     running = ResponseClock.objects.filter(case=case, stopped_at=None)
     assert sorted((c.tier, c.sequence) for c in running) == [(1, 1), (2, 2)]
+
+
+def test_the_case_page_shows_the_earlier_provider_clock_as_history(world, client) -> None:
+    case = opened(ny(2026, 3, 9, 10), world["initech"], world["ivan"], Severity.MAJOR)
+    with at(ny(2026, 3, 9, 10, 20)):
+        case_escalate(case=case, actor=world["rob"], note="Please look")
+    with at(ny(2026, 3, 9, 10, 40)):
+        case_hand_back(case=case, actor=world["alice"], note="Your side")
+    with at(ny(2026, 3, 9, 11)):
+        case_escalate(case=case, actor=world["rob"], note="Again")
+    client.force_login(world["rob"])
+    with at(ny(2026, 3, 9, 11, 10)):
+        page = client.get(f"/cases/{case.reference}/").content.decode()
+    assert "Earlier escalations (1)" in page
+    assert "answered Mar 9, 2026 10:40 EDT" in page
+    client.force_login(world["ivan"])  # the sub-customer never sees the provider's clocks
+    with at(ny(2026, 3, 9, 11, 10)):
+        page = client.get(f"/cases/{case.reference}/").content.decode()
+    assert "Earlier escalations" not in page and "10:40" not in page
