@@ -144,6 +144,24 @@ def enqueue(ids: Sequence[int]) -> bool:
     return True
 
 
+def publish(name: str, *args: Any) -> bool:
+    """Publish one task by name, for callers that keep their own durable row and drain (the
+    notification intents). Like ``enqueue``, a broker that refuses is an error in the log and
+    a count for the admin, never an exception for the caller. Returns whether it was taken."""
+    try:
+        _task(name).apply_async(args, retry=False)
+    except Exception as error:
+        logger.error(
+            "Could not publish task %s to the Celery broker; it waits in the database for its "
+            "drain",
+            name,
+            exc_info=True,
+        )
+        record_publish_failure(error, items=1)
+        return False
+    return True
+
+
 def enqueue_each(ids: Sequence[int]) -> None:
     """The fan-out task's work: one send task per row, so workers share the sending."""
     for pk in ids:

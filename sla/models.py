@@ -321,6 +321,28 @@ class ResponseClock(models.Model):
         # The breach sweep asks "which running clocks are past due / newly at risk": partial
         # indexes hold only running clocks, so they stay small however much history piles up.
         indexes = [
+            # Reports (sla.reports) read clocks by dispatch and breaches by due time: covering
+            # indexes let PostgreSQL answer from the index alone (SQLite ignores INCLUDE).
+            models.Index(
+                fields=["dispatched_at"],
+                name="sla_clock_report_dispatch",
+                include=[
+                    "id",
+                    "tier",
+                    "severity",
+                    "due_at",
+                    "responded_at",
+                    "stopped_at",
+                    "response_minutes",
+                    "case_id",
+                    "calendar_id",
+                ],
+            ),
+            models.Index(
+                fields=["due_at"],
+                name="sla_clock_report_due",
+                include=["responded_at", "stopped_at"],
+            ),
             models.Index(
                 fields=["due_at"], name="sla_clock_running_due", condition=Q(stopped_at=None)
             ),
