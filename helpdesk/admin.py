@@ -37,7 +37,7 @@ from helpdesk.models import (
     Status,
 )
 from helpdesk.services import case_hand_back
-from sla.admin import SlaClockListFilter, SlaStateListFilter, state_html
+from sla.admin import SlaAdminMedia, SlaClockListFilter, SlaStateListFilter, state_html
 from sla.selectors import sla_status, with_sla
 from tenants.models import TenantKind, User
 
@@ -256,6 +256,7 @@ class CaseChangeForm(forms.ModelForm):
 
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
+    Media = SlaAdminMedia
     form = CaseChangeForm
     list_display = [
         "reference",

@@ -17,7 +17,7 @@ from helpdesk.selectors import with_people_and_open_cases
 from tenants import services
 from tenants.forms import InviteForm, SubcustomerForm, TierOnePlanForm
 from tenants.models import Membership, Tenant
-from tenants.views import invite_from_form
+from tenants.views import active_flag, invite_from_form
 
 
 def _reseller(request: HttpRequest) -> Tenant:
@@ -138,7 +138,7 @@ def subcustomer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def subcustomer_active(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _subcustomer(request, pk)
-    active = request.POST.get("active") == "1"
+    active = active_flag(request)
     services.subcustomer_set_active(actor=request.user, subcustomer=customer, active=active)
     if active:
         messages.success(request, f"{customer.name} is active again; its people can sign in.")
@@ -166,7 +166,7 @@ def subcustomer_member_active(request: HttpRequest, pk: int, user_id: int) -> Ht
     membership = get_object_or_404(
         Membership.objects.filter(tenant=customer).select_related("user"), user_id=user_id
     )
-    active = request.POST.get("active") == "1"
+    active = active_flag(request)
     services.member_set_active(actor=request.user, member=membership.user, active=active)
     state = "reactivated" if active else "deactivated"
     messages.success(request, f"{membership.user.email} is {state}.")
