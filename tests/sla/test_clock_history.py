@@ -225,7 +225,7 @@ def test_reopening_resumes_only_the_current_provider_clock(world) -> None:
 
 
 def test_the_case_page_shows_the_earlier_provider_clock_as_history(world, client) -> None:
-    case = opened(ny(2026, 3, 9, 10), world["initech"], world["ivan"], Severity.MAJOR)
+    case = open_case(world["initech"], world["ivan"], Severity.MAJOR, at=ny(2026, 3, 9, 10))
     with at(ny(2026, 3, 9, 10, 20)):
         case_escalate(case=case, actor=world["rob"], note="Please look")
     with at(ny(2026, 3, 9, 10, 40)):
