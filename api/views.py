@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import zoneinfo
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404
@@ -200,10 +199,6 @@ def _people_tenant(request: Request, tenant_pk: int | None) -> Tenant:
     return tenant
 
 
-def _site(request: Request) -> str:
-    """Invitation links use the brand's host name, else SITE_URL: never the request's Host."""
-    return settings.SITE_URL
-
 
 @extend_schema(tags=["people"])
 class People(APIView):
@@ -222,7 +217,7 @@ class People(APIView):
         data = s.InviteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.member_invite(
-            actor=request.user, tenant=tenant, base_url=_site(request), **data.validated_data
+            actor=request.user, tenant=tenant, **data.validated_data
         )
         return Response(s.PersonSerializer(user.membership).data, status=status.HTTP_201_CREATED)
 

@@ -13,6 +13,7 @@ remembering to (SPEC §10, issue 15):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.core.exceptions import BadRequest
@@ -69,8 +70,19 @@ def _is_admin(request: HttpRequest) -> bool:
 DATE_PARTS = {"__year": (1900, 2999), "__month": (1, 12), "__day": (1, 31)}
 
 
+# Range lookups typed into an admin URL (``?received_at__lt=0001-01-01``): a date at the edge of
+# the calendar becomes a datetime Django cannot make aware or shift. Same years as above.
+RANGE_SUFFIXES = ("__gte", "__gt", "__lte", "__lt", "__exact", "__date")
+ISO_DATE = re.compile(r"^(\d{1,9})-\d{1,2}-\d{1,2}")
+
+
 def _check_date_hierarchy(request: HttpRequest) -> None:
     for key, values in request.GET.lists():
+        if key.endswith(RANGE_SUFFIXES):
+            for value in values:
+                found = ISO_DATE.match(value)
+                if found and not 1900 <= int(found.group(1)) <= 2999:
+                    raise BadRequest(f"“{key[:60]}”: choose a date from 1900 to 2999.")
         for suffix, (low, high) in DATE_PARTS.items():
             if key.endswith(suffix) and not all(
                 v.isascii() and v.isdigit() and len(v) <= 4 and low <= int(v) <= high

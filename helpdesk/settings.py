@@ -170,6 +170,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # Wrong second-factor codes make the next try wait 1, 2, 4, 8 ... seconds times this factor.
 OTP_TOTP_THROTTLE_FACTOR = env.int("OTP_THROTTLE_FACTOR", default=1)
 OTP_STATIC_THROTTLE_FACTOR = OTP_TOTP_THROTTLE_FACTOR
+# Staff see that a person has a device, never its secret or QR code (no 500 on a missing id).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -21,6 +21,7 @@ from intake.services import email_ingest
 
 logger = logging.getLogger(__name__)
 ACCEPTED_TYPES = {"message/rfc822", "application/octet-stream", "text/plain"}
+FORM_TYPES = {"multipart/form-data", "application/x-www-form-urlencoded"}
 
 
 def _error(status: int, reason: str) -> JsonResponse:
@@ -43,7 +44,14 @@ def inbound_email(request: HttpRequest) -> HttpResponse:
         return _error(404, "The email endpoint is not enabled (INTAKE_SECRET is not set).")
     if not constant_time_compare(_secret_given(request), secret):
         return _error(403, "Wrong or missing shared secret.")
-    length = int(request.headers.get("Content-Length") or 0)
+    # A form is refused for what it is first: its body may have been parsed (and so read) by
+    # the middleware already.
+    if (request.content_type or "").lower() in FORM_TYPES:
+        return _error(415, "Send the raw message with Content-Type: message/rfc822.")
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        return _error(400, "The Content-Length header is not a number.")
     if length > settings.INTAKE_MAX_BYTES:
         return _error(413, f"The message is larger than {settings.INTAKE_MAX_BYTES} bytes.")
     raw = request.read(settings.INTAKE_MAX_BYTES + 1)

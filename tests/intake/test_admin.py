@@ -102,7 +102,7 @@ def test_the_original_is_one_click_away(client, demo, stranger):
 def test_customers_never_reach_the_triage(client, demo, stranger):
     sign_in(client, demo["ann"])
     response = client.get(reverse("admin:intake_inboundmessage_raw", args=[stranger.pk]))
-    assert response.status_code == 302  # to the admin's sign-in page
+    assert response.status_code == 404  # the portal's 404: the admin is for staff only
     assert Case.objects.filter(subject="Headset echo").count() == 0
 
 

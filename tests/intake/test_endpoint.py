@@ -62,7 +62,9 @@ def test_without_a_configured_secret_the_endpoint_is_off(client, db):
 @override_settings(INTAKE_SECRET=SECRET)
 def test_a_form_post_is_refused_with_the_reason(client, db):
     response = client.post(URL, {"a": "b"}, HTTP_AUTHORIZATION=f"Bearer {SECRET}")
-    assert response.status_code == 415 and "message/rfc822" in response.json()["error"]
+    assert response.status_code == 415 and "message/rfc822" in response.json()["error"], (
+        response.content
+    )
 
 
 @override_settings(INTAKE_SECRET=SECRET)

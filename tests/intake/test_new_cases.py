@@ -1,9 +1,11 @@
 """A new message from an agent opens a Minor case; anything else waits in triage, kept."""
 
+import io
 from email.message import EmailMessage
 
 import pytest
 from django.test import override_settings
+from PIL import Image
 
 from helpdesk.emails import build_message
 from helpdesk.models import Case, Channel, OutboundEmail, Severity, Tier
@@ -162,7 +164,9 @@ def test_inline_images_are_kept_as_attachments(demo):
     message.set_content("See the screenshot.")
     message.add_alternative('<p>See <img src="cid:shot"></p>', subtype="html")
     html = message.get_payload()[1]
-    html.add_related(b"\x89PNG\r\n\x1a\nfake", "image", "png", cid="<shot>")
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(png, "PNG")  # a real image: uploads are checked
+    html.add_related(png.getvalue(), "image", "png", cid="<shot>")
     case = ingest(message.as_bytes()).case
     assert [a.content_type for a in case.attachments.all()] == ["image/png"]
     assert case.attachments.get().filename.endswith(".png")

@@ -104,7 +104,7 @@ def row_text(html: str, reference: str) -> str:
 
 def listed(client: Client, url: str, **params) -> str:
     response = client.get(url, {"q": "Zebra", **params})
-    assert response.status_code == 200
+    assert response.status_code == 200, (params, response.content.decode()[-3000:])
     return response.content.decode()
 
 
