@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
-from helpdesk.attachments import attachment_errors
+from helpdesk.attachments import attachment_errors, attachment_limits
 from helpdesk.models import SEVERITY_GUIDE, Severity, Status
 
 
@@ -22,6 +22,14 @@ class AttachmentsField(forms.FileField):
         kwargs.setdefault("required", False)
         kwargs.setdefault("label", "Attachments")
         super().__init__(*args, **kwargs)
+        self.purpose = self.help_text
+
+    def show_limits(self) -> None:
+        """Say the limits before anyone hits them; read from the settings at each form."""
+        limits = attachment_limits()
+        told = f"Up to {limits['max_size']} per file; allowed types: {limits['types']}."
+        self.help_text = f"{self.purpose} {told}" if self.purpose else told
+        self.widget.attrs["accept"] = limits["accept"]
 
     def clean(self, data, initial=None) -> list[UploadedFile]:
         items = data if isinstance(data, list | tuple) else ([data] if data else [])
@@ -47,7 +55,8 @@ class NewCaseForm(forms.Form):
     severity = SeverityChoiceField()
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 8}),
-        help_text="What happens, since when, who is affected, what you already tried.",
+        help_text="What happens, since when, who is affected, what you already tried. "
+        "Markdown works: **bold**, lists, `code`, links.",
     )
     attachments = AttachmentsField(help_text="Logs, captures, screenshots.")
 
@@ -55,6 +64,7 @@ class NewCaseForm(forms.Form):
         super().__init__(*args, **kwargs)
         # The guide names whoever supports the viewer: a sub-customer's reseller, not Phonism.
         self.provider = provider
+        self.fields["attachments"].show_limits()
 
     def severity_guide(self) -> list[dict]:
         """The choices with the contract's qualifications and effort, for the template."""
@@ -77,12 +87,17 @@ class CommentForm(forms.Form):
 
     PUBLIC, INTERNAL, ESCALATION = "public", "internal", "escalation"
 
-    body = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 4}))
+    body = forms.CharField(
+        label="Comment",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Markdown works: **bold**, lists, `code`, links.",
+    )
     kind = forms.ChoiceField(label="Send as", widget=forms.RadioSelect, initial=PUBLIC)
     attachments = AttachmentsField()
 
     def __init__(self, *args, kinds: list[tuple[str, str]] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["attachments"].show_limits()
         if kinds:
             self.fields["kind"].choices = kinds
         else:

@@ -247,6 +247,14 @@ class Attachment(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("attachment-download", args=[self.pk])
 
+    @property
+    def is_image(self) -> bool:
+        """Whether the case page shows a preview (``attachment-thumbnail``)."""
+        return self.content_type in {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+    def get_thumbnail_url(self) -> str:
+        return reverse("attachment-thumbnail", args=[self.pk])
+
 
 class EventKind(models.TextChoices):
     OPENED = "opened", "Opened"

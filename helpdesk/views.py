@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk import access, services
+from helpdesk.attachments import attachment_thumbnail
 from helpdesk.filters import CaseFilter
 from helpdesk.forms import (
     CommentForm,
@@ -26,7 +27,7 @@ from helpdesk.forms import (
     StatusForm,
     apply_service_errors,
 )
-from helpdesk.models import OPEN_STATUSES, Case, Channel, EventKind, Status, Tier
+from helpdesk.models import OPEN_STATUSES, Case, Channel, EventKind, Status, Tier, Visibility
 from helpdesk.services import can_escalate, case_escalate
 from sla.selectors import with_sla
 from tenants.models import TenantKind
@@ -83,11 +84,13 @@ def tier_one_queue(request: HttpRequest) -> HttpResponse:
     if "status" not in data:
         data.setlist("status", [s for s in Status.values if s in OPEN_STATUSES])
     data.setdefault("sort", "awaiting")
-    filterset = CaseFilter(data, queryset=with_sla(cases.select_related("tenant")), request=request)
+    filterset = CaseFilter(
+        data, queryset=with_sla(cases.select_related("tenant", "assignee")), request=request
+    )
     if "tenant" in filterset.filters:  # choose among the customers, not the reseller itself
         filterset.filters["tenant"].queryset = reseller.children.order_by("name")
         filterset.filters["tenant"].label = "Customer"
-    return _case_list_page(request, filterset, heading="Tier-one queue")
+    return _case_list_page(request, filterset, heading="Tier-one queue", queue=True)
 
 
 def _case_list_page(request: HttpRequest, filterset: CaseFilter, **extra) -> HttpResponse:
@@ -151,13 +154,21 @@ def _case_for(request: HttpRequest, reference: str) -> Case:
 def _case_page(request: HttpRequest, case: Case, **forms) -> HttpResponse:
     user = request.user
     support = access.is_support_side(user, case)
-    updates = (
+    updates = list(
         access.updates_visible_to(user)
         .filter(case=case)
-        .select_related("author")
+        .select_related("author__membership__tenant")
         .prefetch_related("attachments")
     )
-    events = access.events_visible_to(user).filter(case=case).select_related("actor")
+    for update in updates:
+        update.author_name, update.author_org = _author_label(update, request.brand.name)
+    # Each message is shown once: its "update added" event would only repeat it.
+    events = (
+        access.events_visible_to(user)
+        .filter(case=case)
+        .exclude(kind=EventKind.UPDATE_ADDED)
+        .select_related("actor")
+    )
     timeline = sorted([*updates, *events], key=lambda item: (item.created_at, item.pk))
     statuses = services.allowed_statuses(case, user)
     context = {
@@ -168,13 +179,66 @@ def _case_page(request: HttpRequest, case: Case, **forms) -> HttpResponse:
         "sla_panels": _sla_panels(case, support),
         "can_escalate": can_escalate(case, user),
         "escalate_form": forms.get("escalate_form") or EscalateForm(),
-        "comment_form": forms.get("comment_form") or CommentForm(kinds=_comment_kinds(case, user)),
+        "comment_form": forms.get("comment_form") or _composer(request, case, updates),
+        "pass_on": support
+        and case.tenant.kind == TenantKind.SUBCUSTOMER
+        and CommentForm.PUBLIC in services.update_kinds(case, user),
         "severity_form": forms.get("severity_form") or SeverityForm(current=case.severity),
         "status_form": forms.get("status_form") or StatusForm(),
         "status_actions": [(s, _status_action_label(case.status, s)) for s in statuses],
     }
     status = 400 if forms else 200
     return render(request, "helpdesk/case_detail.html", context, status=status)
+
+
+def composer_default(case: Case, kinds: list[str]) -> str | None:
+    """Who a new comment is for when the writer has not chosen: on an escalated sub-customer
+    case the support side is talking to the other tier, so the escalation thread; otherwise
+    the requesting side when the writer may answer it, else the first thing they may write."""
+    if not kinds:
+        return None
+    if case.tier == Tier.TWO and CommentForm.ESCALATION in kinds:
+        return CommentForm.ESCALATION
+    return CommentForm.PUBLIC if CommentForm.PUBLIC in kinds else kinds[0]
+
+
+def _composer(request: HttpRequest, case: Case, updates: list) -> CommentForm:
+    """The comment form, ready for the usual next step. ``?pass_on=<update id>`` quotes an
+    escalation-thread message into a public reply for the reseller to edit and send."""
+    kinds = _comment_kinds(case, request.user)
+    values = [value for value, _ in kinds]
+    initial = {"kind": composer_default(case, values)}
+    quoted = next(
+        (
+            u
+            for u in updates
+            if str(u.pk) == request.GET.get("pass_on") and u.visibility == Visibility.ESCALATION
+        ),
+        None,
+    )
+    if quoted is not None and CommentForm.PUBLIC in values:
+        initial = {"kind": CommentForm.PUBLIC, "body": quote_for_reply(quoted.body)}
+    return CommentForm(kinds=kinds, initial=initial)
+
+
+def quote_for_reply(body: str) -> str:
+    """A thread message as a markdown quote, with a blank line below it for the answer."""
+    quoted = "\n".join(f"> {line}" if line else ">" for line in body.strip().splitlines())
+    return f"{quoted}\n\n"
+
+
+def _author_label(update, brand_name: str) -> tuple[str, str]:
+    """Who wrote an update, as people know them: a name and an organisation, not an address.
+    The provider's people speak under the viewer's brand (a sub-customer never reads the
+    provider's name; its reseller's brand is what it knows)."""
+    author = update.author
+    if author is None:
+        return update.author_email or "Unknown", ""
+    name = author.get_full_name() or author.email
+    membership = getattr(author, "membership", None)
+    if membership is None or membership.tenant.is_provider:
+        return name, brand_name if author.is_staff else ""
+    return name, membership.tenant.name
 
 
 def _comment_kinds(case: Case, user) -> list[tuple[str, str]]:
@@ -310,6 +374,23 @@ def download_attachment(request: HttpRequest, pk: int) -> FileResponse:
         filename=attachment.filename,
         content_type=attachment.content_type,
     )
+
+
+@login_required
+@require_GET
+def attachment_thumbnail_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A preview of an image attachment, behind the same policy as its download."""
+    attachment = get_object_or_404(access.attachments_visible_to(request.user), pk=pk)
+    image = attachment_thumbnail(attachment)
+    if image is None:
+        return HttpResponse(
+            "This attachment has no preview.", status=404, content_type="text/plain"
+        )
+    response = HttpResponse(image, content_type="image/png")
+    response["Content-Security-Policy"] = "default-src 'none'"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @require_GET
