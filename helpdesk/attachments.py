@@ -8,12 +8,11 @@ from collections.abc import Iterable
 from io import BytesIO
 from pathlib import PurePath
 
-from PIL import Image, UnidentifiedImageError
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
+from PIL import Image, UnidentifiedImageError
 
 from helpdesk.models import Attachment, Case, CaseUpdate
 from tenants.models import User

@@ -112,6 +112,27 @@ class CommentForm(forms.Form):
         return self.cleaned_data.get("kind") == self.ESCALATION
 
 
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.get_full_name() or obj.email
+
+
+class QueueAssignForm(forms.Form):
+    """The queue's "assign selected": cases by reference, to one of the reseller's people."""
+
+    case = forms.MultipleChoiceField(
+        error_messages={"required": "Select the cases to assign first."}
+    )
+    assignee = PersonChoiceField(
+        queryset=None, required=False, empty_label="Nobody (unassign)", label="Assign to"
+    )
+
+    def __init__(self, *args, people, references: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = people
+        self.fields["case"].choices = [(r, r) for r in references]
+
+
 class EscalateForm(forms.Form):
     note = forms.CharField(
         label="Message to the provider",

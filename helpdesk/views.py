@@ -14,6 +14,7 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk import access, services
@@ -23,6 +24,7 @@ from helpdesk.forms import (
     CommentForm,
     EscalateForm,
     NewCaseForm,
+    QueueAssignForm,
     SeverityForm,
     StatusForm,
     apply_service_errors,
@@ -30,7 +32,7 @@ from helpdesk.forms import (
 from helpdesk.models import OPEN_STATUSES, Case, Channel, EventKind, Status, Tier, Visibility
 from helpdesk.services import can_escalate, case_escalate
 from sla.selectors import with_sla
-from tenants.models import TenantKind
+from tenants.models import TenantKind, User
 
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
@@ -71,15 +73,57 @@ def case_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _queue_cases(request: HttpRequest):
+    reseller = access.reseller_of(request.user)
+    if reseller is None:
+        raise PermissionDenied("The queue is for a reseller's support people.")
+    return reseller, access.cases_visible_to(request.user).filter(tenant__parent=reseller)
+
+
+def _reseller_people(reseller):
+    """Who a reseller's cases may be given to: its own active people."""
+    return User.objects.filter(membership__tenant=reseller, is_active=True).order_by(
+        "first_name", "last_name", "email"
+    )
+
+
+@login_required
+@require_POST
+def queue_assign(request: HttpRequest) -> HttpResponse:
+    """Assign the selected queue cases to one of the reseller's people (or to nobody)."""
+    reseller, cases = _queue_cases(request)
+    selected = request.POST.getlist("case")
+    visible = list(cases.filter(reference__in=selected))
+    form = QueueAssignForm(
+        request.POST,
+        people=_reseller_people(reseller),
+        references=[case.reference for case in visible],
+    )
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect(_queue_back(request))
+    assignee = form.cleaned_data["assignee"]
+    for case in visible:
+        services.case_assign(case=case, actor=request.user, assignee=assignee)
+    who = (assignee.get_full_name() or assignee.email) if assignee else "nobody"
+    count = len(visible)
+    messages.success(request, f"{count} case{'s' if count != 1 else ''} assigned to {who}.")
+    return redirect(_queue_back(request))
+
+
+def _queue_back(request: HttpRequest) -> str:
+    """Back to the queue as it was filtered (only ever our own path)."""
+    query = request.POST.get("back", "")
+    return reverse("tier-one-queue") + (query if query.startswith("?") else "")
+
+
 @login_required
 @require_GET
 def tier_one_queue(request: HttpRequest) -> HttpResponse:
     """A reseller's tier-one work: its customers' cases, open ones, those awaiting a response
     first and soonest due first, unless the viewer filters or sorts otherwise."""
-    reseller = access.reseller_of(request.user)
-    if reseller is None:
-        raise PermissionDenied("The queue is for a reseller's support people.")
-    cases = access.cases_visible_to(request.user).filter(tenant__parent=reseller)
+    reseller, cases = _queue_cases(request)
     data = request.GET.copy()
     if "status" not in data:
         data.setlist("status", [s for s in Status.values if s in OPEN_STATUSES])
@@ -90,7 +134,10 @@ def tier_one_queue(request: HttpRequest) -> HttpResponse:
     if "tenant" in filterset.filters:  # choose among the customers, not the reseller itself
         filterset.filters["tenant"].queryset = reseller.children.order_by("name")
         filterset.filters["tenant"].label = "Customer"
-    return _case_list_page(request, filterset, heading="Tier-one queue", queue=True)
+    assign_form = QueueAssignForm(people=_reseller_people(reseller), references=[])
+    return _case_list_page(
+        request, filterset, heading="Tier-one queue", queue=True, assign_form=assign_form
+    )
 
 
 def _case_list_page(request: HttpRequest, filterset: CaseFilter, **extra) -> HttpResponse:
