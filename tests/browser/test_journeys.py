@@ -92,8 +92,9 @@ def test_a_tenant_admin_invites_an_agent_who_sets_a_password(demo, new_page, sig
     # Bob deactivates her; she is signed out and cannot sign in again.
     bob.reload()
     bob.get_by_role("row").filter(has_text="carla@acme.test").get_by_role(
-        "button", name="Deactivate"
+        "link", name="Deactivate"
     ).click()
+    bob.get_by_role("button", name="Yes, deactivate carla@acme.test").click()
     expect(bob.get_by_role("status")).to_contain_text("carla@acme.test is deactivated")
     carla.goto("/cases/")
     assert "/accounts/login/" in carla.url
