@@ -72,7 +72,8 @@ def ensure_running(target: int) -> None:
         reopened = sql(
             "WITH picked AS (SELECT id, case_id FROM sla_responseclock "
             " WHERE stopped_at IS NOT NULL AND tier = 1 ORDER BY id DESC LIMIT %s), "
-            "clocks AS (UPDATE sla_responseclock c SET responded_at = NULL, stopped_at = NULL "
+            "clocks AS (UPDATE sla_responseclock c SET responded_at = NULL, response_minutes = NULL, "
+            " stopped_at = NULL "
             " FROM picked WHERE c.id = picked.id RETURNING c.case_id) "
             "UPDATE helpdesk_case SET status = 'new', first_response_at = NULL, "
             " resolved_at = NULL, closed_at = NULL WHERE id IN (SELECT case_id FROM clocks)",

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Visibility
+from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Tier, Visibility
+from sla.models import ResponseClock
 from tenants.access import (
     active_membership,
     can_manage_people_of,
@@ -39,7 +40,9 @@ __all__ = [
     "can_act_on_case",
     "can_manage_people_of",
     "can_open_case_for",
+    "can_see_reports",
     "cases_visible_to",
+    "clocks_visible_to",
     "events_visible_to",
     "is_provider_staff",
     "is_requesting_side",
@@ -141,3 +144,37 @@ def is_requesting_side(user, case: Case) -> bool:
 
 def can_act_on_case(user, case: Case) -> bool:
     return is_support_side(user, case) or is_requesting_side(user, case)
+
+
+# --- report rows (SPEC §9) --------------------------------------------------------------------
+
+
+def can_see_reports(user) -> bool:
+    """Provider staff, and the admins of a customer, a reseller or a sub-customer."""
+    if is_provider_staff(user):
+        return True
+    membership = active_membership(user)
+    return (
+        membership is not None
+        and membership.is_admin
+        and membership.tenant.kind != TenantKind.PROVIDER
+    )
+
+
+def clocks_visible_to(user) -> QuerySet[ResponseClock]:
+    """The response clocks whose figures the user may see in reports.
+
+    Staff: all. A reseller's admins: their own cases' clocks and every clock of their
+    sub-customers' cases (their tier one's and the provider's on escalations). A customer's or a
+    sub-customer's admins: their organisation's tier-one clocks only (a sub-customer never sees
+    the provider's clock). Everyone else: none.
+    """
+    clocks = ResponseClock.objects.all()
+    if is_provider_staff(user):
+        return clocks
+    if not can_see_reports(user):
+        return clocks.none()
+    tenant = user.membership.tenant
+    if tenant.kind == TenantKind.RESELLER:
+        return clocks.filter(Q(case__tenant=tenant) | Q(case__tenant__parent=tenant))
+    return clocks.filter(case__tenant=tenant, tier=Tier.ONE)

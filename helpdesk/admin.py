@@ -30,7 +30,7 @@ from helpdesk.models import (
     Status,
 )
 from helpdesk.services import case_hand_back
-from sla.admin import SlaStateListFilter, state_html
+from sla.admin import SlaClockListFilter, SlaStateListFilter, state_html
 from sla.selectors import sla_status, with_sla
 from tenants.models import TenantKind, User
 
@@ -221,6 +221,7 @@ class CaseAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         SlaStateListFilter,
+        SlaClockListFilter,
         ResellerListFilter,
         "status",
         "severity",
@@ -318,7 +319,10 @@ class CaseAdmin(admin.ModelAdmin):
         status = sla_status(case, timezone.now())
         if status is None:
             return "—"
-        return state_html(status.state, status.time_left)
+        detail = status.time_left
+        if status.is_running and status.paused_until is None:
+            detail = f"{detail} · due {status.due_label}"
+        return state_html(status.state, detail)
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

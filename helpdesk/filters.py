@@ -12,9 +12,11 @@ from django.utils import timezone
 from helpdesk import access
 from helpdesk.models import Case, Severity, Status
 from sla.models import SlaState
-from sla.selectors import filter_by_sla_state
+from sla.selectors import chosen_tier, clock_choices, due_column, filter_by_sla_state
 from tenants.models import Tenant, User
 
+# "{due}" is the indexed due column of the clock the viewer sorts on (sla.selectors.due_column):
+# tier one's for the requesting side and a reseller, the current clock's for provider staff.
 SORTS = {
     "newest": ("Newest first", [F("created_at").desc(), F("id").desc()]),
     "oldest": ("Oldest first", [F("created_at").asc(), F("id").asc()]),
@@ -22,22 +24,25 @@ SORTS = {
         "Most severe first",
         [F("severity").asc(), F("created_at").desc(), F("id").desc()],
     ),
-    "due": (
-        "Due soonest",
-        [F("response_due_at").asc(nulls_last=True), F("created_at").desc(), F("id").desc()],
-    ),
+    "due": ("Due soonest", ["{due}", F("created_at").desc(), F("id").desc()]),
     # The tier-one queue's default: what still waits for its first response comes first (an
     # answered case's due time is history), then soonest due.
     "awaiting": (
         "Awaiting a response, due soonest",
         [
             ExpressionWrapper(Q(first_response_at__isnull=False), output_field=BooleanField()),
-            F("response_due_at").asc(nulls_last=True),
+            "{due}",
             F("created_at").desc(),
             F("id").desc(),
         ],
     ),
 }
+
+
+def sort_order(key: str, tier: int | None) -> list:
+    """The ORDER BY of a sort, its due time taken from ``tier``'s clock."""
+    due = F(due_column(tier)).asc(nulls_last=True)
+    return [due if term == "{due}" else term for term in SORTS.get(key, SORTS["newest"])[1]]
 
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -71,6 +76,11 @@ class CaseFilter(django_filters.FilterSet):
     sla = django_filters.ChoiceFilter(
         choices=SlaState.choices, method="sla_filter", label="SLA", empty_label="Any"
     )
+    # Which clock the SLA filter and the due sorts use, for viewers who see more than one
+    # (sla.selectors.clock_choices); applied by sla_filter and sort_by, not on its own.
+    clock = django_filters.ChoiceFilter(
+        choices=[], method="clock_noop", label="SLA clock", empty_label=None
+    )
     requester = django_filters.ModelChoiceFilter(queryset=_requesters, empty_label="Anyone")
     tenant = django_filters.ModelChoiceFilter(
         queryset=_organisations, label="Organisation", empty_label="All"
@@ -97,6 +107,23 @@ class CaseFilter(django_filters.FilterSet):
         # One organisation means nothing to choose: keep the form short.
         if self.request is not None and _organisations(self.request).count() < 2:
             del self.filters["tenant"]
+        choices = clock_choices(self.request.user) if self.request is not None else []
+        if choices:
+            self.filters["clock"].extra["choices"] = choices
+            self.filters["clock"].extra["required"] = False
+        else:
+            del self.filters["clock"]
+
+    @property
+    def tier(self) -> int | None:
+        """The tier whose clock this list filters and sorts on (sla.selectors.chosen_tier)."""
+        if self.request is None:
+            return None
+        data = getattr(self.form, "cleaned_data", {})
+        return chosen_tier(self.request.user, data.get("clock"))
+
+    def clock_noop(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
+        return queryset
 
     # Dates are the viewer's local days; comparing instants keeps the created_at index usable.
     def opened_from_filter(self, queryset: QuerySet[Case], name: str, value: date) -> QuerySet:
@@ -106,7 +133,7 @@ class CaseFilter(django_filters.FilterSet):
         return queryset.filter(created_at__lt=_day_start(value + timedelta(days=1)))
 
     def sla_filter(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
-        return filter_by_sla_state(queryset, value, timezone.now())
+        return filter_by_sla_state(queryset, value, timezone.now(), self.tier)
 
     def search(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
         value = value.strip()
@@ -115,10 +142,10 @@ class CaseFilter(django_filters.FilterSet):
         return queryset.filter(Q(reference__iexact=value) | Q(subject__icontains=value))
 
     def sort_by(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
-        return queryset.order_by(*SORTS.get(value, SORTS["newest"])[1])
+        return queryset.order_by(*sort_order(value, self.tier))
 
     def filter_queryset(self, queryset: QuerySet[Case]) -> QuerySet[Case]:
         queryset = super().filter_queryset(queryset)
         if not self.form.cleaned_data.get("sort"):
-            queryset = queryset.order_by(*SORTS["newest"][1])
+            queryset = queryset.order_by(*sort_order("newest", self.tier))
         return queryset

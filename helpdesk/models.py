@@ -136,6 +136,9 @@ class Case(models.Model):
     # A copy of the due time of the case's current response clock (sla.ResponseClock of the
     # case's tier), kept by sla.services so that lists sort by due time on an indexed column.
     response_due_at = models.DateTimeField(null=True, blank=True)
+    # The same for tier one's clock whatever the case's tier: the requesting side (and a
+    # reseller) see tier one's clock, and their lists sort and filter on it (sla.selectors).
+    tier_one_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -146,6 +149,7 @@ class Case(models.Model):
             models.Index(fields=["-created_at", "-id"], name="case_newest"),
             models.Index(fields=["status", "severity"], name="case_status_severity"),
             models.Index(fields=["response_due_at", "id"], name="case_response_due"),
+            models.Index(fields=["tier_one_due_at", "id"], name="case_tier_one_due"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
+    "widget",
 ]
 
 MIDDLEWARE = [
@@ -131,6 +132,8 @@ LANGUAGE_CODE = "en-us"
 # The default display time zone; each tenant may name its own. Storage is always UTC.
 TIME_ZONE = env.str("TIME_ZONE", default="America/New_York")
 USE_I18N = True
+# Our date-time formats carry the zone (helpdesk/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["helpdesk.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -214,6 +217,19 @@ SLA_SWEEP_EVERY = timedelta(seconds=env.int("SLA_SWEEP_SECONDS", default=60))
 SLA_SWEEP_BATCH = env.int("SLA_SWEEP_BATCH", default=1000)
 # An outbox row still pending this long after its last enqueue is enqueued again by the drain.
 OUTBOX_REQUEUE_AFTER = timedelta(seconds=env.int("OUTBOX_REQUEUE_SECONDS", default=120))
+
+# The widget (SPEC §7, widget/): host portals sign short-lived JWTs with per-tenant keys.
+# Widget key secrets are stored encrypted with Fernet keys from here (comma-separated, newest
+# first, to rotate); empty means one derived from SECRET_KEY (development).
+WIDGET_KEYS_FERNET_KEYS = env.list("WIDGET_KEYS_FERNET_KEYS", default=[])
+WIDGET_AUDIENCE = env.str("WIDGET_AUDIENCE", default="helpdesk-widget")
+WIDGET_CLOCK_SKEW_SECONDS = env.int("WIDGET_CLOCK_SKEW_SECONDS", default=30)
+# A widget session lasts this long after its last use (sliding), and never more than 8 hours.
+WIDGET_SESSION_SECONDS = env.int("WIDGET_SESSION_SECONDS", default=1800)
+# A rotated key stays valid this long next to its successor.
+WIDGET_KEY_ROTATION_HOURS = env.int("WIDGET_KEY_ROTATION_HOURS", default=24)
+# The demo "host portal" pages (make run): on with DEBUG, off in production.
+WIDGET_DEMO = env.bool("WIDGET_DEMO", default=DEBUG)
 
 LOGGING = {
     "version": 1,

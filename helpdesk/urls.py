@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from api import views_keys as api_keys
 from helpdesk import views
+from sla import views as sla_views
 from tenants import views as tenant_views
 from tenants.forms import BrandedPasswordResetForm, ThrottledAuthenticationForm
 
@@ -67,8 +68,11 @@ urlpatterns = [
     ),
     path("healthz", views.healthz, name="healthz"),
     path("", include("tenants.urls")),
+    path("", include("sla.urls")),
+    path("admin/sla/dashboard/", admin.site.admin_view(sla_views.dashboard), name="sla-dashboard"),
     path("api/v1/", include("api.urls")),
     path("settings/api-keys/", api_keys.key_list, name="api-keys"),
     path("settings/api-keys/<int:pk>/revoke/", api_keys.key_revoke, name="api-key-revoke"),
+    path("", include("widget.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -27,7 +27,7 @@ from sla.models import (
     SlaWatch,
     Target,
 )
-from sla.selectors import filter_by_sla_state, format_minutes
+from sla.selectors import chosen_tier, clock_choices, filter_by_sla_state, format_minutes
 
 # Colours with AA contrast on white, for the state words in admin lists (helpdesk's admin too).
 STATE_COLOURS = {
@@ -36,6 +36,7 @@ STATE_COLOURS = {
     SlaState.BREACHED: "#a1141b",
     SlaState.MET: "#1e6b34",
     SlaState.MISSED: "#a1141b",
+    SlaState.RESOLVED_WITHOUT_RESPONSE: "#4a4a4a",
 }
 
 
@@ -52,7 +53,8 @@ def state_html(state: SlaState, detail: str = "") -> str:
 
 
 class SlaStateListFilter(admin.SimpleListFilter):
-    """Cases by the SLA state of their current clock: one EXISTS subquery, no Python loop."""
+    """Cases by the SLA state of their current clock, or of the clock chosen with
+    ``SlaClockListFilter``: one EXISTS subquery, no Python loop."""
 
     title = "SLA state"
     parameter_name = "sla"
@@ -62,7 +64,22 @@ class SlaStateListFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() in SlaState.values:
-            return filter_by_sla_state(queryset, self.value(), timezone.now())
+            tier = chosen_tier(request.user, request.GET.get(SlaClockListFilter.parameter_name))
+            return filter_by_sla_state(queryset, self.value(), timezone.now(), tier)
+        return queryset
+
+
+class SlaClockListFilter(admin.SimpleListFilter):
+    """Which clock the SLA state filter asks about: the case's current one (default), tier
+    one's or the provider's. Filters nothing on its own."""
+
+    title = "SLA clock"
+    parameter_name = "sla_clock"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [(value, label) for value, label in clock_choices(request.user) if value]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset
 
 

@@ -11,7 +11,14 @@ from django.utils import timezone
 
 from helpdesk.models import Case, Status, Tier
 from sla.models import Plan, ResponseClock, Target
-from sla.services import NoTarget, apply_schedule, plan_for, schedule_from_target, target_for
+from sla.services import (
+    NoTarget,
+    apply_schedule,
+    plan_for,
+    response_minutes,
+    schedule_from_target,
+    target_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +54,20 @@ def clocks_backfill(cases: Iterable[Case]) -> int:
         apply_schedule(row, schedule_from_target(targets[key], case.dispatched_at), case.severity)
         if case.first_response_at is not None:
             row.responded_at = row.stopped_at = case.first_response_at
+            row.response_minutes = response_minutes(row, row.responded_at)
         elif case.status in (Status.RESOLVED, Status.CLOSED):
             row.stopped_at = case.resolved_at or case.closed_at or case.updated_at
         rows.append(row)
-        if case.tier == Tier.ONE and case.response_due_at != row.due_at:
-            case.response_due_at = row.due_at
+        if case.tier_one_due_at != row.due_at or (
+            case.tier == Tier.ONE and case.response_due_at != row.due_at
+        ):
+            case.tier_one_due_at = row.due_at
+            if case.tier == Tier.ONE:
+                case.response_due_at = row.due_at
             synced.append(case)
     with transaction.atomic():
         ResponseClock.objects.bulk_create(rows, batch_size=2000)
-        Case.objects.bulk_update(synced, ["response_due_at"], batch_size=2000)
+        Case.objects.bulk_update(synced, ["response_due_at", "tier_one_due_at"], batch_size=2000)
     return len(rows)
 
 

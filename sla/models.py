@@ -234,6 +234,9 @@ class SlaState(models.TextChoices):
     BREACHED = "breached", "Breached"
     MET = "met", "Met"
     MISSED = "missed", "Missed"
+    # Stopped by the case's resolution (or closing) before due with no response: neither met
+    # nor missed (SPEC §5, §9). Stopped that way after due is missed.
+    RESOLVED_WITHOUT_RESPONSE = "resolved_without_response", "Resolved without response"
 
 
 class ResponseClock(models.Model):
@@ -241,14 +244,21 @@ class ResponseClock(models.Model):
 
     The target's amount, unit, calendar and the plan's at-risk share are copied at start: editing
     a plan later changes new clocks (and running ones only on a severity change), never the due
-    times already promised. ``stopped_at`` is set by the response (then ``responded_at`` too), or
-    by the case being resolved or closed before anyone responded.
+    times already promised. ``stopped_at`` is set by the response (then ``responded_at`` and
+    ``response_minutes`` too), or by the case being resolved or closed before anyone responded.
+
+    Each dispatch is a clock (SPEC §4): tier one's once, at opening; Phonism's at every
+    escalation, numbered by ``sequence`` (1, 2, ...). Earlier clocks stay as history; at most one
+    clock per (case, tier) runs, and the *current* clock of a tier is its highest sequence.
     """
 
     case = models.ForeignKey(
         "helpdesk.Case", on_delete=models.CASCADE, related_name="response_clocks"
     )
     tier = models.PositiveSmallIntegerField(choices=Tier.choices)
+    sequence = models.PositiveSmallIntegerField(
+        default=1, help_text="1 for the tier's first dispatch, 2 for its second (re-escalation)…"
+    )
     target = models.ForeignKey(
         Target,
         null=True,
@@ -267,6 +277,9 @@ class ResponseClock(models.Model):
     due_at = models.DateTimeField()
     responded_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
+    # Open minutes of the clock's calendar from dispatch to the response (SPEC §9), written with
+    # ``responded_at`` by ``sla.services.clock_respond``: reports aggregate it in the database.
+    response_minutes = models.FloatField(null=True, blank=True, editable=False)
     # Set by the breach sweep in the transaction that records the clock's at-risk / breached
     # SlaEvent: "this clock has that event", kept on the clock so the sweep's partial indexes
     # hold only clocks still owed an event and a sweep that finds nothing reads nothing.
@@ -277,9 +290,19 @@ class ResponseClock(models.Model):
     updated_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["case", "tier"]
+        ordering = ["case", "tier", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["case", "tier"], name="sla_clock_one_per_tier"),
+            models.UniqueConstraint(
+                fields=["case", "tier", "sequence"], name="sla_clock_sequence_once"
+            ),
+            models.UniqueConstraint(
+                fields=["case", "tier"],
+                condition=Q(stopped_at=None),
+                name="sla_clock_one_running_per_tier",
+            ),
+            models.CheckConstraint(
+                name="sla_clock_sequence_positive", condition=Q(sequence__gte=1)
+            ),
             models.CheckConstraint(name="sla_clock_tier_1_or_2", condition=Q(tier__in=[1, 2])),
             models.CheckConstraint(
                 name="sla_clock_due_in_order",
@@ -289,10 +312,37 @@ class ResponseClock(models.Model):
                 name="sla_clock_response_stops_it",
                 condition=Q(responded_at__isnull=True) | Q(stopped_at=F("responded_at")),
             ),
+            models.CheckConstraint(
+                name="sla_clock_minutes_with_response",
+                condition=Q(responded_at__isnull=True, response_minutes__isnull=True)
+                | Q(responded_at__isnull=False, response_minutes__isnull=False),
+            ),
         ]
         # The breach sweep asks "which running clocks are past due / newly at risk": partial
         # indexes hold only running clocks, so they stay small however much history piles up.
         indexes = [
+            # Reports (sla.reports) read clocks by dispatch and breaches by due time: covering
+            # indexes let PostgreSQL answer from the index alone (SQLite ignores INCLUDE).
+            models.Index(
+                fields=["dispatched_at"],
+                name="sla_clock_report_dispatch",
+                include=[
+                    "id",
+                    "tier",
+                    "severity",
+                    "due_at",
+                    "responded_at",
+                    "stopped_at",
+                    "response_minutes",
+                    "case_id",
+                    "calendar_id",
+                ],
+            ),
+            models.Index(
+                fields=["due_at"],
+                name="sla_clock_report_due",
+                include=["responded_at", "stopped_at"],
+            ),
             models.Index(
                 fields=["due_at"], name="sla_clock_running_due", condition=Q(stopped_at=None)
             ),
@@ -301,11 +351,13 @@ class ResponseClock(models.Model):
                 name="sla_clock_running_at_risk",
                 condition=Q(stopped_at=None),
             ),
-            # The sweep's own: running clocks still owed their breach / at-risk event.
+            # The sweep's own: clocks still owed their breach event (running ones, and ones
+            # that stopped after their due time before a sweep saw them) / at-risk event.
             models.Index(
                 fields=["due_at", "id"],
-                name="sla_clock_breach_unrecorded",
-                condition=Q(stopped_at=None, breach_recorded_at=None),
+                name="sla_clock_breach_owed",
+                condition=Q(breach_recorded_at=None)
+                & (Q(stopped_at=None) | Q(stopped_at__gt=F("due_at"))),
             ),
             models.Index(
                 fields=["at_risk_at", "id"],
@@ -328,7 +380,11 @@ class ResponseClock(models.Model):
         """The SLA state at ``now``; ``sla.selectors.filter_by_sla_state`` is the same rule as
         a query, so keep the two in step."""
         if self.stopped_at is not None:
-            return SlaState.MET if self.stopped_at <= self.due_at else SlaState.MISSED
+            if self.stopped_at > self.due_at:
+                return SlaState.MISSED
+            if self.responded_at is None:
+                return SlaState.RESOLVED_WITHOUT_RESPONSE
+            return SlaState.MET
         if now > self.due_at:
             return SlaState.BREACHED
         if now >= self.at_risk_at:
@@ -339,14 +395,6 @@ class ResponseClock(models.Model):
         """Open minutes from ``now`` to the due time on the clock's calendar; negative once
         overdue, by the open time it has been overdue."""
         return clock.open_minutes_between(self.calendar.as_clock(), now, self.due_at)
-
-    def response_minutes(self) -> float | None:
-        """Open minutes from dispatch to the response, the measure the reports use."""
-        if self.responded_at is None:
-            return None
-        return clock.open_minutes_between(
-            self.calendar.as_clock(), self.dispatched_at, self.responded_at
-        )
 
 
 class SlaEventKind(models.TextChoices):

@@ -10,9 +10,13 @@ Rules decided here (docs/architecture.md, "SLA"):
   then Phonism's customer, so the reseller's own ``sla_plan``; else the default plan.
 * **Due from dispatch.** A clock's due time is always computed from its dispatch instant, so a
   severity change recomputes from the original dispatch (``clock_recompute``).
-* **Stopping.** The response stops a clock for good. Resolving or closing a case nobody answered
-  stops it without a response (state met or missed against the due time, and the breach sweep
-  leaves it alone); reopening such a case sets it running again against its original due time.
+* **Stopping.** The response stops a clock for good, with its open-hours minutes
+  (``clock_respond``, which also writes tier one's response as the case's first response).
+  Resolving or closing a case nobody answered stops it without a response ("resolved without
+  response", or missed when already past due: the sweep then records the breach it owes);
+  reopening such a case sets it running again against its original due time.
+* **Each escalation is a dispatch** (``clock_start``): a re-escalation after a hand-back starts a
+  new tier-two clock (the next ``sequence``); earlier clocks stay as history.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from helpdesk.models import Case, Tier
@@ -160,44 +164,57 @@ def apply_schedule(clock_row: ResponseClock, schedule: Schedule, severity: int) 
     clock_row.due_at = schedule.due_at
 
 
+def current_clocks(case: Case, tier: int):
+    """``tier``'s clocks of the case, the current one (highest sequence) first."""
+    return ResponseClock.objects.filter(case=case, tier=tier).order_by("-sequence")
+
+
 def case_sync_due(case: Case) -> None:
-    """Copy the due time of the case's current clock (the one of ``case.tier``) to
-    ``Case.response_due_at``, the column lists sort on. Call after changing ``case.tier``."""
-    due = (
-        ResponseClock.objects.filter(case=case, tier=case.tier)
-        .values_list("due_at", flat=True)
-        .first()
-    )
-    if case.response_due_at != due:
-        Case.objects.filter(pk=case.pk).update(response_due_at=due)
-        case.response_due_at = due
+    """Copy due times to the case row, the columns lists sort and filter on: the current clock
+    of the case's tier to ``Case.response_due_at``, tier one's to ``Case.tier_one_due_at``.
+    Call after changing ``case.tier`` or a clock's due time."""
+    due = current_clocks(case, case.tier).values_list("due_at", flat=True).first()
+    tier_one = current_clocks(case, Tier.ONE).values_list("due_at", flat=True).first()
+    if (case.response_due_at, case.tier_one_due_at) != (due, tier_one):
+        Case.objects.filter(pk=case.pk).update(response_due_at=due, tier_one_due_at=tier_one)
+        case.response_due_at, case.tier_one_due_at = due, tier_one
 
 
 def clock_start(
     *, case: Case, tier: int, dispatched_at: datetime, schedule: Schedule | None = None
 ) -> ResponseClock | None:
-    """Start ``tier``'s response clock at dispatch. A clock starts once per tier: starting it
-    again returns the existing one. A plan without a usable target starts no clock (logged),
+    """Start ``tier``'s response clock at a dispatch. Tier one is dispatched once, at opening:
+    starting it again returns the existing clock. Each escalation is a dispatch to the provider
+    (SPEC §4): a tier-two clock starts with the next ``sequence``, unless one is still running
+    (then that one is returned). A plan without a usable target starts no clock (logged),
     rather than refusing the customer's case.
 
     ``schedule`` is for a case being opened: computed by ``opening_schedule`` before the case
     row existed (so the row is inserted with its due time), and no clock can exist yet."""
+    sequence = 1
     if schedule is None:
-        existing = ResponseClock.objects.filter(case=case, tier=tier).first()
-        if existing is not None:
+        existing = current_clocks(case, tier).first()
+        if existing is not None and (tier == Tier.ONE or existing.is_running):
             return existing
+        if existing is not None:
+            sequence = existing.sequence + 1
         try:
             schedule = schedule_for(plan_for(case.tenant, tier), case.severity, dispatched_at)
         except (NoTarget, ValueError):
             logger.exception("No SLA clock started for %s (tier %s)", case.reference, tier)
             return None
     now = timezone.now()
-    row = ResponseClock(case=case, tier=tier, created_at=now, updated_at=now)
+    row = ResponseClock(case=case, tier=tier, sequence=sequence, created_at=now, updated_at=now)
     apply_schedule(row, schedule, case.severity)
     row.save()
-    if tier == case.tier and case.response_due_at != row.due_at:
-        Case.objects.filter(pk=case.pk).update(response_due_at=row.due_at)
-        case.response_due_at = row.due_at
+    if tier == Tier.ONE == case.tier:  # opening: the only clock, no query needed to sync
+        if (case.response_due_at, case.tier_one_due_at) != (row.due_at, row.due_at):
+            Case.objects.filter(pk=case.pk).update(
+                response_due_at=row.due_at, tier_one_due_at=row.due_at
+            )
+            case.response_due_at = case.tier_one_due_at = row.due_at
+    else:
+        case_sync_due(case)
     return row
 
 
@@ -248,14 +265,44 @@ def clock_recompute(*, case: Case) -> list[DueChange]:
     return changes
 
 
-def clock_stop(*, case: Case, tier: int, at: datetime) -> bool:
-    """The response: stop ``tier``'s clock at ``at``. Only the first one counts; True if this
-    call stopped the clock. One conditional UPDATE, so racing replies cannot both win."""
-    return bool(
-        ResponseClock.objects.filter(case=case, tier=tier, stopped_at=None).update(
-            responded_at=at, stopped_at=at, updated_at=at
-        )
+def response_minutes(row: ResponseClock, responded_at: datetime) -> float:
+    """Open minutes of the clock's calendar from its dispatch to ``responded_at`` (SPEC §9)."""
+    return clock.open_minutes_between(row.calendar.as_clock(), row.dispatched_at, responded_at)
+
+
+def clock_respond(*, case: Case, tier: int, at: datetime) -> bool:
+    """The response to ``tier``'s current dispatch at ``at``: stop its running clock with the
+    response and its open-hours minutes. For tier one this is also the case's first response
+    (``Case.first_response_at``): the two are one fact, written only here. Returns True when
+    this call recorded the response (the caller then records it on the timeline).
+
+    Only the first response counts, and only while the clock runs: a clock stopped by the case's
+    resolution keeps "resolved without response" (reopening runs it again). A case that has no
+    tier-one clock (no plan applied) still gets its first response. The caller holds the case's
+    lock; the conditional UPDATE keeps racing writers that do not from both winning."""
+    row = (
+        ResponseClock.objects.select_related("calendar")
+        .filter(case=case, tier=tier, stopped_at=None)
+        .first()
     )
+    if row is not None:
+        stopped = ResponseClock.objects.filter(pk=row.pk, stopped_at=None).update(
+            responded_at=at,
+            stopped_at=at,
+            response_minutes=response_minutes(row, at),
+            updated_at=at,
+        )
+    else:
+        stopped = 0
+        if tier == Tier.ONE and ResponseClock.objects.filter(case=case, tier=tier).exists():
+            return False  # stopped unanswered by the resolution: not a response to the clock
+    if tier != Tier.ONE or case.first_response_at is not None:
+        return bool(stopped)
+    if row is None or stopped:
+        Case.objects.filter(pk=case.pk, first_response_at=None).update(first_response_at=at)
+        case.first_response_at = at
+        return True
+    return False
 
 
 def clocks_halt(*, case: Case, at: datetime) -> int:
@@ -266,11 +313,16 @@ def clocks_halt(*, case: Case, at: datetime) -> int:
 
 
 def clocks_resume(*, case: Case, at: datetime) -> int:
-    """The case was reopened: clocks that stopped without a response run again (still against
-    their original due time: reopening does not buy time)."""
-    return ResponseClock.objects.filter(
-        case=case, stopped_at__isnull=False, responded_at=None
-    ).update(stopped_at=None, updated_at=at)
+    """The case was reopened: the current clock of each tier, if it stopped without a response,
+    runs again (still against its original due time: reopening does not buy time)."""
+    later = ResponseClock.objects.filter(
+        case=OuterRef("case"), tier=OuterRef("tier"), sequence__gt=OuterRef("sequence")
+    )
+    return (
+        ResponseClock.objects.filter(case=case, stopped_at__isnull=False, responded_at=None)
+        .filter(~Exists(later))
+        .update(stopped_at=None, updated_at=at)
+    )
 
 
 # --- plans and calendars (admin chores) -------------------------------------------------------

@@ -4,7 +4,8 @@ past due, once, and tell the people who must act.
 Run every minute by beat (``sla.tasks.sla_sweep``). Each pass re-derives its work from indexed
 columns, so anything a missed, failed or killed sweep left behind is found by the next one:
 
-* **Which clocks.** Running clocks (``stopped_at`` null) whose at-risk / due instant has passed
+* **Which clocks.** Running clocks (``stopped_at`` null; for breaches also clocks stopped after
+  their due time) whose at-risk / due instant has passed
   and whose ``at_risk_recorded_at`` / ``breach_recorded_at`` is still null. Two partial indexes
   hold exactly those clocks, so a sweep that finds nothing reads an empty index range, however
   many cases and events exist.
@@ -16,6 +17,9 @@ columns, so anything a missed, failed or killed sweep left behind is found by th
   ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``: only the rows this sweep really
   inserted get timeline entries and emails. Concurrent sweeps on PostgreSQL also share the
   work without waiting (``FOR UPDATE SKIP LOCKED`` on the clocks).
+* **Late stops.** A clock that stopped (late response, resolve, close) after its due time
+  before any sweep saw it still owes its breach: the breach index holds such clocks too, the
+  event is dated at the due instant, and nobody is emailed about a breach already answered.
 * **Catching up.** Breaches are swept before at-risk events. A clock first seen already past
   due (the sweep was down, or a severity change moved its due time into the past) still gets
   its at-risk event for the record, but only the breach is emailed.
@@ -30,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from helpdesk import notifications
@@ -48,6 +53,7 @@ class Kind:
     flag: str  # the clock's column saying the event is recorded
     timeline: str  # EventKind
     notification: str  # NotificationKind
+    owed: Q  # which clocks can owe the event (the condition of the kind's partial index)
 
 
 # At the due instant itself a case is still at risk (a response then is in time): breached is
@@ -59,6 +65,9 @@ BREACHED = Kind(
     "breach_recorded_at",
     EventKind.SLA_BREACHED,
     NotificationKind.BREACHED,
+    # Running clocks, and clocks that stopped (late response, resolve, close) after their due
+    # time before any sweep saw them: every breach is recorded, once.
+    Q(stopped_at=None) | Q(stopped_at__gt=F("due_at")),
 )
 AT_RISK = Kind(
     SlaEventKind.AT_RISK,
@@ -67,6 +76,7 @@ AT_RISK = Kind(
     "at_risk_recorded_at",
     EventKind.SLA_AT_RISK,
     NotificationKind.AT_RISK,
+    Q(stopped_at=None),
 )
 
 # What a batch reads per clock: enough for the events, the timeline and the emails.
@@ -77,6 +87,7 @@ ROW_FIELDS = {
     "due_at": "due_at",
     "at_risk_at": "at_risk_at",
     "dispatched_at": "dispatched_at",
+    "stopped_at": "stopped_at",
     "timezone": "calendar__timezone",
     "reference": "case__reference",
     "subject": "case__subject",
@@ -132,7 +143,7 @@ def sweep_batch(
     with transaction.atomic():
         rows = list(
             ResponseClock.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(**{"stopped_at": None, kind.flag: None, f"{kind.instant}__{kind.passed}": now})
+            .filter(kind.owed, **{kind.flag: None, f"{kind.instant}__{kind.passed}": now})
             .order_by(kind.instant, "id")
             .values("id", *ROW_FIELDS.values())[:batch]
         )
@@ -148,7 +159,11 @@ def sweep_batch(
             row["dispatched"] = _local(row["dispatched_at"], row["timezone"])
         CaseEvent.objects.bulk_create(_timeline(kind, new), batch_size=1000)
         # An at-risk event first seen after the due time is history: the breach is the news.
-        to_tell = [r for r in new if kind is BREACHED or r["due_at"] >= now]
+        # A breach caught up after the clock stopped is already answered (or the case is
+        # resolved): recorded for the reports, told to nobody.
+        to_tell = [
+            r for r in new if r["stopped_at"] is None and (kind is BREACHED or r["due_at"] >= now)
+        ]
         emails = notifications.sla_events_notify(
             kind.notification, to_tell, directory, _assignees(to_tell)
         )

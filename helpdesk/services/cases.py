@@ -145,6 +145,7 @@ def case_open(
             # reseller (its tier one) is. Either way, dispatch is now (SPEC §4).
             dispatched_at=now,
             response_due_at=schedule.due_at if schedule else None,
+            tier_one_due_at=schedule.due_at if schedule else None,
         )
         if schedule is not None:
             sla.clock_start(case=case, tier=Tier.ONE, dispatched_at=now, schedule=schedule)

@@ -8,8 +8,8 @@ transaction, the case row locked, an event per change.
   response.
 - The provider's first message in the thread is its response (``update_add(escalation=True)``
   stops tier two's clock). Handing back is such a message too.
-- A case is escalated at most once at a time; escalating again after a hand-back reuses the
-  provider's clock (one clock per tier and case: it already ran once).
+- A case is escalated at most once at a time. Each escalation is a dispatch (SPEC §4):
+  escalating again after a hand-back starts a new provider clock; earlier ones stay as history.
 """
 
 from __future__ import annotations
@@ -57,7 +57,6 @@ def case_escalate(*, case: Case, actor: User, note: str) -> CaseUpdate:
         locked.save(update_fields=["tier", "updated_at"])
         # The reseller is now the provider's customer on this case (SPEC §4 "Dispatch").
         sla.clock_start(case=locked, tier=Tier.TWO, dispatched_at=now)
-        sla.case_sync_due(locked)
         event_add(
             locked,
             actor,

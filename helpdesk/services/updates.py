@@ -74,13 +74,15 @@ def update_add(
             if locked.tier != Tier.TWO:
                 raise ValidationError({"body": "Escalate the case before writing to the provider."})
             if access.is_provider_staff(author):
-                sla.clock_stop(case=locked, tier=Tier.TWO, at=now)
-        if visibility == Visibility.PUBLIC and support:
-            # The response stops tier one's clock; notes and customer comments never get here.
-            sla.clock_stop(case=locked, tier=Tier.ONE, at=now)
-        if visibility == Visibility.PUBLIC and support and locked.first_response_at is None:
-            locked.first_response_at = now
-            changed.append("first_response_at")
+                sla.clock_respond(case=locked, tier=Tier.TWO, at=now)
+        # The response (SPEC §4): the support side's first public reply stops tier one's clock
+        # and is the case's first response, one fact written by sla.services.clock_respond.
+        # Notes and customer comments never get here.
+        if (
+            visibility == Visibility.PUBLIC
+            and support
+            and sla.clock_respond(case=locked, tier=Tier.ONE, at=now)
+        ):
             event_add(locked, author, EventKind.RESPONDED, now)
             if locked.status == Status.NEW:
                 status_set(locked, author, Status.RESPONDED, now)

@@ -43,7 +43,8 @@ def at(minutes: int):
 
 
 def clock(case, tier) -> ResponseClock:
-    return ResponseClock.objects.get(case=case, tier=tier)
+    """The tier's current clock (its latest dispatch)."""
+    return ResponseClock.objects.filter(case=case, tier=tier).order_by("-sequence").first()
 
 
 def test_escalation_starts_the_providers_clock_at_the_escalation_instant(world) -> None:
@@ -104,7 +105,9 @@ def test_a_hand_back_returns_the_case_to_tier_one(world) -> None:
     assert kinds.index(EventKind.HANDED_BACK) > kinds.index(EventKind.ESCALATED)
     with at(60):
         case_escalate(case=case, actor=world["rob"], note="Still failing after the change")
-    assert case.tier == Tier.TWO and ResponseClock.objects.filter(case=case).count() == 2
+    # Each escalation is a dispatch: a new provider clock, the earlier one kept as history.
+    assert case.tier == Tier.TWO and ResponseClock.objects.filter(case=case).count() == 3
+    assert clock(case, Tier.TWO).dispatched_at == MONDAY_10 + timedelta(minutes=60)
 
 
 @pytest.mark.parametrize("person", ["ivan", "alice", "ann"])

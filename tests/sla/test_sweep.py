@@ -120,13 +120,32 @@ def test_a_clock_first_seen_past_due_keeps_its_at_risk_event_but_only_the_breach
     assert NotificationKind.AT_RISK not in kinds and NotificationKind.BREACHED in kinds
 
 
-def test_answered_and_resolved_cases_are_left_alone(demo):
+def test_late_answered_and_late_resolved_cases_get_their_breach_but_tell_nobody(demo):
+    """Stopped after due before any sweep saw them: the breach is still recorded (once, at the
+    due instant), but nobody is emailed about a breach already answered or resolved."""
     ann, alice = demo["ann"], demo["alice"]
     answered = overdue(ann, Severity.CRITICAL)
     services.update_add(case=answered, author=alice, body="On it.")
     resolved = overdue(ann, Severity.CRITICAL)
     services.case_change_status(case=resolved, actor=ann, status=Status.RESOLVED)
     sweeping.sweep()
+    sweeping.sweep()
+    for case in (answered, resolved):
+        assert events(case) == [SlaEventKind.BREACHED]
+        breach = SlaEvent.objects.get(case=case)
+        assert breach.occurred_at == ResponseClock.objects.get(case=case).due_at
+    told = OutboundEmail.objects.filter(case__in=[answered, resolved])
+    assert not told.filter(kind__in=[NotificationKind.BREACHED, NotificationKind.AT_RISK]).exists()
+
+
+def test_cases_stopped_in_time_are_left_alone(demo):
+    ann, alice = demo["ann"], demo["alice"]
+    answered = open_case(ann, Severity.CRITICAL)
+    services.update_add(case=answered, author=alice, body="On it.")
+    resolved = open_case(ann, Severity.CRITICAL)
+    services.case_change_status(case=resolved, actor=ann, status=Status.RESOLVED)
+    later = timezone.now() + timedelta(days=7)
+    sweeping.sweep(now=later)
     assert events(answered) == events(resolved) == []
 
 

@@ -19,6 +19,7 @@ from sla.backfill import clocks_redate
 from sla.defaults import ensure_defaults as ensure_sla_defaults
 from tenants.demo import seed_brands
 from tenants.models import CustomerPriority, Membership, Role, Tenant, TenantKind, User
+from widget.demo import seed_widget_demo
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo login
 
@@ -75,6 +76,7 @@ class Command(BaseCommand):
             tenants = self._tenants()
             seed_brands(tenants)
             people = self._people(tenants)
+            seed_widget_demo()
             with notifications.muted():  # back-dated history: nobody is emailed about it
                 created = self._cases(tenants, people)
             watched = self._breach_demo(tenants, people) if created else None

@@ -13,10 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from helpdesk.models import Severity, Tier
 from sla import services
+from sla.management.oneline import OneLineErrorCommand
 from tenants.models import Tenant
 
 
@@ -47,21 +48,8 @@ def parse_dispatched(value: str) -> datetime:
     return parsed
 
 
-class Command(BaseCommand):
+class Command(OneLineErrorCommand):
     help = "Print the response due time for each dispatch instant (ISO 8601, one per line)."
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        raise_error = parser.error
-
-        def one_line_error(message: str) -> None:
-            # argparse prints the usage too; the contract asks for one line.
-            if parser.called_from_command_line:
-                parser.exit(2, f"CommandError: {message}\n")
-            raise_error(message)
-
-        parser.error = one_line_error  # type: ignore[method-assign]
-        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

@@ -1,0 +1,504 @@
+"""SLA compliance figures (SPEC §9), computed by the database from the response clocks.
+
+A report counts clocks: an escalated case has one per tier (and one per escalation). Each clock
+falls in exactly one of four buckets at the time of reporting (``now``):
+
+* **met**: responded at or before its due time;
+* **breached**: missed (responded after due, or resolved without a response after due), or
+  still without a response past due;
+* **resolved without response**: stopped by resolution before due with no response;
+* **running**: no response yet and not past due.
+
+So ``dispatched = met + breached + resolved_without_response + running``; ``missed`` is the
+part of ``breached`` whose clock has stopped. ``met_share`` is met ÷ (met + breached). Median
+and 90th percentile response times are open-hours minutes of the clock's calendar
+(``ResponseClock.response_minutes``, stored when the clock stops), by linear interpolation
+between closest ranks over responded clocks: PostgreSQL's ``percentile_cont``, and the same
+function registered on SQLite connections. Nothing here loops over clocks in Python: each report
+is one aggregate query, grouped by any of ``KEYS``.
+
+A clock's tenant is its case's requesting tenant; its reseller that tenant's reseller (empty for
+a direct customer and for a reseller's own cases); its month is the month of its dispatch in its
+calendar's time zone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import (
+    Aggregate,
+    CharField,
+    Count,
+    F,
+    FloatField,
+    Func,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models import Case as SqlCase
+from django.db.models.functions import Round, TruncDate
+
+from sla.models import ResponseClock
+from tenants.models import Tenant, TenantKind
+
+KEYS = ("tenant", "reseller", "tier", "severity", "month")
+COLUMNS = (
+    "dispatched",
+    "met",
+    "missed",
+    "breached",
+    "resolved_without_response",
+    "running",
+    "met_share",
+    "median_minutes",
+    "p90_minutes",
+)
+
+
+# --- SQL pieces that SQLite lacks: registered on the connection when first used ---------------
+
+
+class _Percentile:
+    """SQLite aggregate ``percentile_cont(fraction, value)``: PostgreSQL's ``percentile_cont``
+    (linear interpolation between closest ranks), NULLs ignored."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.fraction = 0.5
+
+    def step(self, fraction: float, value: float | None) -> None:
+        self.fraction = fraction
+        if value is not None:
+            self.values.append(float(value))
+
+    def finalize(self) -> float | None:
+        return percentile_cont(self.values, self.fraction)
+
+
+def percentile_cont(values: Iterable[float], fraction: float) -> float | None:
+    """Linear interpolation between closest ranks, as PostgreSQL's ``percentile_cont``."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    position = fraction * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _local_month(stamp: str | None, zone: str | None) -> str | None:
+    """SQLite function ``sla_local_month(utc_text, zone)``: 'YYYY-MM' of a stored UTC instant
+    in a time zone (SQLite stores aware datetimes as UTC text)."""
+    if stamp is None or zone is None:
+        return None
+    instant = datetime.fromisoformat(stamp)
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=ZoneInfo("UTC"))
+    return f"{instant.astimezone(ZoneInfo(zone)):%Y-%m}"
+
+
+def _register_sqlite(connection) -> None:
+    """Give this SQLite connection the functions the reports use, once per raw connection
+    (Django may reconnect; the wrapper remembers which raw connection has them)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(connection, "_sla_reports_functions_on", None) is raw:
+        return
+    raw.create_aggregate("percentile_cont", 2, _Percentile)
+    raw.create_function("sla_local_month", 2, _local_month, deterministic=True)
+    connection._sla_reports_functions_on = raw
+
+
+class PercentileCont(Aggregate):
+    """``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``."""
+
+    function = "percentile_cont"
+    output_field = FloatField()
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        if not 0 <= fraction <= 1:
+            raise ValueError("fraction must be between 0 and 1")
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        _register_sqlite(connection)
+        return self.as_sql(
+            compiler,
+            connection,
+            template="%(function)s(%(fraction)s, %(expressions)s)",
+            **extra_context,
+        )
+
+
+class LocalMonth(Func):
+    """'YYYY-MM' of an instant in the time zone named by another column."""
+
+    output_field = CharField()
+    arity = 2
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="to_char((%(expressions)s), 'YYYY-MM')",
+            arg_joiner=" AT TIME ZONE ",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        _register_sqlite(connection)
+        return self.as_sql(compiler, connection, function="sla_local_month", **extra_context)
+
+
+# --- what is counted ------------------------------------------------------------------------
+
+
+def _key_expressions() -> dict[str, Any]:
+    return {
+        "tenant": F("case__tenant__slug"),
+        "reseller": SqlCase(
+            When(case__tenant__kind=TenantKind.SUBCUSTOMER, then=F("case__tenant__parent__slug")),
+            default=Value(""),
+            output_field=CharField(),
+        ),
+        "tier": F("tier"),
+        "severity": F("severity"),
+        "month": LocalMonth("dispatched_at", "calendar__timezone"),
+    }
+
+
+def bucket_conditions(now: datetime) -> dict[str, Q]:
+    """Each count's condition on a clock at ``now`` (the definitions of SPEC §9)."""
+    responded = Q(responded_at__isnull=False)
+    stopped_unanswered = Q(responded_at__isnull=True, stopped_at__isnull=False)
+    missed = (responded & Q(responded_at__gt=F("due_at"))) | (
+        stopped_unanswered & Q(stopped_at__gt=F("due_at"))
+    )
+    return {
+        "met": responded & Q(responded_at__lte=F("due_at")),
+        "missed": missed,
+        "breached": missed | Q(stopped_at__isnull=True, due_at__lt=now),
+        "resolved_without_response": stopped_unanswered & Q(stopped_at__lte=F("due_at")),
+        "running": Q(stopped_at__isnull=True, due_at__gte=now),
+    }
+
+
+def _aggregates(now: datetime) -> dict[str, Any]:
+    figures: dict[str, Any] = {"dispatched": Count("pk")}
+    for name, condition in bucket_conditions(now).items():
+        figures[name] = Count("pk", filter=condition)
+    minutes = SqlCase(
+        When(responded_at__isnull=False, then=F("response_minutes")),
+        default=None,
+        output_field=FloatField(),
+    )
+    figures["responded"] = Count("pk", filter=Q(responded_at__isnull=False))
+    figures["median_minutes"] = PercentileCont(minutes, 0.5)
+    figures["p90_minutes"] = PercentileCont(minutes, 0.9)
+    return figures
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a report: its keys (by name) and its figures."""
+
+    keys: dict[str, Any]
+    dispatched: int
+    met: int
+    missed: int
+    breached: int
+    resolved_without_response: int
+    running: int
+    responded: int
+    median_minutes: float | None
+    p90_minutes: float | None
+
+    @property
+    def met_share(self) -> Decimal | None:
+        """met ÷ (met + breached), 4 decimals (half up); None when both are 0. The sample is
+        ``met + breached``."""
+        judged = self.met + self.breached
+        if not judged:
+            return None
+        return (Decimal(self.met) / Decimal(judged)).quantize(
+            Decimal("0.0001"), rounding=ROUND_HALF_UP
+        )
+
+    @property
+    def judged(self) -> int:
+        return self.met + self.breached
+
+    def csv_values(self, by: Sequence[str]) -> list[str]:
+        return [
+            *(str(self.keys[key]) for key in by),
+            str(self.dispatched),
+            str(self.met),
+            str(self.missed),
+            str(self.breached),
+            str(self.resolved_without_response),
+            str(self.running),
+            "" if self.met_share is None else f"{self.met_share}",
+            format_minutes(self.median_minutes),
+            format_minutes(self.p90_minutes),
+        ]
+
+
+def format_minutes(value: float | None) -> str:
+    """Minutes with one decimal (half up), empty when there is no figure."""
+    if value is None:
+        return ""
+    return f"{Decimal(repr(float(value))).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}"
+
+
+def compliance(
+    clocks: QuerySet[ResponseClock], by: Sequence[str] = (), *, now: datetime
+) -> list[Row]:
+    """The report over ``clocks`` grouped by ``by`` (a subset of ``KEYS``), sorted by the keys.
+    With no keys, one total row (zeros when there are no clocks)."""
+    unknown = [key for key in by if key not in KEYS]
+    if unknown:
+        raise ValueError(f"unknown report key(s): {', '.join(unknown)}")
+    figures = _aggregates(now)
+    if not by:
+        total = clocks.order_by().aggregate(**figures)
+        return [_row({}, total)]
+    expressions = _key_expressions()
+    grouped = (
+        clocks.order_by()
+        .annotate(**{f"key_{key}": expressions[key] for key in by})
+        .values(*(f"key_{key}" for key in by))
+        .annotate(**figures)
+    )
+    rows = [_row({key: values[f"key_{key}"] for key in by}, values) for values in grouped]
+    rows.sort(key=lambda row: tuple(_sortable(row.keys[key]) for key in by))
+    return rows
+
+
+def _sortable(value: Any) -> tuple[int, Any]:
+    return (0, value) if isinstance(value, int) else (1, "" if value is None else str(value))
+
+
+def _row(keys: dict[str, Any], values: dict[str, Any]) -> Row:
+    return Row(
+        keys=keys,
+        dispatched=values["dispatched"] or 0,
+        met=values["met"] or 0,
+        missed=values["missed"] or 0,
+        breached=values["breached"] or 0,
+        resolved_without_response=values["resolved_without_response"] or 0,
+        running=values["running"] or 0,
+        responded=values["responded"] or 0,
+        median_minutes=values["median_minutes"],
+        p90_minutes=values["p90_minutes"],
+    )
+
+
+# --- which clocks -----------------------------------------------------------------------------
+
+
+def provider_zone() -> ZoneInfo:
+    """The zone report dates are read in: the provider tenant's, else TIME_ZONE."""
+    name = (
+        Tenant.objects.filter(kind=TenantKind.PROVIDER).values_list("timezone", flat=True).first()
+    )
+    return ZoneInfo(name or settings.TIME_ZONE)
+
+
+def day_bounds(
+    start: date | None, end: date | None, zone: ZoneInfo
+) -> tuple[datetime | None, datetime | None]:
+    """[start's midnight, the midnight after ``end``) in ``zone``; None for an open side."""
+    low = datetime.combine(start, time.min, tzinfo=zone) if start else None
+    high = None
+    if end is not None and end < date.max:
+        high = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
+    return low, high
+
+
+def clocks_in(
+    clocks: QuerySet[ResponseClock],
+    *,
+    dispatched_from: datetime | None = None,
+    dispatched_before: datetime | None = None,
+    tenant: Tenant | None = None,
+    reseller: Tenant | None = None,
+    severity: int | None = None,
+    tier: int | None = None,
+) -> QuerySet[ResponseClock]:
+    """Narrow ``clocks``. ``tenant`` naming a reseller includes its sub-customers' cases."""
+    if dispatched_from is not None:
+        clocks = clocks.filter(dispatched_at__gte=dispatched_from)
+    if dispatched_before is not None:
+        clocks = clocks.filter(dispatched_at__lt=dispatched_before)
+    if tenant is not None:
+        if tenant.kind == TenantKind.RESELLER:
+            clocks = clocks.filter(Q(case__tenant=tenant) | Q(case__tenant__parent=tenant))
+        else:
+            clocks = clocks.filter(case__tenant=tenant)
+    if reseller is not None:
+        clocks = clocks.filter(
+            case__tenant__parent=reseller, case__tenant__kind=TenantKind.SUBCUSTOMER
+        )
+    if severity is not None:
+        clocks = clocks.filter(severity=severity)
+    if tier is not None:
+        clocks = clocks.filter(tier=tier)
+    return clocks
+
+
+# --- the rows behind a report ---------------------------------------------------------------
+
+CASE_ROW_COLUMNS = (
+    "reference",
+    "tenant",
+    "severity",
+    "tier",
+    "dispatched",
+    "due",
+    "responded",
+    "open_hours_minutes",
+    "state",
+)
+
+
+def state_expression(now: datetime) -> SqlCase:
+    """A clock's report bucket as SQL (the state column of the per-case export)."""
+    conditions = bucket_conditions(now)
+    return SqlCase(
+        When(conditions["met"], then=Value("met")),
+        When(conditions["missed"], then=Value("missed")),
+        When(conditions["resolved_without_response"], then=Value("resolved_without_response")),
+        When(Q(stopped_at__isnull=True, due_at__lt=now), then=Value("breached")),
+        default=Value("running"),
+        output_field=CharField(),
+    )
+
+
+class IsoUtc(Func):
+    """An instant as ISO 8601 text in UTC with its offset (``2026-03-09T14:30:00+00:00``),
+    formatted by the database: the export's rows then need no datetime objects in Python."""
+
+    output_field = CharField()
+    arity = 1
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template=(
+                "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')"
+            ),
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="strftime('%%Y-%%m-%%dT%%H:%%M:%%S+00:00', %(expressions)s)",
+            **extra_context,
+        )
+
+
+def case_rows(clocks: QuerySet[ResponseClock], *, now: datetime) -> Iterator[list[Any]]:
+    """The clocks behind a report, one row each (``CASE_ROW_COLUMNS``), streamed from a
+    server-side cursor so that a million rows use flat memory. Times are ISO 8601 in UTC with
+    their offset, formatted by the database; minutes with one decimal."""
+    values = (
+        clocks.order_by("dispatched_at", "pk")
+        .annotate(
+            report_state=state_expression(now),
+            dispatched_text=IsoUtc("dispatched_at"),
+            due_text=IsoUtc("due_at"),
+            responded_text=IsoUtc("responded_at"),
+            minutes=Round(F("response_minutes"), 1),
+        )
+        .values_list(
+            "case__reference",
+            "case__tenant__slug",
+            "severity",
+            "tier",
+            "dispatched_text",
+            "due_text",
+            "responded_text",
+            "minutes",
+            "report_state",
+        )
+    )
+    for row in values.iterator(chunk_size=5000):
+        yield [*row[:6], row[6] or "", "" if row[7] is None else row[7], row[8]]
+
+
+# --- figures for the charts -------------------------------------------------------------------
+
+# Response-time bands, in open-hours minutes: [low, high).
+DISTRIBUTION_BANDS = (
+    (0, 10, "< 10 min"),
+    (10, 30, "10–30 min"),
+    (30, 60, "30–60 min"),
+    (60, 240, "1–4 h"),
+    (240, 480, "4–8 h"),
+    (480, 1440, "8–24 h"),
+    (1440, None, "≥ 24 h"),
+)
+
+
+def response_distribution(clocks: QuerySet[ResponseClock]) -> list[tuple[str, int]]:
+    """How many responded clocks fall in each band of ``DISTRIBUTION_BANDS``: one query."""
+    figures = {}
+    for n, (low, high, _) in enumerate(DISTRIBUTION_BANDS):
+        condition = Q(responded_at__isnull=False, response_minutes__gte=low)
+        if high is not None:
+            condition &= Q(response_minutes__lt=high)
+        figures[f"band_{n}"] = Count("pk", filter=condition)
+    counted = clocks.order_by().aggregate(**figures)
+    return [(label, counted[f"band_{n}"]) for n, (_, _, label) in enumerate(DISTRIBUTION_BANDS)]
+
+
+def breaches_per_day(
+    clocks: QuerySet[ResponseClock], *, first: date, last: date, zone: ZoneInfo, now: datetime
+) -> list[tuple[date, int]]:
+    """Breaches by the day (in ``zone``) of the instant they happened, the due time, for every
+    day from ``first`` to ``last``: a breach is a clock that was not answered by its due time
+    (``bucket_conditions``' breached), counted once its due time has passed."""
+    low = datetime.combine(first, time.min, tzinfo=zone)
+    high = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone)
+    breached = bucket_conditions(now)["breached"]
+    counted = dict(
+        clocks.filter(breached, due_at__gte=low, due_at__lt=min(high, now))
+        .order_by()
+        .annotate(day=TruncDate("due_at", tzinfo=zone))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    days = (last - first).days + 1
+    return [
+        (first + timedelta(days=d), counted.get(first + timedelta(days=d), 0)) for d in range(days)
+    ]
+
+
+def open_clocks_by_tier(
+    clocks: QuerySet[ResponseClock], *, now: datetime
+) -> dict[int, dict[str, int]]:
+    """Running clocks at risk and breached now, by tier: one query."""
+    rows = (
+        clocks.filter(stopped_at__isnull=True)
+        .order_by()
+        .values("tier")
+        .annotate(
+            at_risk=Count("pk", filter=Q(at_risk_at__lte=now, due_at__gte=now)),
+            breached=Count("pk", filter=Q(due_at__lt=now)),
+        )
+    )
+    return {row["tier"]: {"at_risk": row["at_risk"], "breached": row["breached"]} for row in rows}
