@@ -20,6 +20,12 @@ from helpdesk.admin_forms import (
     ResellerListFilter,
     StaffOpenCaseForm,
 )
+from helpdesk.admin_views import (
+    AssigneeFilter,
+    SavedViewFilter,
+    admin_default_ordering,
+    case_search,
+)
 from helpdesk.forms import apply_service_errors
 from helpdesk.models import (
     Attachment,
@@ -55,6 +61,12 @@ class CaseUpdateForm(forms.ModelForm):
     def __init__(self, *args, case: Case | None = None, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.case, self.user = case, user
+        if case is not None and user is not None:
+            # Default to what staff may write: on an escalated sub-customer case a public
+            # reply is refused, so the escalation thread.
+            kinds = services.update_kinds(case, user)
+            if kinds and "public" not in kinds:
+                self.fields["kind"].initial = "escalation" if "escalation" in kinds else kinds[0]
 
     def clean(self) -> dict:
         data = super().clean()
@@ -220,6 +232,8 @@ class CaseAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = [
+        SavedViewFilter,
+        AssigneeFilter,
         SlaStateListFilter,
         SlaClockListFilter,
         ResellerListFilter,
@@ -313,6 +327,17 @@ class CaseAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
         return with_sla(super().get_queryset(request))  # the SLA column without a query per row
+
+    def get_ordering(self, request: HttpRequest) -> list:
+        return admin_default_ordering()
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Case], search_term: str):
+        return case_search(queryset, search_term), False
+
+    def render_change_form(self, request: HttpRequest, context: dict, *args, **kwargs):
+        # A case is opened from a channel or with "Open a case": never "save and add another".
+        context["show_save_and_add_another"] = False
+        return super().render_change_form(request, context, *args, **kwargs)
 
     @admin.display(description="SLA", ordering="response_due_at")
     def sla(self, case: Case) -> str:
