@@ -125,4 +125,3 @@ def case_search(queryset: QuerySet[Case], term: str) -> QuerySet[Case]:
         | Q(requester_email__icontains=term)
         | Q(Exists(updates))
     )
-

@@ -189,3 +189,31 @@ def test_a_reseller_assigns_from_the_queue_and_asks_before_deactivating(
     expect(rita.get_by_role("heading", name="Deactivate Umbrella?")).to_be_visible()
     rita.get_by_role("link", name="Cancel").click()
     expect(rita.get_by_role("link", name="Deactivate Umbrella")).to_be_visible()
+
+
+def sign_in_to_admin(page, email: str = "alice@phonism.test") -> None:
+    page.goto("/admin/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill("demo-password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/admin/")
+
+
+@pytest.mark.parametrize("size", [LAPTOP, PHONE], ids=["1366", "390"])
+def test_staff_work_the_admin_list_by_saved_views_and_number(demo, new_page, size) -> None:
+    alice = new_page(*size)
+    sign_in_to_admin(alice)
+    alice.goto("/admin/helpdesk/case/")
+    fits_the_screen(alice)
+    assert serious_violations(alice) == []
+    case = Case.objects.order_by("id").first()
+    alice.locator("#searchbar").fill(case.reference.split("-")[1])
+    alice.locator("#searchbar").press("Enter")
+    expect(alice.locator("#result_list tbody tr")).to_have_count(1)
+    expect(alice.locator("#result_list")).to_contain_text(case.reference)
+    fits_the_screen(alice)
+    alice.goto("/admin/helpdesk/case/?view=escalated")
+    expect(alice.get_by_role("link", name="Escalated to us")).to_be_visible()
+    alice.goto(f"/admin/helpdesk/case/{case.pk}/change/")
+    fits_the_screen(alice)
+    expect(alice.locator("input[name=_addanother]")).to_have_count(0)
