@@ -77,7 +77,7 @@ def test_on_a_phone_the_list_is_cards_and_filters_fold_away(demo, new_page, sign
     page.get_by_text("Filters", exact=True).click()
     expect(page.locator("form.filters")).to_be_visible()
     expect(page.get_by_role("button", name="Apply")).to_be_visible()
-    screenshot(page, "case-list-phone")
+    screenshot(page, "case-list-phone-filters")
 
     laptop = new_page(*LAPTOP)
     sign_in(laptop, "ann@acme.test")
@@ -177,13 +177,13 @@ def test_a_reseller_assigns_from_the_queue_and_asks_before_deactivating(
     expect(rita.get_by_role("status")).to_contain_text("1 case assigned to")
     row = rita.get_by_role("row").filter(has_text=reference)
     expect(row).to_contain_text(rob.get_full_name() or rob.email)
-    screenshot(rita, "queue")
+    screenshot(rita, "queue-assign")
 
     rita.goto("/customers/")
     expect(rita.get_by_label("Response targets for your customers")).to_contain_text(
         "Emergency 10 min"
     )
-    screenshot(rita, "customers")
+    screenshot(rita, "customers-plans")
     rita.get_by_role("link", name="Umbrella").click()
     rita.get_by_role("link", name="Deactivate Umbrella").click()
     expect(rita.get_by_role("heading", name="Deactivate Umbrella?")).to_be_visible()
