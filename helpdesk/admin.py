@@ -26,9 +26,11 @@ from helpdesk.admin_views import (
     admin_default_ordering,
     case_search,
 )
+from helpdesk.canned import canned_reply_text
 from helpdesk.forms import apply_service_errors
 from helpdesk.models import (
     Attachment,
+    CannedReply,
     Case,
     CaseEvent,
     CaseUpdate,
@@ -53,6 +55,13 @@ class CaseUpdateForm(forms.ModelForm):
         "thread: the customer only hears from its reseller.",
     )
 
+    canned = forms.ModelChoiceField(
+        queryset=CannedReply.objects.filter(team__kind=TenantKind.PROVIDER),
+        required=False,
+        label="Canned reply",
+        help_text="Used when the text is left empty, with the case's details filled in.",
+    )
+
     class Meta:
         model = CaseUpdate
         fields = ["body"]
@@ -61,6 +70,7 @@ class CaseUpdateForm(forms.ModelForm):
     def __init__(self, *args, case: Case | None = None, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.case, self.user = case, user
+        self.fields["body"].required = False
         if case is not None and user is not None:
             # Default to what staff may write: on an escalated sub-customer case a public
             # reply is refused, so the escalation thread.
@@ -70,6 +80,10 @@ class CaseUpdateForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        if data.get("canned") and not data.get("body", "").strip() and self.case is not None:
+            data["body"] = canned_reply_text(data["canned"], self.case, self.user)
+        if self.has_changed() and not data.get("body", "").strip():
+            self.add_error("body", "Write a reply or choose a canned reply.")
         if self.has_changed() and self.case is not None and data.get("body"):
             kind = data.get("kind")
             try:
@@ -114,7 +128,7 @@ class CaseUpdateInline(admin.StackedInline):
     can_delete = False
     verbose_name = "new reply or note"
     verbose_name_plural = "add a reply, an internal note or an escalation message"
-    fields = ["body", "kind"]
+    fields = ["body", "kind", "canned"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CaseUpdate]:
         return super().get_queryset(request).none()
@@ -458,3 +472,10 @@ class CaseEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    list_display = ["title", "team"]
+    list_filter = ["team"]
+    search_fields = ["title", "body"]

@@ -382,3 +382,29 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+# --- canned replies (issue 16) -----------------------------------------------------------------
+
+
+class CannedReply(models.Model):
+    """A reply a team writes often, with placeholders filled from the case when it is used:
+    ``{requester_name}``, ``{reference}``, ``{subject}``, ``{organisation}``, ``{agent_name}``.
+    A team is the provider's staff (the provider tenant) or a reseller's tier one."""
+
+    team = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="canned_replies")
+    title = models.CharField(max_length=100)
+    body = models.TextField(
+        help_text="Placeholders: {requester_name}, {reference}, {subject}, {organisation}, "
+        "{agent_name}."
+    )
+
+    class Meta:
+        verbose_name_plural = "canned replies"
+        ordering = ["team", "title"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "title"], name="canned_reply_title_per_team")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
