@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib.admin.utils import display_for_field, label_for_field
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import conditional_escape, format_html
 
 from helpdesk import services
 from helpdesk.admin_forms import (
@@ -38,7 +45,7 @@ from helpdesk.models import (
     Status,
 )
 from helpdesk.services import case_hand_back
-from sla.admin import SlaClockListFilter, SlaStateListFilter, state_html
+from sla.admin import SlaAdminMedia, SlaClockListFilter, SlaStateListFilter, state_html
 from sla.selectors import sla_status, with_sla
 from tenants.models import TenantKind, User
 
@@ -138,56 +145,100 @@ class CaseUpdateInline(admin.StackedInline):
         return type("RequestCaseUpdateFormSet", (formset,), {"request": request})
 
 
-class CaseUpdateHistoryInline(admin.TabularInline):
-    model = CaseUpdate
+class ReadOnlyRowsFormSet(forms.BaseInlineFormSet):
+    """The formset of a history inline: its rows are shown as a table and never edited, so it
+    has no form per row (each would render its hidden inputs through the template engine,
+    which cost most of the page's time on a long timeline). Its management form says there
+    are no forms, so a POST of the page carries none for it."""
+
+    model_admin: admin.ModelAdmin
+    columns: Sequence[str] = ()
+
+    def initial_form_count(self) -> int:
+        return 0
+
+    def total_form_count(self) -> int:
+        return 0
+
+    @property
+    def media(self) -> forms.Media:
+        return forms.Media()  # no form, no widget scripts (else an empty form is built for them)
+
+    def labels(self) -> list[str]:
+        return [label_for_field(name, self.model, self.model_admin) for name in self.columns]
+
+    def rows(self) -> list[list[str]]:
+        """Each row's cells, as the admin shows read-only values, from one query."""
+        opts = self.model._meta
+        empty = self.model_admin.get_empty_value_display()
+        table = []
+        for item in self.get_queryset():
+            cells = []
+            for name in self.columns:
+                try:
+                    field = opts.get_field(name)
+                except FieldDoesNotExist:  # a method of the inline, such as a link
+                    cells.append(getattr(self.model_admin, name)(item))
+                    continue
+                value = display_for_field(getattr(item, name), field, empty)
+                if isinstance(field, models.TextField):
+                    value = linebreaksbr(value, autoescape=True)
+                cells.append(conditional_escape(value))
+            table.append(cells)
+        return table
+
+
+class HistoryInline(admin.TabularInline):
+    """A read-only list of the case's rows (conversation, files, timeline), in one query
+    whatever its length; ``list_select_related`` names what its columns read."""
+
+    template = "admin/helpdesk/case/history_inline.html"
+    formset = ReadOnlyRowsFormSet
     extra = 0
     can_delete = False
+    list_select_related: Sequence[str] = ()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        attrs = {"columns": self.fields, "model_admin": self}
+        return type(f"{type(self).__name__}FormSet", (formset,), attrs)
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class CaseUpdateHistoryInline(HistoryInline):
+    model = CaseUpdate
     verbose_name_plural = "conversation"
     fields = ["created_at", "visibility", "author_email", "body"]
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class AttachmentInline(admin.TabularInline):
+class AttachmentInline(HistoryInline):
     model = Attachment
-    extra = 0
-    can_delete = False
     fields = ["download", "size", "uploaded_by", "created_at"]
     readonly_fields = fields
+    list_select_related = ["uploaded_by"]
 
     @admin.display(description="file")
     def download(self, attachment: Attachment) -> str:
-        from django.utils.html import format_html
-
         return format_html(
             '<a href="{}">{}</a>', attachment.get_absolute_url(), attachment.filename
         )
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class CaseEventInline(admin.TabularInline):
+class CaseEventInline(HistoryInline):
     model = CaseEvent
-    extra = 0
-    can_delete = False
     verbose_name_plural = "timeline"
     fields = ["created_at", "kind", "old_value", "new_value", "actor", "reason", "visibility"]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    list_select_related = ["actor"]  # the actor of every row in the same query
 
 
 class CaseChangeForm(forms.ModelForm):
@@ -208,8 +259,9 @@ class CaseChangeForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # The instance as stored; the form's own instance is overwritten before save.
-        self.current = current = Case.objects.select_related("tenant").get(pk=self.instance.pk)
+        # The instance as stored (the form's own instance is overwritten before save): a copy
+        # of the one the admin fetched, with its tenant, rather than fetching it again.
+        self.current = current = copy.copy(self.instance)
         allowed = {current.status, *services.allowed_statuses(current, self.request.user)}
         self.fields["status"].choices = [c for c in Status.choices if c[0] in allowed]
         self.fields["assignee"].queryset = User.objects.filter(is_staff=True, is_active=True)
@@ -230,6 +282,7 @@ class CaseChangeForm(forms.ModelForm):
 
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
+    Media = SlaAdminMedia
     form = CaseChangeForm
     list_display = [
         "reference",
@@ -352,6 +405,16 @@ class CaseAdmin(admin.ModelAdmin):
         # A case is opened from a channel or with "Open a case": never "save and add another".
         context["show_save_and_add_another"] = False
         return super().render_change_form(request, context, *args, **kwargs)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field=None) -> Case | None:
+        """The case of the change page, read once with its tenant, reseller and assignee (its
+        form works on a copy of this instance rather than reading it again)."""
+        queryset = self.get_queryset(request).select_related("tenant__parent", "assignee")
+        field = Case._meta.pk if from_field is None else Case._meta.get_field(from_field)
+        try:
+            return queryset.get(**{field.name: field.to_python(object_id)})
+        except (Case.DoesNotExist, ValidationError, ValueError):
+            return None
 
     @admin.display(description="SLA", ordering="response_due_at")
     def sla(self, case: Case) -> str:

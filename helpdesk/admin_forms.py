@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -44,6 +45,12 @@ class ResellerListFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
         if self.value():
+            # Only a listed reseller: anything else is the admin's "invalid filter" page, not
+            # a lookup the database refuses with an error.
+            # (facet counts pass the listed pks themselves, as integers)
+            value = str(self.value())
+            if value not in {str(pk) for pk, _ in self.lookup_choices}:
+                raise IncorrectLookupParameters(f"No reseller “{value[:20]}”.")
             return queryset.filter(tenant__parent_id=self.value())
         return queryset
 

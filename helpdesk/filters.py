@@ -46,6 +46,26 @@ def sort_order(key: str, tier: int | None) -> list:
 
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# Dates a case list can be filtered on. Wider than any case's life, narrow enough that a day
+# plus one, in any time zone, is still a datetime (year 9999 overflowed into a 500).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+
+
+class BoundedDateField(forms.DateField):
+    """A date between FIRST_DAY and LAST_DAY, else a form error that says so."""
+
+    def validate(self, value: date | None) -> None:
+        super().validate(value)
+        if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+            raise forms.ValidationError(
+                f"Choose a date between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}.",
+                code="out_of_range",
+            )
+
+
+class BoundedDateFilter(django_filters.DateFilter):
+    field_class = BoundedDateField
 
 
 def _day_start(day: date) -> datetime:
@@ -85,10 +105,10 @@ class CaseFilter(django_filters.FilterSet):
     tenant = django_filters.ModelChoiceFilter(
         queryset=_organisations, label="Organisation", empty_label="All"
     )
-    opened_from = django_filters.DateFilter(
+    opened_from = BoundedDateFilter(
         method="opened_from_filter", label="Opened from", widget=DATE_INPUT
     )
-    opened_to = django_filters.DateFilter(
+    opened_to = BoundedDateFilter(
         method="opened_to_filter", label="Opened until", widget=DATE_INPUT
     )
     sort = django_filters.ChoiceFilter(

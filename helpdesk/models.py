@@ -186,7 +186,8 @@ class CaseUpdate(models.Model):
         indexes = [models.Index(fields=["case", "created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_visibility_display()} on {self.case.reference}"
+        # Not the case's reference: that would read the case for every update listed.
+        return f"{self.get_visibility_display()} by {self.author_email or 'the system'}"
 
     @property
     def is_internal(self) -> bool:
@@ -382,6 +383,32 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class IntentKind(models.TextChoices):
+    CASE_OPENED = "case_opened", "Case opened"
+
+
+class NotificationIntent(models.Model):
+    """A notification still to be worked out: one row written in the transaction of the change
+    (instead of looking up recipients and brands and writing an email per audience there),
+    expanded into outbox rows by a worker and then deleted. It commits with the change, so a
+    broker that is down loses nothing: the drain expands intents nobody has."""
+
+    kind = models.CharField(max_length=20, choices=IntentKind.choices)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    queued_at = models.DateTimeField(help_text="Last handed to the broker (or tried to be).")
+
+    class Meta:
+        indexes = [models.Index(fields=["queued_at"], name="intent_queued")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.case_id}"
 
 
 # --- canned replies (issue 16) -----------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Each function runs inside the transaction of the change it tells about and writes
 ``OutboundEmail`` rows through ``helpdesk.outbox``; workers render and send them after commit,
-never the web request. The services call one function each:
+never the web request. Opening a case, the busiest path, writes only a ``NotificationIntent``
+that a worker expands into those rows (``intent_expand``; ``intents_drain`` after an outage).
+The services call one function each:
 
 * a new case → the case's tier-one team (the reseller's people for a sub-customer, provider
   support staff for a direct customer), an acknowledgement to the requester (automatic, so not
@@ -22,9 +24,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from api.models import WebhookEvent
 from helpdesk import webhooks
@@ -32,13 +38,15 @@ from helpdesk.models import (
     Audience,
     Case,
     CaseUpdate,
+    IntentKind,
+    NotificationIntent,
     NotificationKind,
     Severity,
     Status,
     Tier,
     Visibility,
 )
-from helpdesk.outbox import Draft, mail_domain, outbox_add
+from helpdesk.outbox import Draft, mail_domain, outbox_add, publish
 from tenants.branding import brand_for_tenant, provider_brand
 from tenants.models import Tenant, TenantKind, User
 
@@ -161,17 +169,43 @@ def _without(addresses: Iterable[str], *actors: User | None) -> list[str]:
 
 
 def case_opened(case: Case, opened_by: User | None = None) -> None:
-    """``opened_by``: staff entering a phone call are not told about the case they entered."""
+    """One intent row, committed with the case; a worker expands it (``intent_expand``) into
+    the emails below. Working out recipients and brands costs queries that the customer
+    waiting for the new case's page need not wait for.
+
+    ``opened_by``: staff entering a phone call are not told about the case they entered."""
+    if _muted.get():
+        return
+    now = timezone.now()
+    intent = NotificationIntent.objects.create(
+        kind=IntentKind.CASE_OPENED,
+        case=case,
+        actor=opened_by,
+        # As at opening: the subject and the on-call page follow the severity chosen then.
+        context={"severity": case.severity},
+        created_at=now,
+        queued_at=now,
+    )
+    # robust: a publish that raises must never turn a committed case into an error page; the
+    # intent stays and ``intents_drain`` expands it.
+    transaction.on_commit(lambda: publish(EXPAND_TASK, intent.pk), robust=True)
+    # Webhooks stay here, in the request: their deliveries keep the order of the case's events.
+    webhooks.case_event(case, WebhookEvent.OPENED)
+
+
+def _case_opened_drafts(case: Case, opened_by: User | None, severity: int) -> list[Draft]:
+    """The emails about a new case: its tier-one team, the requester's acknowledgement and,
+    for an Emergency, the on-call page."""
     directory = Directory()
     audience, team = directory.team(_reseller_of(case.tenant))
     team = _without(team, opened_by)
-    severity = case.get_severity_display()
+    label = Severity(severity).label
     drafts = [
         Draft(
             NotificationKind.OPENED,
             audience,
             team,
-            subject(case.reference, f"New {severity} case from {case.tenant}", case.subject),
+            subject(case.reference, f"New {label} case from {case.tenant}", case.subject),
             case.pk,
         ),
         Draft(
@@ -182,7 +216,7 @@ def case_opened(case: Case, opened_by: User | None = None) -> None:
             case.pk,
         ),
     ]
-    if case.severity == Severity.EMERGENCY:
+    if severity == Severity.EMERGENCY:
         drafts.append(
             Draft(
                 NotificationKind.EMERGENCY_OPENED,
@@ -192,9 +226,58 @@ def case_opened(case: Case, opened_by: User | None = None) -> None:
                 case.pk,
             )
         )
-    _add(drafts, directory, case.tenant_id)
-    if not _muted.get():
-        webhooks.case_event(case, WebhookEvent.OPENED)
+    for draft in drafts:
+        draft.domain = directory.domain(draft.audience, case.tenant_id)
+    return drafts
+
+
+# --- intents: expanded by the worker ----------------------------------------------------------
+
+EXPAND_TASK = "helpdesk.tasks.notification_expand"
+
+
+def _intents() -> QuerySet[NotificationIntent]:
+    # of=self: the actor is on the nullable side of an outer join, which cannot be locked.
+    return NotificationIntent.objects.select_for_update(
+        skip_locked=True, of=("self",)
+    ).select_related("case__tenant__parent", "actor")
+
+
+def _expand(intent: NotificationIntent) -> None:
+    case = intent.case
+    severity = intent.context.get("severity", case.severity)
+    outbox_add(_case_opened_drafts(case, intent.actor, severity))
+
+
+def intent_expand(pk: int) -> bool:
+    """The worker's half of ``case_opened``: write the emails of intent ``pk`` to the outbox
+    and delete the intent, in one transaction, so that a task delivered twice, or racing the
+    drain, writes them once. True if this call expanded it."""
+    with transaction.atomic():
+        intent = _intents().filter(pk=pk).first()
+        if intent is None:
+            return False  # expanded already, or being expanded right now
+        _expand(intent)
+        intent.delete()
+    return True
+
+
+def intents_drain(*, now: datetime | None = None, batch: int = 200) -> int:
+    """Expand the intents still there a while after their publish (the broker was down, or a
+    message was lost), here rather than through the broker: the drain is already a worker.
+    Their emails then go the outbox's way. Returns how many were expanded."""
+    now = now or timezone.now()
+    stale = _intents().filter(queued_at__lt=now - settings.OUTBOX_REQUEUE_AFTER)
+    total = 0
+    while True:
+        with transaction.atomic():
+            intents = list(stale.order_by("queued_at", "id")[:batch])
+            for intent in intents:
+                _expand(intent)
+            NotificationIntent.objects.filter(pk__in=[i.pk for i in intents]).delete()
+        total += len(intents)
+        if len(intents) < batch:
+            return total
 
 
 def update_added(update: CaseUpdate) -> None:

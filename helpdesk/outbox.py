@@ -14,6 +14,7 @@ Message-ID, which mail clients use to drop duplicates.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from typing import Any
 from celery import Task
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 # Sends tried before a row is given up as failed (Celery's retries and the drain's together).
 MAX_ATTEMPTS = 8
 # A row claimed longer ago than this by a worker that never finished may be claimed again.
-CLAIM_LEASE = timedelta(minutes=10)
+CLAIM_LEASE: timedelta = settings.OUTBOX_CLAIM_LEASE
 # Up to this many ids are enqueued one task each; more go as a few fan-out tasks, so a sweep
 # that records thousands of breaches spends milliseconds, not seconds, talking to the broker.
 DIRECT_LIMIT = 20
@@ -144,6 +145,24 @@ def enqueue(ids: Sequence[int]) -> bool:
     return True
 
 
+def publish(name: str, *args: Any) -> bool:
+    """Publish one task by name, for callers that keep their own durable row and drain (the
+    notification intents). Like ``enqueue``, a broker that refuses is an error in the log and
+    a count for the admin, never an exception for the caller. Returns whether it was taken."""
+    try:
+        _task(name).apply_async(args, retry=False)
+    except Exception as error:
+        logger.error(
+            "Could not publish task %s to the Celery broker; it waits in the database for its "
+            "drain",
+            name,
+            exc_info=True,
+        )
+        record_publish_failure(error, items=1)
+        return False
+    return True
+
+
 def enqueue_each(ids: Sequence[int]) -> None:
     """The fan-out task's work: one send task per row, so workers share the sending."""
     for pk in ids:
@@ -182,10 +201,27 @@ def outbox_send(pk: int, *, build: Callable[[OutboundEmail], EmailMessage]) -> b
         give_up = row.attempts >= MAX_ATTEMPTS
         _release(row, OutboxStatus.FAILED if give_up else OutboxStatus.PENDING, error)
         raise
-    OutboundEmail.objects.filter(pk=pk, status=OutboxStatus.SENDING).update(
-        status=OutboxStatus.SENT, sent_at=timezone.now(), last_error=""
-    )
+    _mark_sent(pk)
     return True
+
+
+def _mark_sent(pk: int) -> None:
+    """Record that the message is out. A database that is restarting or failing over is waited
+    for (up to three quarters of the lease) rather than leaving the row claimed, which would
+    send it again once the lease ran out (tests/faults/test_postgres_restart.py)."""
+    deadline = time.monotonic() + CLAIM_LEASE.total_seconds() * 3 / 4
+    while True:
+        try:
+            OutboundEmail.objects.filter(pk=pk, status=OutboxStatus.SENDING).update(
+                status=OutboxStatus.SENT, sent_at=timezone.now(), last_error=""
+            )
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("Email %s is sent; waiting for the database to record it", pk)
+            connection.close()  # the next try opens a new connection
+            time.sleep(1)
 
 
 def _release(row: OutboundEmail, status: str, error: BaseException) -> None:

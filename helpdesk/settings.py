@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -37,6 +38,32 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# Content-Security-Policy (django-csp): scripts and styles only from our own files, no inline
+# script or style anywhere. The one inline <style> (the brand's colours in base.html) carries the
+# request's nonce. Nobody may frame a page: a view that must be framed (the widget) says so with
+# helpdesk.csp.frame_ancestors / allow_framing. Enforced unless CSP_REPORT_ONLY=true in the
+# environment (default: report-only with DEBUG, so a developer sees violations in the console
+# without a broken page).
+# (Named SECURITY_POLICY_*: django-csp's system check refuses its own pre-4.0 CSP_* names.)
+SECURITY_POLICY_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=DEBUG)
+SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": env.list("CSP_REPORT_URI", default=[]) or None,
+    }
+}
+CONTENT_SECURITY_POLICY = None if SECURITY_POLICY_REPORT_ONLY else SECURITY_POLICY
+CONTENT_SECURITY_POLICY_REPORT_ONLY = SECURITY_POLICY if SECURITY_POLICY_REPORT_ONLY else None
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -47,6 +74,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",
     "django_filters",
+    "csp",
+    # Two-factor sign-in (twofactor/): authenticator apps (TOTP) and one-time recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "twofactor",
     "tenants",
     "helpdesk",
     "sla",
@@ -60,15 +93,25 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below whitenoise: static files keep their long cache; pages are private, no-store.
+    "helpdesk.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the second factor given in this session, if any.
+    "django_otp.middleware.OTPMiddleware",
+    # Staff (and people who turned two-factor on) go no further than its pages until verified.
+    "twofactor.middleware.SecondFactorRequiredMiddleware",
     "tenants.middleware.TenantTimezoneMiddleware",
     # request.brand: the viewer's tier one's brand, or the host's for visitors (SPEC §8).
     "tenants.middleware.BrandMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ids out of any column's range are 404s; the admin is for provider staff only.
+    "helpdesk.middleware.BoundedPathMiddleware",
+    "helpdesk.middleware.StaffOnlyAdminMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -124,6 +167,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Wrong second-factor codes make the next try wait 1, 2, 4, 8 ... seconds times this factor.
+OTP_TOTP_THROTTLE_FACTOR = env.int("OTP_THROTTLE_FACTOR", default=1)
+OTP_STATIC_THROTTLE_FACTOR = OTP_TOTP_THROTTLE_FACTOR
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -174,6 +220,11 @@ ATTACHMENT_EXTENSIONS = env.list(
         "eml",
     ],
 )
+# Rate limits per hour (helpdesk/ratelimits.py), counted in the cache; 0 turns one off.
+RATE_CASES_PER_PERSON_HOUR = env.int("RATE_CASES_PER_PERSON_HOUR", default=30)
+RATE_CASES_PER_TENANT_HOUR = env.int("RATE_CASES_PER_TENANT_HOUR", default=300)
+RATE_UPLOADS_PER_PERSON_HOUR = env.int("RATE_UPLOADS_PER_PERSON_HOUR", default=100)
+RATE_UPLOADS_PER_TENANT_HOUR = env.int("RATE_UPLOADS_PER_TENANT_HOUR", default=1000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -217,6 +268,9 @@ SLA_SWEEP_EVERY = timedelta(seconds=env.int("SLA_SWEEP_SECONDS", default=60))
 SLA_SWEEP_BATCH = env.int("SLA_SWEEP_BATCH", default=1000)
 # An outbox row still pending this long after its last enqueue is enqueued again by the drain.
 OUTBOX_REQUEUE_AFTER = timedelta(seconds=env.int("OUTBOX_REQUEUE_SECONDS", default=120))
+# A worker that died while sending holds its row this long; then another worker sends it. Longer
+# than any one SMTP conversation (the fault tests shorten it to see the recovery).
+OUTBOX_CLAIM_LEASE = timedelta(seconds=env.int("OUTBOX_CLAIM_LEASE_SECONDS", default=600))
 
 # The widget (SPEC §7, widget/): host portals sign short-lived JWTs with per-tenant keys.
 # Widget key secrets are stored encrypted with Fernet keys from here (comma-separated, newest

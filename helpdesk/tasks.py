@@ -1,5 +1,5 @@
-"""Celery tasks for email: thin, taking ids; the work is in ``helpdesk.outbox`` (sending) and
-``helpdesk.emails`` (what each email says)."""
+"""Celery tasks for email: thin, taking ids; the work is in ``helpdesk.outbox`` (sending),
+``helpdesk.emails`` (what each email says) and ``helpdesk.notifications`` (who is told)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
-from helpdesk import emails, outbox
+from helpdesk import emails, notifications, outbox
 
 
 @shared_task(
@@ -32,5 +32,13 @@ def send_emails(outbox_ids: list[int]) -> None:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def outbox_drain() -> None:
-    """Beat, every minute: enqueue again what a broker outage or a lost message left behind."""
+    """Beat, every minute: expand the notification intents and enqueue again the emails that a
+    broker outage or a lost message left behind."""
+    notifications.intents_drain()
     outbox.outbox_drain()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def notification_expand(intent_id: int) -> None:
+    """A new case's emails, worked out from its intent (``notifications.case_opened``)."""
+    notifications.intent_expand(intent_id)

@@ -8,9 +8,14 @@ from sla import views as sla_views
 from tenants import views as tenant_views
 from tenants.forms import BrandedPasswordResetForm, ThrottledAuthenticationForm
 
+# A database outage is a 503 with a "try again" page, anything else the static 500 page.
+handler500 = "helpdesk.errors.server_error"
+
 admin.site.site_header = "Phonism helpdesk"
 admin.site.site_title = "Phonism helpdesk"
 admin.site.index_title = "Support desk"
+
+handler400 = "helpdesk.views.bad_request"
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -74,5 +79,6 @@ urlpatterns = [
     path("settings/api-keys/", api_keys.key_list, name="api-keys"),
     path("settings/api-keys/<int:pk>/revoke/", api_keys.key_revoke, name="api-key-revoke"),
     path("", include("widget.urls")),
+    path("", include("twofactor.urls")),
     path("admin/", admin.site.urls),
 ]

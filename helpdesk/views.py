@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.db import connection
 from django.http import (
     FileResponse,
+    Http404,
     HttpRequest,
     HttpResponse,
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from helpdesk import access, services
+from helpdesk import access, ratelimits, services
 from helpdesk.attachments import attachment_thumbnail
 from helpdesk.filters import CaseFilter
 from helpdesk.forms import (
@@ -46,16 +48,30 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("case-list")
 
 
+# Deeper than anyone pages by hand, and small enough that the offset is always a valid
+# integer for the database (a 25-digit page number overflowed into a 500).
+MAX_PAGE = 100_000
+
+
 def _page_numbers(request: HttpRequest) -> tuple[int, int]:
-    try:
-        size = int(request.GET.get("size", DEFAULT_PAGE_SIZE))
-    except ValueError:
-        size = DEFAULT_PAGE_SIZE
-    try:
-        page = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        page = 1
-    return page, size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+    """The page and page size asked for; anything else is a 404 that says what was wrong."""
+    page_text = request.GET.get("page", "1")
+    size_text = request.GET.get("size", str(DEFAULT_PAGE_SIZE))
+    # (length first: int() refuses strings of thousands of digits with a ValueError)
+    if not (
+        len(page_text) <= len(str(MAX_PAGE))
+        and page_text.isascii()
+        and page_text.isdigit()
+        and 1 <= int(page_text) <= MAX_PAGE
+    ):
+        raise Http404(f"There is no page “{page_text[:20]}”: pages are 1 to {MAX_PAGE}.")
+    if size_text not in {str(n) for n in PAGE_SIZES}:
+        raise Http404(
+            f"“{size_text[:20]}” cases per page is not offered: choose "
+            + ", ".join(map(str, PAGE_SIZES))
+            + "."
+        )
+    return int(page_text), int(size_text)
 
 
 def _page_url(request: HttpRequest, page: int) -> str:
@@ -159,6 +175,8 @@ def _case_list_page(request: HttpRequest, filterset: CaseFilter, **extra) -> Htt
             "filtered": bool(request.GET.keys() - {"page", "size", "sort"}),
             **extra,
         },
+        # A filter the form refuses is shown with its error, not silently dropped.
+        status=400 if filterset.form.errors else 200,
     )
 
 
@@ -171,6 +189,17 @@ def case_new(request: HttpRequest) -> HttpResponse:
     form = NewCaseForm(request.POST or None, request.FILES or None, provider=request.brand.name)
     if request.method == "POST" and form.is_valid():
         try:
+            reservation = ratelimits.reserve(
+                user_id=request.user.pk,
+                tenant_id=membership.tenant_id,
+                cases=1,
+                uploads=len(form.cleaned_data["attachments"]),
+            )
+        except ratelimits.RateLimited as limited:
+            form.add_error(None, limited.message)
+            context = {"form": form, "tenant": membership.tenant}
+            return render(request, "helpdesk/case_new.html", context, status=429)
+        try:
             case = services.case_open(
                 tenant=membership.tenant,
                 subject=form.cleaned_data["subject"],
@@ -182,6 +211,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
                 attachments=form.cleaned_data["attachments"],
             )
         except ValidationError as error:
+            reservation.release()
             apply_service_errors(form, error)
         else:
             messages.success(request, f"Case {case.reference} is open. We'll be in touch.")
@@ -335,6 +365,18 @@ def case_comment(request: HttpRequest, reference: str) -> HttpResponse:
     case = _case_for(request, reference)
     form = CommentForm(request.POST, request.FILES, kinds=_comment_kinds(case, request.user))
     if form.is_valid():
+        membership = access.membership_of(request.user)
+        try:
+            reservation = ratelimits.reserve(
+                user_id=request.user.pk,
+                tenant_id=membership.tenant_id if membership else None,
+                uploads=len(form.cleaned_data["attachments"]),
+            )
+        except ratelimits.RateLimited as limited:
+            form.add_error("attachments", limited.message)
+            response = _case_page(request, case, comment_form=form)
+            response.status_code = 429
+            return response
         try:
             services.update_add(
                 case=case,
@@ -345,6 +387,7 @@ def case_comment(request: HttpRequest, reference: str) -> HttpResponse:
                 attachments=form.cleaned_data["attachments"],
             )
         except ValidationError as error:
+            reservation.release()
             apply_service_errors(form, error)
         else:
             messages.success(request, "Your comment was added.")
@@ -398,6 +441,10 @@ def case_status(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def case_escalate_view(request: HttpRequest, reference: str) -> HttpResponse:
     case = _case_for(request, reference)
+    # Escalation is support-side business: to the requesting side (a customer, a sub-customer)
+    # the route does not exist, and neither its form nor its errors are ever shown to them.
+    if not access.is_support_side(request.user, case) or access.is_provider_staff(request.user):
+        raise Http404("No such page.")
     form = EscalateForm(request.POST)
     if form.is_valid():
         try:
@@ -438,6 +485,15 @@ def attachment_thumbnail_view(request: HttpRequest, pk: int) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler400``: our own refusals (``BadRequest("why")``) say why, in the viewer's brand.
+    Anything else (a bad Host header among them) keeps Django's page, rendered without the
+    request: with a bad Host, reading the brand would fail again."""
+    if type(exception) is BadRequest:
+        return render(request, "400.html", {"reason": str(exception)}, status=400)
+    return defaults.bad_request(request, exception)
 
 
 @require_GET

@@ -4,6 +4,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from helpdesk.admin_inputs import ValidInitialMixin
 from tenants.models import Brand, BrandDomain, Membership, Tenant, User
 
 
@@ -16,7 +17,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(ValidInitialMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "slug",
@@ -73,7 +74,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ValidInitialMixin, admin.ModelAdmin):
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["role", "tenant__kind"]
     search_fields = ["user__email", "tenant__name", "tenant__slug"]
@@ -131,7 +132,7 @@ class BrandDomainInline(admin.TabularInline):
 
 
 @admin.register(Brand)
-class BrandAdmin(admin.ModelAdmin):
+class BrandAdmin(ValidInitialMixin, admin.ModelAdmin):
     """The white label of the provider and of each reseller (SPEC §8)."""
 
     list_display = ["name", "tenant", "support_email", "primary_colour", "hosts"]

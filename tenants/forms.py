@@ -139,10 +139,10 @@ class BrandedPasswordResetForm(PasswordResetForm):
         html_email_template_name: str | None = None,
     ) -> None:
         brand = brand_for_user(context["user"])
-        context = {**context, "brand": brand}
-        if brand.primary_host:
-            site = urlsplit(brand.site_url)
-            context.update(protocol=site.scheme, domain=site.netloc)
+        # The link goes to the brand's configured host (else SITE_URL), never to the host the
+        # request came through: a forged Host header must not receive someone's reset token.
+        site = urlsplit(brand.site_url)
+        context = {**context, "brand": brand, "protocol": site.scheme, "domain": site.netloc}
         super().send_mail(
             subject_template_name,
             email_template_name,

@@ -8,7 +8,7 @@ import os
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
@@ -31,6 +31,15 @@ def _admin_tenant(request: HttpRequest) -> Tenant:
     return membership.tenant
 
 
+def active_flag(request: HttpRequest) -> bool:
+    """The ``active`` field of a (de)activation form: "1" or "0", anything else a 400 (it used
+    to mean "deactivate")."""
+    value = request.POST.get("active")
+    if value not in ("0", "1"):
+        raise BadRequest("Say active=1 to reactivate or active=0 to deactivate.")
+    return value == "1"
+
+
 def invite_from_form(request: HttpRequest, tenant: Tenant, form: InviteForm) -> bool:
     """Invite the person ``form`` names into ``tenant``; say so, or put the error on the form."""
     if not form.is_valid():
@@ -39,7 +48,6 @@ def invite_from_form(request: HttpRequest, tenant: Tenant, form: InviteForm) -> 
         user = case_services.member_invite(
             actor=request.user,
             tenant=tenant,
-            base_url=request.build_absolute_uri("/"),
             **form.cleaned_data,
         )
     except ValidationError as error:
@@ -153,7 +161,7 @@ def member_active(request: HttpRequest, user_id: int) -> HttpResponse:
             f"{tenant.name}'s cases.",
             cancel_url=reverse("team"),
         )
-    active = request.POST.get("active") == "1"
+    active = active_flag(request)
     try:
         services.member_set_active(actor=request.user, member=membership.user, active=active)
     except ValidationError as error:

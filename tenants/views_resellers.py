@@ -18,7 +18,13 @@ from helpdesk.selectors import with_people_and_open_cases
 from tenants import services
 from tenants.forms import InviteForm, SubcustomerForm, TierOnePlanForm
 from tenants.models import Membership, Role, Tenant
-from tenants.views import change_role, confirm_deactivation, invite_from_form, resend_invitation
+from tenants.views import (
+    active_flag,
+    change_role,
+    confirm_deactivation,
+    invite_from_form,
+    resend_invitation,
+)
 
 
 def _reseller(request: HttpRequest) -> Tenant:
@@ -148,7 +154,7 @@ def subcustomer_active(request: HttpRequest, pk: int) -> HttpResponse:
             "cases. Its cases and people are kept.",
             cancel_url=reverse("subcustomer-detail", args=[customer.pk]),
         )
-    active = request.POST.get("active") == "1"
+    active = active_flag(request)
     services.subcustomer_set_active(actor=request.user, subcustomer=customer, active=active)
     if active:
         messages.success(request, f"{customer.name} is active again; its people can sign in.")
@@ -206,7 +212,7 @@ def subcustomer_member_active(request: HttpRequest, pk: int, user_id: int) -> Ht
             f"{customer.name}'s cases.",
             cancel_url=reverse("subcustomer-detail", args=[customer.pk]),
         )
-    active = request.POST.get("active") == "1"
+    active = active_flag(request)
     services.member_set_active(actor=request.user, member=membership.user, active=active)
     state = "reactivated" if active else "deactivated"
     messages.success(request, f"{membership.user.email} is {state}.")

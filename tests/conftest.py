@@ -9,6 +9,9 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenants.models import User
 
@@ -49,6 +52,21 @@ def demo(db) -> dict[str, User]:
     """The README's demo world; people by the local part of their email (``demo["ann"]``)."""
     call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
     return {user.email.split("@")[0]: user for user in User.objects.all()}
+
+
+def sign_in(client: Client, user: User) -> Client:
+    """Sign someone in as the pages would after password and second factor: staff (who need the
+    second factor for the admin and every page) get an authenticator app if they have none, and
+    the session counts as verified with it. Use this, not ``client.force_login``, for staff."""
+    client.force_login(user)
+    if user.is_staff or TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="Test app", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
 
 
 @pytest.fixture(autouse=True)

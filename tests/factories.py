@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import factory
 
-from helpdesk import services
-from helpdesk.models import Case, Channel, Severity
+from helpdesk import services, tasks
+from helpdesk.models import Case, Channel, NotificationIntent, Severity
 from tenants.models import Membership, Role, Tenant, TenantKind, User
 
 
@@ -55,3 +55,10 @@ def open_case(tenant: Tenant, requester: User, severity: int = Severity.MAJOR, *
         opened_by=requester,
         **fields,
     )
+
+
+def worker_expands(case: Case) -> None:
+    """What the worker does after ``case`` is opened: expand its notification intent into
+    outbox rows (``helpdesk.tasks.notification_expand``, run here as the tests run tasks)."""
+    for pk in NotificationIntent.objects.filter(case=case).values_list("pk", flat=True):
+        tasks.notification_expand.apply(args=(pk,))

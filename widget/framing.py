@@ -27,7 +27,9 @@ def allow_framing(response: HttpResponse, origins: list[str] | None) -> HttpResp
     response.xframe_options_exempt = True  # XFrameOptionsMiddleware: DENY everywhere else
     sources = frame_ancestors(origins)
     if DJANGO_CSP_MIDDLEWARE in settings.MIDDLEWARE:
+        # Both headers: the enforced one, and the report-only one of development (DEBUG).
         response._csp_replace = {"frame-ancestors": sources.split()}
+        response._csp_replace_ro = {"frame-ancestors": sources.split()}
     else:
         response["Content-Security-Policy"] = (
             f"frame-ancestors {sources}; base-uri 'none'; object-src 'none'; form-action 'self'"

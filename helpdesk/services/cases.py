@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -33,6 +33,8 @@ from sla import services as sla
 from tenants.models import Tenant, TenantKind, User
 
 REFERENCE_COUNTER = "case_reference"
+# PostgreSQL only; created by migration helpdesk 0010 from the counter's value.
+REFERENCE_SEQUENCE = "helpdesk_case_reference_seq"
 REFERENCE_PREFIX = "CS-"
 REFERENCE_START = 10000
 
@@ -57,12 +59,21 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 def reserve_references(count: int = 1) -> list[str]:
-    """Take ``count`` new case references. Must run inside the caller's transaction.
+    """Take ``count`` new case references, unique and never reused (not even after a case is
+    deleted); numbers lost to a rolled-back transaction are skipped, so gaps are allowed.
 
-    The UPDATE locks the counter row until the transaction ends, so concurrent openers queue
-    behind it and no number is handed out twice; the counter never goes down, so a reference is
-    never reused, not even after a case is deleted.
+    On PostgreSQL they come from a sequence (migration 0010): ``nextval`` takes no lock that
+    lasts, so concurrent openers never queue behind one another for the rest of their
+    transaction. Elsewhere (SQLite, which serialises writers anyway) the counter row is bumped
+    inside the caller's transaction.
     """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(%s) FROM generate_series(1, %s)", [REFERENCE_SEQUENCE, count]
+            )
+            numbers = sorted(row[0] for row in cursor.fetchall())
+        return [f"{REFERENCE_PREFIX}{n}" for n in numbers]
     for _ in range(2):
         if Counter.objects.filter(name=REFERENCE_COUNTER).update(value=F("value") + count):
             last = Counter.objects.values_list("value", flat=True).get(name=REFERENCE_COUNTER)

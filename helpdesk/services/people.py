@@ -20,13 +20,12 @@ def member_invite(
     first_name: str = "",
     last_name: str = "",
     role: str = Role.AGENT,
-    base_url: str,
 ) -> User:
     """Create the person with no usable password and mail them a link to set one.
 
     The email comes from the brand the person will see (a sub-customer's reseller's), and links
-    to that brand's host name when it has one, so the page they land on wears it too;
-    ``base_url`` (where the admin works) is used otherwise.
+    to that brand's configured host name (else SITE_URL), so the page they land on wears it
+    too; never to the host of the request that asked for the invitation.
     """
     require_people_manager(actor, tenant)
     email = email.strip().lower()
@@ -40,7 +39,7 @@ def member_invite(
     if existing is not None and not pending:
         raise ValidationError({"email": "Someone with this email address already has an account."})
     brand = brand_for_tenant(tenant)
-    site = brand.site_url if brand.primary_host else base_url
+    site = brand.site_url
     with transaction.atomic():
         if pending:  # invited before but never signed in: send a fresh link
             user = existing

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.conftest import IN_CI
 
@@ -57,8 +59,41 @@ def browser() -> Iterator:
         browser.close()
 
 
+# Every CSP violation of every page is reported back here, whether the policy is enforced or
+# report-only (the browser fires `securitypolicyviolation` for both).
+CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolation(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} `
+    + `on ${e.documentURI} (${e.sourceFile || ''}:${e.lineNumber || ''}) ${e.sample || ''}`);
+});
+"""
+
+
+def watch_csp(context, violations: list[str]) -> None:
+    """Collect the Content-Security-Policy violations of every page the context opens: the
+    DOM event and, as a second witness, Chromium's console error for it."""
+    context.expose_function("__cspViolation", lambda text: violations.append(text))
+    context.add_init_script(CSP_LISTENER)
+
+    def on_console(message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            violations.append(f"console: {message.text}")
+
+    context.on("console", on_console)
+
+
 @pytest.fixture
-def new_page(browser, live_server):
+def csp_violations(settings) -> Iterator[list[str]]:
+    """The journeys run under the enforced policy (production's) and must cause no violation."""
+    settings.CONTENT_SECURITY_POLICY = settings.SECURITY_POLICY
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = None
+    violations: list[str] = []
+    yield violations
+    assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+@pytest.fixture
+def new_page(browser, live_server, csp_violations):
     """Open a fresh browser context (own cookies) as often as a journey needs people."""
     contexts = []
 
@@ -67,6 +102,7 @@ def new_page(browser, live_server):
             base_url=live_server.url, viewport={"width": width, "height": height}
         )
         context.set_default_timeout(10_000)
+        watch_csp(context, csp_violations)
         contexts.append(context)
         return context.new_page()
 
@@ -83,6 +119,25 @@ def sign_in():
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url("**/cases/")
+
+    return do
+
+
+@pytest.fixture
+def sign_in_staff():
+    """Staff sign in to the admin with the password, then the second factor: the current code
+    of their authenticator app (the demo's seed_demo gives them one)."""
+
+    def do(page, email: str, password: str = "demo-password") -> None:
+        page.goto("/admin/login/")
+        page.get_by_label("Email address").fill(email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/accounts/two-factor/verify/**")
+        device = TOTPDevice.objects.get(user__email=email, confirmed=True)
+        page.get_by_label("Code").fill(f"{totp(device.bin_key):06d}")
+        page.get_by_role("button", name="Verify").click()
+        page.wait_for_url("**/admin/")
 
     return do
 

@@ -10,7 +10,7 @@ from helpdesk.models import Case
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_ivan_rob_and_alice_work_an_escalated_case(demo, new_page, sign_in) -> None:
+def test_ivan_rob_and_alice_work_an_escalated_case(demo, new_page, sign_in, sign_in_staff) -> None:
     ivan = new_page()
     sign_in(ivan, "ivan@initech.test")
     ivan.goto("/cases/new/")
@@ -31,10 +31,7 @@ def test_ivan_rob_and_alice_work_an_escalated_case(demo, new_page, sign_in) -> N
     expect(rob.get_by_role("status")).to_contain_text("Escalated")
 
     alice = new_page()
-    alice.goto("/admin/login/")
-    alice.get_by_label("Email address").fill("alice@phonism.test")
-    alice.get_by_label("Password").fill("demo-password")
-    alice.get_by_role("button", name="Log in").click()
+    sign_in_staff(alice, "alice@phonism.test")
     case = Case.objects.get(reference=reference)
     alice.goto(f"/admin/helpdesk/case/{case.pk}/change/")
     expect(alice.locator("body")).to_contain_text("Greeting files deleted by a nightly job?")

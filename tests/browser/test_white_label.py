@@ -8,13 +8,13 @@ from axe_playwright_python.sync_playwright import Axe
 from django.core import mail
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, watch_csp
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def voicehub_page(browser, live_server, settings):
+def voicehub_page(browser, live_server, settings, csp_violations):
     """A page whose base URL is VoiceHub's host name on the live server's port."""
     settings.SITE_URL = live_server.url  # emails link to the brand's host on SITE_URL's port
     port = live_server.url.rsplit(":", 1)[1]
@@ -22,6 +22,7 @@ def voicehub_page(browser, live_server, settings):
         base_url=f"http://voicehub.localhost:{port}", viewport={"width": 1280, "height": 900}
     )
     context.set_default_timeout(10_000)
+    watch_csp(context, csp_violations)
     yield context.new_page()
     context.close()
 

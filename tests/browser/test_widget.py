@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from helpdesk.models import Case
 from tenants.models import Tenant
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot, watch_csp
 from tests.widget.conftest import footprint
 from widget import services
 from widget.demo import seed_widget_demo
@@ -57,8 +57,9 @@ def world(demo, port, settings):
 
 
 @pytest.fixture
-def blocking(browser, tmp_path):
+def blocking(browser, tmp_path, csp_violations):
     context = _context(browser, tmp_path, BLOCK_THIRD_PARTY)
+    watch_csp(context, csp_violations)  # the host page and the widget break no policy
     yield context
     context.close()
 
@@ -141,7 +142,9 @@ def test_an_agent_works_a_case_in_the_widget_with_third_party_cookies_blocked(
     screenshot(page, "widget")
 
 
-def test_a_page_on_an_origin_not_allowed_cannot_frame_the_widget(world, port, blocking) -> None:
+def test_a_page_on_an_origin_not_allowed_cannot_frame_the_widget(
+    world, port, blocking, csp_violations
+) -> None:
     acme = Tenant.objects.get(slug="acme")
     elsewhere = ["https://portal.acme.example"]
     host = f"http://127.0.0.1:{port}"
@@ -167,6 +170,8 @@ def test_a_page_on_an_origin_not_allowed_cannot_frame_the_widget(world, port, bl
     page.wait_for_timeout(300)
     assert all("Acme Telecom" not in f.content() for f in page.frames[1:])
     assert blocking.new_page().goto(url).status == 200  # the page itself is alive
+    # The refusal is the policy at work: the one violation this test expects.
+    csp_violations[:] = [v for v in csp_violations if "frame-ancestors" not in v]
 
 
 def test_ivans_widget_wears_voicehubs_brand_and_passes_axe(world, port, blocking) -> None:

@@ -1,8 +1,11 @@
+import io
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from PIL import Image
 
 from helpdesk import services
 from helpdesk.models import Attachment
@@ -12,7 +15,10 @@ from tests.factories import TenantFactory, member, open_case, staff
 pytestmark = pytest.mark.django_db
 
 
-def upload(name: str = "trace.pcap", data: bytes = b"\x01\x02capture") -> SimpleUploadedFile:
+PCAP = b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + bytes(16)  # a capture file's header
+
+
+def upload(name: str = "trace.pcap", data: bytes = PCAP) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type="application/octet-stream")
 
 
@@ -115,5 +121,7 @@ def test_it_refuses_files_outside_the_limits(settings, name, size, message) -> N
 
 def test_the_type_is_decided_by_the_extension_not_the_browser() -> None:
     acme = TenantFactory()
-    case = open_case(acme, member(acme), attachments=[upload("shot.png", b"\x89PNG")])
+    shot = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(shot, format="PNG")
+    case = open_case(acme, member(acme), attachments=[upload("shot.png", shot.getvalue())])
     assert case.attachments.get().content_type == "image/png"

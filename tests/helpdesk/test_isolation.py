@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from helpdesk.models import Attachment, Case
+from tests.conftest import sign_in
 from tests.factories import open_case
 
 pytestmark = pytest.mark.django_db
@@ -24,14 +25,14 @@ def acme_objects(demo):
 @pytest.mark.parametrize("outsider", ["gina", "rita", "rob", "ivan", "uma"])
 @pytest.mark.parametrize("url_name", ["case-detail", "attachment-download"])
 def test_another_tenants_objects_are_not_found(client, demo, acme_objects, outsider, url_name):
-    client.force_login(demo[outsider])
+    sign_in(client, demo[outsider])
     assert client.get(reverse(url_name, args=[acme_objects[url_name]])).status_code == 404
 
 
 @pytest.mark.parametrize("insider", ["ann", "bob", "alice"])
 @pytest.mark.parametrize("url_name", ["case-detail", "attachment-download"])
 def test_the_organisation_and_staff_see_them(client, demo, acme_objects, insider, url_name):
-    client.force_login(demo[insider])
+    sign_in(client, demo[insider])
     assert client.get(reverse(url_name, args=[acme_objects[url_name]])).status_code == 200
 
 

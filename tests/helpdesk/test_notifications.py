@@ -20,6 +20,7 @@ from helpdesk.models import (
 )
 from sla.models import ResponseClock
 from tenants.models import Tenant
+from tests.factories import worker_expands
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,8 @@ VOICEHUB = {"rita@voicehub.test", "rob@voicehub.test"}
 
 
 def open_case(person, severity=Severity.MAJOR, **fields):
-    return services.case_open(
+    """Open a case as ``person`` and let the worker expand its notifications."""
+    case = services.case_open(
         tenant=person.membership.tenant,
         subject=fields.pop("subject", "Phones cannot register"),
         description="Since 9am every handset shows 'No service'.",
@@ -38,6 +40,8 @@ def open_case(person, severity=Severity.MAJOR, **fields):
         opened_by=person,
         **fields,
     )
+    worker_expands(case)
+    return case
 
 
 def emails(case, kind=None) -> dict[str, set[str]]:
@@ -248,6 +252,7 @@ def test_staff_opening_a_case_for_a_caller_are_not_told_about_it(demo):
         requester_email="ann@acme.test",
         opened_by=alice,
     )
+    worker_expands(case)
     assert emails(case) == {
         NotificationKind.OPENED: {"sam@phonism.test"},
         NotificationKind.ACKNOWLEDGEMENT: {"ann@acme.test"},

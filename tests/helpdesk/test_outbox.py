@@ -15,15 +15,24 @@ from django.core import mail
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from helpdesk import outbox, services, tasks
+from helpdesk import notifications, outbox, services, tasks
 from helpdesk.emails import build_message
-from helpdesk.models import Channel, NotificationKind, OutboundEmail, OutboxStatus, Severity
+from helpdesk.models import (
+    Channel,
+    NotificationIntent,
+    NotificationKind,
+    OutboundEmail,
+    OutboxStatus,
+    Severity,
+)
+from tests.factories import worker_expands
 
 pytestmark = pytest.mark.django_db
 
 
 def open_case(person):
-    return services.case_open(
+    """Open a case as ``person`` and let the worker expand its notifications."""
+    case = services.case_open(
         tenant=person.membership.tenant,
         subject="Phones cannot register",
         description="Since 9am.",
@@ -32,6 +41,8 @@ def open_case(person):
         requester=person,
         opened_by=person,
     )
+    worker_expands(case)
+    return case
 
 
 @pytest.fixture
@@ -43,6 +54,7 @@ def broker_down(monkeypatch):
 
     monkeypatch.setattr(tasks.send_email, "apply_async", refuse)
     monkeypatch.setattr(tasks.send_emails, "apply_async", refuse)
+    monkeypatch.setattr(tasks.notification_expand, "apply_async", refuse)
     return monkeypatch
 
 
@@ -50,13 +62,45 @@ def test_opening_a_case_works_while_the_broker_is_down_and_the_drain_sends_later
     demo, broker_down, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        case = open_case(demo["ann"])  # no exception reaches the customer
+        case = services.case_open(
+            tenant=demo["ann"].membership.tenant,
+            subject="Phones cannot register",
+            description="Since 9am.",
+            channel=Channel.PORTAL,
+            severity=Severity.MAJOR,
+            requester=demo["ann"],
+            opened_by=demo["ann"],
+        )  # no exception reaches the customer
+    # Nobody took the notification intent: it waits in the database, committed with the case.
+    assert NotificationIntent.objects.filter(case=case).count() == 1
     rows = OutboundEmail.objects.filter(case=case)
-    assert rows.count() == 2
-    assert set(rows.values_list("status", flat=True)) == {OutboxStatus.PENDING}
     assert mail.outbox == []
 
     broker_down.undo()  # the broker is back
+    assert notifications.intents_drain() == 0  # too recent: maybe still on its way
+    with (
+        time_machine.travel(timezone.now() + timedelta(minutes=3), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        tasks.outbox_drain.apply()  # the beat's drain: expands the intent, sends its emails
+    with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
+        assert notifications.intents_drain() == 0  # expanded once only
+    received = sorted(to for m in mail.outbox if case.reference in m.subject for to in m.to)
+    assert received == ["alice@phonism.test", "ann@acme.test", "sam@phonism.test"]
+    assert rows.count() == 2
+    assert set(rows.values_list("status", flat=True)) == {OutboxStatus.SENT}
+    assert not NotificationIntent.objects.filter(case=case).exists()
+
+
+def test_an_outbox_row_written_while_the_broker_is_down_is_sent_by_the_drain(
+    demo, broker_down, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        case = open_case(demo["ann"])  # expanded, but its emails cannot be enqueued
+    rows = OutboundEmail.objects.filter(case=case)
+    assert rows.count() == 2
+    assert set(rows.values_list("status", flat=True)) == {OutboxStatus.PENDING}
+    broker_down.undo()
     assert outbox.outbox_drain() == 0  # too recent: maybe still on its way
     with time_machine.travel(timezone.now() + timedelta(minutes=3), tick=False):
         assert outbox.outbox_drain() >= 2  # (the demo's emails may be waiting too)

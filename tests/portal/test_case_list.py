@@ -67,7 +67,7 @@ def test_it_filters_by_opening_date_in_the_viewers_days(ann_client, demo) -> Non
     for case in response.context["cases"]:
         assert timezone.localtime(case.created_at).date() == day
     bad = ann_client.get(URL, {"opened_from": "not-a-date"})
-    assert bad.status_code == 200 and "Enter a valid date." in bad.content.decode()
+    assert bad.status_code == 400 and "Enter a valid date." in bad.content.decode()
 
 
 def test_it_sorts(ann_client, demo) -> None:
@@ -94,7 +94,34 @@ def test_it_pages_without_counting(ann_client, demo) -> None:
             break
         page += 1
     assert len(seen) == len(set(seen)) == total
-    assert ann_client.get(URL, {"page": "x", "size": "y"}).status_code == 200
+    assert ann_client.get(URL, {"page": page + 1}).status_code == 200  # past the end: empty
+
+
+@pytest.mark.parametrize(
+    "query, reason",
+    [
+        ({"page": "9999999999999999999999999"}, "pages are 1 to"),
+        ({"page": "0"}, "pages are 1 to"),
+        ({"page": "x"}, "pages are 1 to"),
+        ({"size": "7"}, "cases per page is not offered"),
+    ],
+)
+def test_it_answers_a_page_that_cannot_exist_with_a_404_that_says_why(
+    client, demo, query, reason
+) -> None:
+    client.force_login(demo["rob"])  # a reseller's agent: the case list and the queue
+    for url in (URL, reverse("tier-one-queue")):
+        response = client.get(url, query)
+        assert response.status_code == 404
+        assert reason in response.content.decode()
+
+
+def test_it_refuses_dates_out_of_range_with_a_form_error(ann_client, demo) -> None:
+    response = ann_client.get(URL, {"opened_from": "9999-12-31", "opened_to": "9999-12-31"})
+    assert response.status_code == 400
+    assert "Choose a date between 1900-01-01 and 2999-12-31." in response.content.decode()
+    response = ann_client.get(URL, {"opened_from": "0001-01-01"})
+    assert response.status_code == 400
 
 
 @pytest.mark.parametrize("size", [10, 100])

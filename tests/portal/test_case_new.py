@@ -3,6 +3,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from helpdesk.models import Case, Channel, Severity
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +77,7 @@ def test_bad_input_is_a_form_error_never_a_crash(client, demo, bad) -> None:
 
 
 def test_staff_open_cases_in_the_admin_not_here(client, demo) -> None:
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     assert client.get(URL).status_code == 403
 
 

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from helpdesk import services
 from helpdesk.models import Case, EventKind, Severity, Status
+from tests.conftest import sign_in
 from tests.factories import open_case
 
 pytestmark = pytest.mark.django_db
@@ -125,7 +126,7 @@ def test_forms_need_the_csrf_token(demo, case) -> None:
 @pytest.mark.parametrize("outsider", ["gina", "rob", "ivan"])
 @pytest.mark.parametrize("action", ["comment", "severity", "status"])
 def test_outsiders_get_404_on_every_action(client, demo, case, outsider, action) -> None:
-    client.force_login(demo[outsider])
+    sign_in(client, demo[outsider])
     response = post(client, case, action, {"body": "x", "severity": 2, "reason": "x"})
     assert response.status_code == 404
     assert not case.updates.exists()

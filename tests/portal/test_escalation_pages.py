@@ -3,6 +3,7 @@ from django.test import Client
 from django.urls import reverse
 
 from helpdesk.models import Case, Tier, Visibility
+from tests.conftest import sign_in
 from tests.factories import open_case
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,11 @@ def test_the_sub_customer_sees_neither_the_thread_nor_the_button(client, demo, c
     assert "Secret thread message" not in page
     assert "Escalate" not in page and "escalation" not in page.lower()
     assert "Tier two" not in page
-    assert escalate(client, case).status_code == 403
+    # The route does not exist for the requesting side, whatever the note (issue 15).
+    for note in ("Please escalate", ""):
+        refused = escalate(client, case, note=note)
+        assert refused.status_code == 404
+        assert "Escalate" not in refused.content.decode()
     assert client.post(
         reverse("case-comment", args=[case.reference]), {"body": "x", "kind": "escalation"}
     ).status_code in (302, 400)
@@ -68,5 +73,5 @@ def test_the_sub_customer_sees_neither_the_thread_nor_the_button(client, demo, c
 
 @pytest.mark.parametrize("outsider", ["uma", "gina", "ann"])
 def test_outsiders_get_404(client, demo, case, outsider) -> None:
-    client.force_login(demo[outsider])
+    sign_in(client, demo[outsider])
     assert escalate(client, case).status_code == 404

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from helpdesk.models import OPEN_STATUSES, Case, Severity, Status
 from tenants.models import Role, Tenant, TenantKind
+from tests.conftest import sign_in
 from tests.factories import member, open_case
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +74,7 @@ def test_another_resellers_customers_never_show(rob, demo) -> None:
 
 @pytest.mark.parametrize("person", ["ivan", "ann", "bob", "alice"])
 def test_only_a_resellers_people_have_a_queue(client, demo, person) -> None:
-    client.force_login(demo[person])
+    sign_in(client, demo[person])
     response = client.get(URL)
     assert response.status_code == 403
     assert "for a reseller&#x27;s support people" in response.content.decode()

@@ -11,6 +11,7 @@ from django.urls import reverse
 from sla.models import Plan
 from sla.services import plan_for
 from tenants.models import Role, Tenant, TenantKind, User
+from tests.conftest import sign_in
 from tests.factories import member
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,7 @@ def urls_for(customer: Tenant, person: User) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("person", ["rob", "bob", "ann", "ivan", "alice"])
 def test_only_a_resellers_admins_manage_customers(client, demo, person) -> None:
-    client.force_login(demo[person])
+    sign_in(client, demo[person])
     for method, url in urls_for(initech(), demo["ivan"]):
         response = getattr(client, method)(url, {"name": "X", "active": "0"})
         assert response.status_code == 403, (person, url)
@@ -229,7 +230,7 @@ def test_the_navigation_shows_customers_to_reseller_admins_and_the_queue_to_rese
         ("ivan", False, False),
         ("bob", False, False),
     ]:
-        client.force_login(demo[person])
+        sign_in(client, demo[person])
         page = client.get(reverse("case-list")).content.decode()
         assert (f'href="{LIST}"' in page) is customers, person
         assert (f'href="{reverse("tier-one-queue")}"' in page) is queue, person

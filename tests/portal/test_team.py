@@ -86,6 +86,14 @@ def test_deactivate_and_reactivate_an_agent(client, demo) -> None:
     client.post(url, {"active": "1"})
     demo["ann"].refresh_from_db()
     assert demo["ann"].is_active
+    # Anything but 0 or 1 is refused with the reason; it used to mean "deactivate".
+    for value in ("yes", "", "\N{GRINNING FACE}"):
+        response = client.post(url, {"active": value})
+        assert response.status_code == 400
+        assert "active=1 to reactivate or active=0" in response.content.decode()
+    assert client.post(url).status_code == 400
+    demo["ann"].refresh_from_db()
+    assert demo["ann"].is_active
 
 
 def test_admins_cannot_deactivate_themselves(client, demo) -> None:

@@ -26,6 +26,7 @@ from helpdesk.models import (
 from sla import sweep as sweeping
 from sla import tasks
 from sla.models import ResponseClock, SlaEvent, SlaEventKind
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -228,7 +229,7 @@ def test_staff_see_sla_events_the_watch_list_and_managers_the_outbox(client, dem
     at_risk_only = open_case(demo["bob"], Severity.MAJOR)
     ResponseClock.objects.filter(case=at_risk_only).update(at_risk_at=timezone.now())
     sweeping.sweep()
-    client.force_login(demo[who])
+    sign_in(client, demo[who])
 
     page = client.get(reverse("admin:sla_slaevent_changelist"), {"kind": "breached"})
     assert page.status_code == 200 and case.reference in page.content.decode()

@@ -4,12 +4,14 @@ for visitors; and a reseller's host name grants nothing."""
 import re
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
 from helpdesk.models import Case
 from tenants.branding import brand_for_tenant, brand_for_user
 from tenants.models import Brand, BrandDomain, Role, Tenant, TenantKind
+from tests.conftest import sign_in
 from tests.factories import member, open_case
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +87,7 @@ def test_pages_vary_on_the_host(client, demo) -> None:
 def test_a_signed_in_person_gets_the_brand_of_their_tier_one(
     client, demo, person, host, brand
 ) -> None:
-    client.force_login(demo[person])
+    sign_in(client, demo[person])
     response = client.get(reverse("case-list"), HTTP_HOST=host)
     assert brand_of(response) == brand
     assert f"{brand} support</span>" in response.content.decode()
@@ -181,4 +183,6 @@ def test_a_direct_customers_reset_email_is_the_providers(client, demo) -> None:
     client.post(reverse("password_reset"), {"email": "ann@acme.test"})
     message = mail.outbox[-1]
     assert message.from_email == "Phonism <support@phonism.test>"
-    assert "://testserver/accounts/password/reset/" in message.body
+    # The provider's brand has no host name: SITE_URL, never the request's host (issue 15).
+    assert f"{settings.SITE_URL}/accounts/password/reset/" in message.body
+    assert "testserver" not in message.body

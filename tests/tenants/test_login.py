@@ -56,4 +56,7 @@ def test_staff_sign_in_to_the_admin(client, demo) -> None:
         {"username": "alice@phonism.test", "password": PASSWORD, "next": reverse("admin:index")},
     )
     assert response.status_code == 302
+    # The password alone opens no admin page: the demo's recovery code is the second factor.
+    assert client.get(reverse("admin:index"))["Location"].startswith(reverse("two-factor-verify"))
+    client.post(reverse("two-factor-verify"), {"code": "demo-recovery-01"})
     assert client.get(reverse("admin:helpdesk_case_changelist")).status_code == 200

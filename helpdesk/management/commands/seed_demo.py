@@ -19,9 +19,16 @@ from sla.backfill import clocks_redate
 from sla.defaults import ensure_defaults as ensure_sla_defaults
 from tenants.demo import seed_brands
 from tenants.models import CustomerPriority, Membership, Role, Tenant, TenantKind, User
+from twofactor.devices import second_factor_install
 from widget.demo import seed_widget_demo
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo login
+# Demo staff's second factor (README): one authenticator key for all of them, the base32
+# OBUG63TJONWS2ZDFNVXS2MTGMEWWWZLZ (the bytes "phonism-demo-2fa-key"), and recovery codes that
+# every run of seed_demo restores.
+DEMO_TOTP_KEY_HEX = b"phonism-demo-2fa-key".hex()
+DEMO_TOTP_KEY_BASE32 = "OBUG63TJONWS2ZDFNVXS2MTGMEWWWZLZ"
+DEMO_RECOVERY_CODES = [f"demo-recovery-{n:02}" for n in range(1, 11)]
 
 # slug: (name, kind, parent slug, extra fields)
 TENANTS = {
@@ -76,6 +83,11 @@ class Command(BaseCommand):
             tenants = self._tenants()
             seed_brands(tenants)
             people = self._people(tenants)
+            for user in people.values():
+                if user.is_staff:
+                    second_factor_install(
+                        user=user, key_hex=DEMO_TOTP_KEY_HEX, recovery_codes=DEMO_RECOVERY_CODES
+                    )
             seed_widget_demo()
             with notifications.muted():  # back-dated history: nobody is emailed about it
                 created = self._cases(tenants, people)
@@ -94,6 +106,12 @@ class Command(BaseCommand):
         for email, (_, _, slug, role, group, superuser) in PEOPLE.items():
             what = "superuser" if superuser else (group or f"{role.label.lower()}")
             self.stdout.write(f"  {email:<22} {TENANTS[slug][0]:<13} {what}")
+        self.stdout.write(
+            "Staff then give a second factor: add the key "
+            f"{DEMO_TOTP_KEY_BASE32} to an authenticator app, or use a recovery code "
+            f"({DEMO_RECOVERY_CODES[0]} ... {DEMO_RECOVERY_CODES[-1]}, each works once; "
+            "seed_demo restores them)."
+        )
 
     def _tenants(self) -> dict[str, Tenant]:
         tenants: dict[str, Tenant] = {}

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("helpdesk", "0010_fulltext_search"),
+        ("helpdesk", "0011_fulltext_search"),
         ("tenants", "0005_provider_brand"),
     ]
 

@@ -28,6 +28,6 @@ def remove_indexes(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("helpdesk", "0009_merge_0008_alter_case_channel_0008_tier_one_due")]
+    dependencies = [("helpdesk", "0010_notification_intent")]
 
     operations = [migrations.RunPython(add_indexes, remove_indexes)]

@@ -1,0 +1,103 @@
+"""Rate limits on opening cases and uploading files, per person and per tenant (issue 15).
+
+Counters live in Django's cache (the embedded default's local memory, Redis in production:
+every web process then shares them). Each limit is a fixed one-hour window: ``cache.add``
+creates the window's counter with the window's lifetime and ``cache.incr`` counts atomically
+on both backends. A surface asks for what it is about to do with ``reserve`` before calling
+the service and gives it back with ``release`` if the service refused, so a form error never
+uses up someone's allowance. The limits come from the settings (``RATE_*``, see
+``.env.example``); 0 turns one off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+WINDOW_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Limit:
+    action: str  # "case" or "upload"
+    scope: str  # "person" or "tenant"
+    setting: str
+
+    @property
+    def allowed(self) -> int:
+        return getattr(settings, self.setting)
+
+
+LIMITS = [
+    Limit("case", "person", "RATE_CASES_PER_PERSON_HOUR"),
+    Limit("case", "tenant", "RATE_CASES_PER_TENANT_HOUR"),
+    Limit("upload", "person", "RATE_UPLOADS_PER_PERSON_HOUR"),
+    Limit("upload", "tenant", "RATE_UPLOADS_PER_TENANT_HOUR"),
+]
+WHAT = {"case": ("case", "cases opened"), "upload": ("file", "files uploaded")}
+
+
+class RateLimited(Exception):
+    """Refused: ``message`` says which limit and when to try again (for a 429 page)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Reservation:
+    keys: list[tuple[str, int]]
+
+    def release(self) -> None:
+        for key, amount in self.keys:
+            # (a window that ended meanwhile has nothing to give back)
+            with contextlib.suppress(ValueError):
+                cache.decr(key, amount)
+
+
+def _key(limit: Limit, owner_id: int, window: int) -> str:
+    return f"rate:{limit.action}:{limit.scope}:{owner_id}:{window}"
+
+
+def reserve(
+    *, user_id: int, tenant_id: int | None, cases: int = 0, uploads: int = 0
+) -> Reservation:
+    """Count ``cases`` openings and ``uploads`` files for the person and their tenant, or raise
+    ``RateLimited`` (counting nothing) when one of the four limits would be passed. Someone
+    with no tenant (provider staff) has only the personal limits."""
+    now = time.time()
+    window = int(now // WINDOW_SECONDS)
+    minutes_left = max(1, math.ceil((WINDOW_SECONDS - now % WINDOW_SECONDS) / 60))
+    wanted = {"case": cases, "upload": uploads}
+    taken: list[tuple[str, int]] = []
+    for limit in LIMITS:
+        amount = wanted[limit.action]
+        if amount <= 0 or limit.allowed <= 0:
+            continue
+        owner = user_id if limit.scope == "person" else tenant_id
+        if owner is None:
+            continue
+        key = _key(limit, owner, window)
+        cache.add(key, 0, WINDOW_SECONDS + 60)
+        try:
+            count = cache.incr(key, amount)
+        except ValueError:  # evicted between add and incr: start the window again
+            cache.set(key, amount, WINDOW_SECONDS + 60)
+            count = amount
+        taken.append((key, amount))
+        if count > limit.allowed:
+            Reservation(taken).release()
+            noun, done = WHAT[limit.action]
+            who = "You have" if limit.scope == "person" else "Your organisation has"
+            raise RateLimited(
+                f"{who} reached the limit of {limit.allowed} {done} per hour. "
+                f"Try again in {minutes_left} minute{'s' if minutes_left != 1 else ''}"
+                + (f", or send fewer {noun}s at once." if amount > 1 else ".")
+            )
+    return Reservation(taken)

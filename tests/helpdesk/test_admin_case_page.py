@@ -1,0 +1,92 @@
+"""The admin case page costs the same number of queries however long the case's timeline is
+(issue 10): no query per reply, event, attachment or person."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from helpdesk.models import Attachment, CaseEvent, CaseUpdate, EventKind, Visibility
+from tenants.models import User
+from tests.factories import TenantFactory, member, open_case, staff
+
+pytestmark = pytest.mark.django_db
+
+
+def case_with_timeline(tenant, requester, entries: int):
+    """A case whose timeline has ``entries`` replies and events, each by a different person,
+    with an attachment on every fifth reply."""
+    case = open_case(tenant, requester, subject=f"Timeline of {entries}")
+    people = User.objects.bulk_create(
+        User(email=f"p{entries}-{n}@example.test", password="!") for n in range(entries)
+    )
+    start = timezone.now()
+    updates, events = [], []
+    for n, person in enumerate(people):
+        at = start + timedelta(seconds=n)
+        if n % 2:
+            events.append(
+                CaseEvent(
+                    case=case,
+                    actor=person,
+                    kind=EventKind.ASSIGNED,
+                    new_value=person.email,
+                    visibility=Visibility.PROVIDER_NOTE,
+                    created_at=at,
+                )
+            )
+        else:
+            updates.append(
+                CaseUpdate(
+                    case=case,
+                    author=person,
+                    author_email=person.email,
+                    visibility=Visibility.PUBLIC,
+                    body=f"Reply number {n}",
+                    by_support=True,
+                    created_at=at,
+                )
+            )
+    CaseEvent.objects.bulk_create(events)
+    CaseUpdate.objects.bulk_create(updates)
+    Attachment.objects.bulk_create(
+        Attachment(
+            case=case,
+            update=update,
+            file=f"cases/{case.pk}/log-{n}.txt",
+            filename=f"log-{n}.txt",
+            content_type="text/plain",
+            size=10,
+            uploaded_by=update.author,
+        )
+        for n, update in enumerate(updates[::5])
+    )
+    return case
+
+
+def test_the_admin_case_page_makes_as_many_queries_for_200_entries_as_for_5(client) -> None:
+    acme = TenantFactory(name="Acme Telecom")
+    ann = member(acme)
+    client.force_login(staff(is_superuser=True, email="admin@phonism.test"))
+    short = case_with_timeline(acme, ann, 5)
+    long = case_with_timeline(acme, ann, 200)
+
+    counts = {}
+    for case in (short, long):
+        url = reverse("admin:helpdesk_case_change", args=[case.pk])
+        client.get(url)  # warm-up: caches that fill once per process
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200
+        counts[case.subject] = len(queries)
+    page = response.content.decode()
+    # The long timeline is all there: the last reply and event with their people.
+    assert "Reply number 198" in page and "p200-198@example.test" in page
+    assert "p200-199@example.test" in page  # the last event's actor
+    assert "log-19.txt" in page  # the last attachment
+    assert counts["Timeline of 5"] == counts["Timeline of 200"], counts

@@ -1,0 +1,160 @@
+"""Second factors: an authenticator app (django-otp's TOTP device) and one-time recovery codes
+(its static device). Staff must have one before the admin opens; anyone else may turn it on.
+
+The only writes to the devices; views and seed_demo call these.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from base64 import b32encode
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote, urlencode
+
+from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tenants.models import User
+
+APP_DEVICE_NAME = "Authenticator app"
+RECOVERY_DEVICE_NAME = "Recovery codes"
+RECOVERY_CODE_COUNT = 10
+TOTP_CODE = re.compile(r"^\d{6}$")
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """The outcome of a code: the device it matched, or why it was refused."""
+
+    device: TOTPDevice | StaticDevice | None = None
+    error: str = ""
+    locked_until: datetime | None = None
+
+
+def second_factor_required(user: User) -> bool:
+    """Staff always; anyone else once they have turned it on (a confirmed app)."""
+    return user.is_staff or has_second_factor(user)
+
+
+def has_second_factor(user: User) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def app_device_start(*, user: User) -> TOTPDevice:
+    """The app being set up: a new secret, unconfirmed until a code from it is given."""
+    if has_second_factor(user):
+        raise ValueError("two-factor sign-in is already on")
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name=APP_DEVICE_NAME, confirmed=False)
+
+
+def app_device_pending(*, user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+
+
+@transaction.atomic
+def app_device_confirm(*, device: TOTPDevice, code: str) -> tuple[list[str], str]:
+    """Turn two-factor on with the first code from the app: the recovery codes (shown once),
+    or why the code was refused."""
+    allowed, why = device.verify_is_allowed()
+    if not allowed:
+        return [], throttled_message((why or {}).get("locked_until"))
+    code = re.sub(r"\s+", "", code)
+    if not TOTP_CODE.match(code) or not device.verify_token(code):
+        if not TOTP_CODE.match(code):
+            device.throttle_increment()
+        return [], "That code is not right. Check your phone's clock, then try the next code."
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return recovery_codes_issue(user=device.user), ""
+
+
+@transaction.atomic
+def recovery_codes_issue(*, user: User, codes: list[str] | None = None) -> list[str]:
+    """New recovery codes replace the old ones (each works once)."""
+    device, _ = StaticDevice.objects.get_or_create(
+        user=user, name=RECOVERY_DEVICE_NAME, defaults={"confirmed": True}
+    )
+    device.token_set.all().delete()
+    codes = codes or [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+@transaction.atomic
+def second_factor_turn_off(*, user: User) -> None:
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+
+
+def totp_config_url(device: TOTPDevice, *, issuer: str) -> str:
+    """The otpauth:// address an authenticator app reads from the QR code, naming the viewer's
+    brand (a sub-customer's app never says Phonism)."""
+    issuer = issuer.replace(":", "")
+    label = quote(f"{issuer}:{device.user.get_username()}")
+    params = urlencode(
+        {
+            "secret": secret_base32(device),
+            "algorithm": "SHA1",
+            "digits": device.digits,
+            "period": device.step,
+        }
+    )
+    return f"otpauth://totp/{label}?{params}&issuer={quote(issuer)}"
+
+
+def secret_base32(device: TOTPDevice) -> str:
+    return b32encode(device.bin_key).decode("ascii").rstrip("=")
+
+
+def code_check(*, user: User, code: str) -> CodeCheck:
+    """A six-digit code is checked against the app, anything else against the recovery codes.
+    Wrong codes slow down further tries (django-otp's throttling: 1, 2, 4, 8 ... seconds times
+    OTP_TOTP_THROTTLE_FACTOR), shared by both kinds so one cannot be used to guess the other."""
+    code = re.sub(r"\s+", "", code).lower()
+    app = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    recovery = StaticDevice.objects.filter(user=user, confirmed=True).first()
+    devices = [d for d in (app, recovery) if d is not None]
+    if not devices:
+        return CodeCheck(error="Two-factor sign-in is not set up for this account.")
+    for device in devices:
+        allowed, why = device.verify_is_allowed()
+        if not allowed:
+            until = (why or {}).get("locked_until")
+            return CodeCheck(error=throttled_message(until), locked_until=until)
+    if TOTP_CODE.match(code):
+        if app is not None and app.verify_token(code):
+            return CodeCheck(device=app)
+        return CodeCheck(error="That code is not right, or has been used. Try the next one.")
+    if recovery is not None:
+        # One DELETE decides: two requests with the same code cannot both succeed.
+        used, _ = StaticToken.objects.filter(device=recovery, token=code).delete()
+        if used:
+            recovery.throttle_reset()
+            return CodeCheck(device=recovery)
+        recovery.throttle_increment()
+    return CodeCheck(error="That recovery code is not right, or has been used already.")
+
+
+def throttled_message(until: datetime | None) -> str:
+    seconds = max(1, math.ceil((until - timezone.now()).total_seconds())) if until else 1
+    unit = "second" if seconds == 1 else "seconds"
+    return f"Too many wrong codes. Wait {seconds} {unit}, then try again."
+
+
+def recovery_codes_left(user: User) -> int:
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+
+
+@transaction.atomic
+def second_factor_install(*, user: User, key_hex: str, recovery_codes: list[str]) -> TOTPDevice:
+    """A known secret and known codes, for the demo world only (seed_demo): the README prints
+    them so a newcomer can sign in to the admin."""
+    second_factor_turn_off(user=user)
+    device = TOTPDevice.objects.create(user=user, name=APP_DEVICE_NAME, key=key_hex, confirmed=True)
+    recovery_codes_issue(user=user, codes=recovery_codes)
+    return device
