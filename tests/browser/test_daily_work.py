@@ -191,18 +191,12 @@ def test_a_reseller_assigns_from_the_queue_and_asks_before_deactivating(
     expect(rita.get_by_role("link", name="Deactivate Umbrella")).to_be_visible()
 
 
-def sign_in_to_admin(page, email: str = "alice@phonism.test") -> None:
-    page.goto("/admin/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill("demo-password")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/admin/")
-
-
 @pytest.mark.parametrize("size", [LAPTOP, PHONE], ids=["1366", "390"])
-def test_staff_work_the_admin_list_by_saved_views_and_number(demo, new_page, size) -> None:
+def test_staff_work_the_admin_list_by_saved_views_and_number(
+    demo, new_page, sign_in_staff, size
+) -> None:
     alice = new_page(*size)
-    sign_in_to_admin(alice)
+    sign_in_staff(alice, "alice@phonism.test")
     alice.goto("/admin/helpdesk/case/")
     fits_the_screen(alice)
     assert serious_violations(alice) == []
