@@ -99,7 +99,6 @@ def resend_invitation(request: HttpRequest, membership: Membership) -> None:
             actor=request.user,
             tenant=membership.tenant,
             email=user.email,
-            base_url=request.build_absolute_uri("/"),
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))

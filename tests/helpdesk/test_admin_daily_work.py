@@ -10,6 +10,7 @@ from django.urls import reverse
 from helpdesk import services
 from helpdesk.admin_views import case_search
 from helpdesk.models import Case, Status, Tier
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +19,7 @@ LIST = reverse("admin:helpdesk_case_changelist")
 
 @pytest.fixture
 def alice(client, demo):
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     return client
 
 

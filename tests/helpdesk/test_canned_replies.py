@@ -6,6 +6,7 @@ from django.urls import reverse
 from helpdesk.canned import canned_reply_text
 from helpdesk.models import CannedReply, Case, Status
 from tenants.models import Tenant, TenantKind
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def test_placeholders_are_filled_from_the_case(demo, thanks) -> None:
 
 def test_staff_send_a_canned_reply_from_the_case_page(client, demo, thanks) -> None:
     case = Case.objects.filter(status=Status.NEW, tenant__slug="acme").first()
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     url = reverse("admin:helpdesk_case_change", args=[case.pk])
     page = client.get(url).content.decode()
     assert "Looking into it" in page

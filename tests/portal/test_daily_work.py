@@ -15,6 +15,7 @@ from helpdesk import services
 from helpdesk.models import Tier
 from helpdesk.views import composer_default, quote_for_reply
 from tenants.models import Role, TenantKind
+from tests.conftest import sign_in
 from tests.factories import TenantFactory, member, open_case, staff
 
 pytestmark = pytest.mark.django_db
@@ -27,9 +28,7 @@ def png(width: int = 1200, height: int = 800) -> bytes:
 
 
 def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return sign_in(Client(), user)
 
 
 @pytest.fixture

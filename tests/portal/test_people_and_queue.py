@@ -11,15 +11,14 @@ from helpdesk.models import Case
 from sla.models import Plan
 from tenants.forms import SubcustomerForm, plan_targets
 from tenants.models import Membership, Role, Tenant, TenantKind
+from tests.conftest import sign_in
 from tests.factories import member
 
 pytestmark = pytest.mark.django_db
 
 
 def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return sign_in(Client(), user)
 
 
 def test_deactivating_a_customer_asks_first(demo) -> None:
