@@ -45,8 +45,15 @@ from helpdesk.models import (
     Status,
 )
 from helpdesk.services import case_hand_back
-from sla.admin import SlaAdminMedia, SlaClockListFilter, SlaStateListFilter, state_html
+from sla.admin import (
+    ReadOnlyAdmin,
+    SlaAdminMedia,
+    SlaClockListFilter,
+    SlaStateListFilter,
+    state_html,
+)
 from sla.selectors import sla_status, with_sla
+from tenants.access import signed_in
 from tenants.models import TenantKind, User
 
 
@@ -86,7 +93,8 @@ class CaseUpdateForm(forms.ModelForm):
                 self.fields["kind"].initial = "escalation" if "escalation" in kinds else kinds[0]
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("canned") and not data.get("body", "").strip() and self.case is not None:
             data["body"] = canned_reply_text(data["canned"], self.case, self.user)
         if self.has_changed() and not data.get("body", "").strip():
@@ -112,13 +120,17 @@ class CaseUpdateFormSet(forms.BaseInlineFormSet):
     request: HttpRequest
 
     def get_form_kwargs(self, index: int | None) -> dict:
-        return {**super().get_form_kwargs(index), "case": self.instance, "user": self.request.user}
+        return {
+            **super().get_form_kwargs(index),
+            "case": self.instance,
+            "user": signed_in(self.request),
+        }
 
     def save_new(self, form: forms.ModelForm, commit: bool = True) -> CaseUpdate:
         kind = form.cleaned_data.get("kind")
         return services.update_add(
             case=self.instance,
-            author=self.request.user,
+            author=signed_in(self.request),
             body=form.cleaned_data["body"],
             internal=kind == "internal",
             escalation=kind == "escalation",
@@ -165,10 +177,13 @@ class ReadOnlyRowsFormSet(forms.BaseInlineFormSet):
         return forms.Media()  # no form, no widget scripts (else an empty form is built for them)
 
     def labels(self) -> list[str]:
-        return [label_for_field(name, self.model, self.model_admin) for name in self.columns]
+        model = self.model
+        assert model is not None  # an inline formset always has its model
+        return [str(label_for_field(name, model, self.model_admin)) for name in self.columns]
 
     def rows(self) -> list[list[str]]:
         """Each row's cells, as the admin shows read-only values, from one query."""
+        assert self.model is not None
         opts = self.model._meta
         empty = self.model_admin.get_empty_value_display()
         table = []
@@ -217,13 +232,13 @@ class CaseUpdateHistoryInline(HistoryInline):
     model = CaseUpdate
     verbose_name_plural = "conversation"
     fields = ["created_at", "visibility", "author_email", "body"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # a list of names, as the base's
 
 
 class AttachmentInline(HistoryInline):
     model = Attachment
     fields = ["download", "size", "uploaded_by", "created_at"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # a list of names, as the base's
     list_select_related = ["uploaded_by"]
 
     @admin.display(description="file")
@@ -237,8 +252,17 @@ class CaseEventInline(HistoryInline):
     model = CaseEvent
     verbose_name_plural = "timeline"
     fields = ["created_at", "kind", "old_value", "new_value", "actor", "reason", "visibility"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # a list of names, as the base's
     list_select_related = ["actor"]  # the actor of every row in the same query
+
+
+class CaseRefused(Exception):
+    """A service refused a change submitted on the case page (raised out of ``save_model`` so
+    that the page's transaction rolls back)."""
+
+    def __init__(self, error: ValidationError) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 class CaseChangeForm(forms.ModelForm):
@@ -262,13 +286,20 @@ class CaseChangeForm(forms.ModelForm):
         # The instance as stored (the form's own instance is overwritten before save): a copy
         # of the one the admin fetched, with its tenant, rather than fetching it again.
         self.current = current = copy.copy(self.instance)
-        allowed = {current.status, *services.allowed_statuses(current, self.request.user)}
-        self.fields["status"].choices = [c for c in Status.choices if c[0] in allowed]
-        self.fields["assignee"].queryset = User.objects.filter(is_staff=True, is_active=True)
+        allowed = {current.status, *services.allowed_statuses(current, signed_in(self.request))}
+        status, assignee = self.fields["status"], self.fields["assignee"]
+        assert isinstance(status, forms.ChoiceField)
+        assert isinstance(assignee, forms.ModelChoiceField)
+        status.choices = [c for c in Status.choices if c[0] in allowed]
+        assignee.queryset = User.objects.filter(is_staff=True, is_active=True)
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         current = self.current
+        refusal = getattr(self.request, "case_refusal", None)
+        if refusal is not None:  # the services refused this very change: see CaseAdmin
+            apply_service_errors(self, refusal)
         if "severity" in self.changed_data:
             if not data.get("reason", "").strip():
                 self.add_error("reason", "Say why the severity changes.")
@@ -358,7 +389,8 @@ class CaseAdmin(admin.ModelAdmin):
 
     @admin.display(description="reseller", ordering="tenant__parent__name")
     def reseller(self, case: Case) -> str:
-        return case.tenant.parent.name if case.tenant.kind == TenantKind.SUBCUSTOMER else "—"
+        parent = case.tenant.parent
+        return parent.name if parent and case.tenant.kind == TenantKind.SUBCUSTOMER else "—"
 
     def get_urls(self):
         urls = [
@@ -377,7 +409,7 @@ class CaseAdmin(admin.ModelAdmin):
         form = HandBackForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                case_hand_back(case=case, actor=request.user, note=form.cleaned_data["note"])
+                case_hand_back(case=case, actor=signed_in(request), note=form.cleaned_data["note"])
             except ValidationError as error:
                 apply_service_errors(form, error)
             else:
@@ -412,6 +444,7 @@ class CaseAdmin(admin.ModelAdmin):
         queryset = self.get_queryset(request).select_related("tenant__parent", "assignee")
         field = Case._meta.pk if from_field is None else Case._meta.get_field(from_field)
         try:
+            assert isinstance(field, models.Field)
             return queryset.get(**{field.name: field.to_python(object_id)})
         except (Case.DoesNotExist, ValidationError, ValueError):
             return None
@@ -433,27 +466,48 @@ class CaseAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # references are never reused and history is kept
 
+    def changeform_view(
+        self, request: HttpRequest, object_id=None, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except CaseRefused as refused:
+            # Django's view ran in one transaction, now rolled back: no severity, status,
+            # assignee or reply of this submission is kept. Show the same form again with the
+            # refusal as its errors (and no "changed successfully").
+            request.case_refusal = refused.error  # type: ignore[attr-defined]
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(
         self, request: HttpRequest, obj: Case, form: forms.ModelForm, change: bool
     ) -> None:
+        """Apply the change through the services; a refusal raises ``CaseRefused``, which
+        ``changeform_view`` turns into form errors after the transaction rolled back."""
         current = Case.objects.get(pk=obj.pk)
         data = form.cleaned_data
         try:
             if data["severity"] != current.severity:
                 services.case_change_severity(
                     case=current,
-                    actor=request.user,
+                    actor=signed_in(request),
                     severity=data["severity"],
                     reason=data["reason"],
                 )
             if data["status"] != current.status:
                 services.case_change_status(
-                    case=current, actor=request.user, status=data["status"], reason=data["reason"]
+                    case=current,
+                    actor=signed_in(request),
+                    status=data["status"],
+                    reason=data["reason"],
                 )
             if data["assignee"] != current.assignee:
-                services.case_assign(case=current, actor=request.user, assignee=data["assignee"])
-        except (ValidationError, PermissionDenied) as error:
-            messages.error(request, "; ".join(getattr(error, "messages", [str(error)])))
+                services.case_assign(
+                    case=current, actor=signed_in(request), assignee=data["assignee"]
+                )
+        except ValidationError as error:
+            raise CaseRefused(error) from error
+        except PermissionDenied as error:
+            raise CaseRefused(ValidationError(str(error))) from error
         obj.refresh_from_db()
 
     # --- opening a case for a customer (phone, chat, other) ---
@@ -466,7 +520,7 @@ class CaseAdmin(admin.ModelAdmin):
         form = StaffOpenCaseForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                case = form.open_case(request.user)
+                case = form.open_case(signed_in(request))
             except ValidationError as error:
                 apply_service_errors(form, error)
             else:
@@ -488,7 +542,9 @@ class CaseAdmin(admin.ModelAdmin):
         self._apply(
             request,
             queryset,
-            lambda case: services.case_assign(case=case, actor=request.user, assignee=request.user),
+            lambda case: services.case_assign(
+                case=case, actor=signed_in(request), assignee=signed_in(request)
+            ),
             "assigned to you",
         )
 
@@ -498,7 +554,7 @@ class CaseAdmin(admin.ModelAdmin):
             request,
             queryset,
             lambda case: services.case_change_status(
-                case=case, actor=request.user, status=Status.RESOLVED
+                case=case, actor=signed_in(request), status=Status.RESOLVED
             ),
             "resolved",
         )
@@ -520,21 +576,12 @@ class CaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(admin.ModelAdmin):
+class CaseEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "case", "kind", "old_value", "new_value", "actor"]
     list_filter = ["kind"]
     search_fields = ["=case__reference"]
     list_select_related = ["case", "actor"]
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(CannedReply)

@@ -25,7 +25,7 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.cap].count()
+        return self.object_list[: self.cap].count()  # type: ignore[attr-defined]  # a QuerySet
 
 
 class HandBackForm(forms.Form):
@@ -40,8 +40,9 @@ class ResellerListFilter(admin.SimpleListFilter):
     title = "reseller"
     parameter_name = "reseller"
 
-    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[int, str]]:
-        return list(Tenant.objects.filter(kind=TenantKind.RESELLER).values_list("pk", "name"))
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        resellers = Tenant.objects.filter(kind=TenantKind.RESELLER).values_list("pk", "name")
+        return [(str(pk), name) for pk, name in resellers]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
         if self.value():
@@ -51,7 +52,7 @@ class ResellerListFilter(admin.SimpleListFilter):
             value = str(self.value())
             if value not in {str(pk) for pk, _ in self.lookup_choices}:
                 raise IncorrectLookupParameters(f"No reseller “{value[:20]}”.")
-            return queryset.filter(tenant__parent_id=self.value())
+            return queryset.filter(tenant__parent_id=int(value))
         return queryset
 
 

@@ -9,6 +9,7 @@ opens with the field empty, as if the parameter had not been given.
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.http import HttpRequest
 
@@ -23,7 +24,7 @@ def _usable_key(field, value) -> bool:
     return not isinstance(key, int) or 0 <= key <= MAX_ID
 
 
-class ValidInitialMixin:
+class ValidInitialMixin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         initial = super().get_changeform_initial_data(request)
         for name, value in list(initial.items()):

@@ -12,10 +12,11 @@ from django.utils.html import format_html
 from helpdesk import outbox
 from helpdesk.models import OutboundEmail
 from ops.publish import publish_failures
+from sla.admin import ReadOnlyAdmin
 
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
+class OutboundEmailAdmin(ReadOnlyAdmin):  # viewing only; the action stays available to viewers
     list_display = ["created_at", "kind", "case_ref", "to", "subject", "status", "attempts"]
     list_filter = ["status", "kind", "audience", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["case"]
@@ -23,7 +24,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     actions = ["send_again"]
-    fields = [
+    fields = readonly_fields = (
         "case_ref",
         "kind",
         "audience",
@@ -39,8 +40,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
         "claimed_at",
         "sent_at",
         "context",
-    ]
-    readonly_fields = fields
+    )
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         # Shown above the list: how often handing emails to the broker failed (ops.publish).
@@ -62,13 +62,3 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     def send_again(self, request: HttpRequest, queryset: QuerySet[OutboundEmail]) -> None:
         count = outbox.outbox_retry(ids=list(queryset.values_list("pk", flat=True)))
         messages.success(request, f"{count} failed email(s) queued again.")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        # Viewing only; the action stays available to those allowed to view.
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

@@ -12,4 +12,4 @@ class HelpdeskConfig(AppConfig):
         # - tasks: the outbox enqueues its tasks by name from the Celery registry (it must not
         #   import the tasks, which import it), so they are registered in every process, web
         #   and commands too, not only in workers, where Celery's autodiscovery would do it.
-        from helpdesk import admin_notifications, tasks  # noqa: F401
+        from helpdesk import admin_notifications, tasks  # noqa: F401, PLC0415

@@ -141,11 +141,12 @@ def validate_attachment(upload: UploadedFile) -> None:
             + ", ".join(f".{e}" for e in allowed)
             + "."
         )
-    if upload.size == 0:
+    size = upload.size or 0
+    if size == 0:
         raise ValidationError(f"“{name}” is empty.")
-    if upload.size > settings.ATTACHMENT_MAX_BYTES:
+    if size > settings.ATTACHMENT_MAX_BYTES:
         raise ValidationError(
-            f"“{name}” is {filesizeformat(upload.size)}; the limit is "
+            f"“{name}” is {filesizeformat(size)}; the limit is "
             f"{filesizeformat(settings.ATTACHMENT_MAX_BYTES)} per file."
         )
     detected = _detected_type(upload)
@@ -191,7 +192,7 @@ def store_attachments(
             update=update,
             filename=name,
             content_type=content_type,
-            size=content.size,
+            size=content.size or 0,
             uploaded_by=user,
         )
         attachment.file.save(_storage_name(name), content, save=False)

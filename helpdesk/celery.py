@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
@@ -48,6 +49,12 @@ app.conf.update(
             "schedule": 60.0,
             "options": {"expires": 55},
         },
+        # IMAP mailboxes, and inbound emails left pending or failed (intake, issue 12).
+        "intake-poll": {
+            "task": "intake.tasks.intake_poll",
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        },
     },
 )
 app.autodiscover_tasks()
@@ -56,13 +63,11 @@ app.autodiscover_tasks()
 @app.on_after_configure.connect
 def _use_settings_interval(sender: Celery, **kwargs) -> None:
     """Beat's interval and the filesystem broker's folders, from settings once they load."""
-    from django.conf import settings
-
     every = settings.SLA_SWEEP_EVERY.total_seconds()
     for entry in sender.conf.beat_schedule.values():
         entry["schedule"] = every
         entry["options"]["expires"] = max(every - 5, 1)
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
-        if folder:
+        if isinstance(folder, str | Path):
             Path(folder).mkdir(parents=True, exist_ok=True)

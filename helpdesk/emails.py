@@ -7,6 +7,7 @@ retries.
 
 from __future__ import annotations
 
+from email.utils import formataddr, parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +17,8 @@ from django.urls import reverse
 
 from helpdesk.models import Audience, CaseUpdate, NotificationKind, OutboundEmail
 from helpdesk.outbox import mail_domain, thread_id
+from helpdesk.reply_address import LOOP_HEADER, reply_address
+from intake.models import InboundMessage
 from tenants.branding import brand_for_tenant, provider_brand
 from tenants.models import Brand, Tenant, User
 from tenants.services import invitation_path
@@ -26,9 +29,10 @@ def build_message(row: OutboundEmail) -> EmailMultiAlternatives:
     text = render_to_string(f"emails/{row.kind}.txt", context)
     html = render_to_string(f"emails/{row.kind}.html", context)
     brand = context["brand"]
-    headers = {"Message-ID": row.message_id}
+    # X-Helpdesk-Loop: the intake ignores our own mail if it ever comes back (issue 12).
+    headers = {"Message-ID": row.message_id, LOOP_HEADER: mail_domain(brand.from_email)}
     if row.case is not None:
-        headers["References"] = thread_id(row.case.reference, mail_domain(brand.from_email))
+        headers.update(_thread_headers(row, brand))
     if row.auto_submitted:
         # RFC 3834: no vacation responder should answer us; Exchange's own switch likewise.
         headers["Auto-Submitted"] = "auto-generated"
@@ -42,6 +46,28 @@ def build_message(row: OutboundEmail) -> EmailMultiAlternatives:
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+def _thread_headers(row: OutboundEmail, brand: Brand) -> dict[str, str]:
+    """References (and In-Reply-To) that keep a case's emails one conversation in the
+    reader's client, including the emails the requester sent us about it; Reply-To routes an
+    answer back to the case through a signed address (intake, issue 12)."""
+    case = row.case
+    assert case is not None  # called for rows about a case only
+    thread = thread_id(case.reference, mail_domain(brand.from_email))
+    theirs = list(
+        InboundMessage.objects.filter(case=case)
+        .exclude(message_id="")
+        .order_by("received_at", "id")
+        .values_list("message_id", flat=True)[:10]
+    )
+    headers = {"References": " ".join([thread, *(f"<{m}>" for m in theirs)])}
+    if theirs:
+        headers["In-Reply-To"] = f"<{theirs[-1]}>"
+    support = parseaddr(brand.from_email)[1]
+    if support:
+        headers["Reply-To"] = formataddr((brand.name, reply_address(support, case.reference)))
+    return headers
 
 
 def render_context(row: OutboundEmail) -> dict[str, Any]:

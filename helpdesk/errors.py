@@ -42,7 +42,7 @@ def _brand_name(request: HttpRequest) -> str:
     """The viewer's brand when it can still be had (the brand cache, a session already read);
     else no name at all: never the provider's, which a reseller's customer must not see."""
     try:
-        return request.brand.name
+        return request.brand.name  # type: ignore[attr-defined]  # set by BrandMiddleware
     except (DatabaseError, AttributeError):
         return ""
     except Exception:  # the cache may be down with the database (Redis); looks are optional

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 import django_filters
 from django import forms
 from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.expressions import Combinable
 from django.utils import timezone
 
 from helpdesk import access
@@ -17,7 +18,7 @@ from tenants.models import Tenant, User
 
 # "{due}" is the indexed due column of the clock the viewer sorts on (sla.selectors.due_column):
 # tier one's for the requesting side and a reseller, the current clock's for provider staff.
-SORTS = {
+SORTS: dict[str, tuple[str, list[Combinable | str]]] = {
     "newest": ("Newest first", [F("created_at").desc(), F("id").desc()]),
     "oldest": ("Oldest first", [F("created_at").asc(), F("id").asc()]),
     "severity": (

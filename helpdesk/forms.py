@@ -99,7 +99,9 @@ class CommentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["attachments"].show_limits()
         if kinds:
-            self.fields["kind"].choices = kinds
+            kind = self.fields["kind"]
+            assert isinstance(kind, forms.ChoiceField)
+            kind.choices = kinds
         else:
             del self.fields["kind"]
 
@@ -151,10 +153,10 @@ class SeverityForm(forms.Form):
 
     def __init__(self, *args, current: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["severity"].widget = forms.Select()
-        self.fields["severity"].choices = [("", "Choose…")] + [
-            c for c in Severity.choices if c[0] != current
-        ]
+        severity = self.fields["severity"]
+        assert isinstance(severity, forms.ChoiceField)
+        severity.widget = forms.Select()
+        severity.choices = [("", "Choose…")] + [c for c in Severity.choices if c[0] != current]
 
 
 class StatusForm(forms.Form):
@@ -162,7 +164,7 @@ class StatusForm(forms.Form):
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-def apply_service_errors(form: forms.Form, error: ValidationError) -> None:
+def apply_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
     """Put a service's ValidationError next to the matching fields (or on top of the form)."""
     if hasattr(error, "error_dict"):
         for field, errors in error.error_dict.items():

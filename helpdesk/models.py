@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage, Storage
+from django.core.files.storage import Storage
 from django.db import models
 from django.urls import reverse
 
+from tenants.brand_models import PrivateFileStorage
 from tenants.models import Tenant
 
 
@@ -194,26 +193,9 @@ class CaseUpdate(models.Model):
         return self.visibility != Visibility.PUBLIC
 
 
-class PrivateAttachmentStorage(FileSystemStorage):
-    """Files under settings.ATTACHMENTS_ROOT, which has no URL: only the download view that asks
-    the access policy serves them. The root is read on each use so tests can move it."""
-
-    @property
-    def base_location(self) -> str:
-        return str(settings.ATTACHMENTS_ROOT)
-
-    @property
-    def location(self) -> str:
-        return os.path.abspath(self.base_location)
-
-    def url(self, name: str | None) -> str:
-        raise NotImplementedError(
-            "Attachments have no public URL; use Attachment.get_absolute_url."
-        )
-
-
 def attachment_storage() -> Storage:
-    return PrivateAttachmentStorage()
+    # Only the download view, which asks the access policy, serves attachments.
+    return PrivateFileStorage("attachments are downloaded through Attachment.get_absolute_url")
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:

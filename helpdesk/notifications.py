@@ -148,8 +148,13 @@ def _reseller_of(tenant: Tenant) -> int | None:
 def oncall_address(tenant: Tenant) -> str:
     """The tenant's own on-call address, else its parent's (a sub-customer's reseller; for a
     direct customer the provider tenant), else the ONCALL_EMAIL setting."""
-    parent = tenant.parent.oncall_email if tenant.parent_id else ""
-    return tenant.oncall_email or parent or settings.ONCALL_EMAIL
+    parent = tenant.parent.oncall_email if tenant.parent is not None else ""
+    return oncall_first(tenant.oncall_email, parent)
+
+
+def oncall_first(own: str | None, parent: str | None) -> str:
+    """The on-call rule on the two addresses (the sweep reads them as columns of its rows)."""
+    return own or parent or settings.ONCALL_EMAIL
 
 
 def _requesting_side(case: Case) -> list[str]:
@@ -307,9 +312,9 @@ def update_added(update: CaseUpdate) -> None:
     audience, people = _support_readers(case, update, directory)
     public = update.visibility == Visibility.PUBLIC
     kind = NotificationKind.REPLY if public else NotificationKind.NOTE
-    text = {
-        Visibility.PUBLIC: "New comment from the customer",
-        Visibility.ESCALATION: "Escalation thread",
+    text: str = {
+        Visibility.PUBLIC.value: "New comment from the customer",
+        Visibility.ESCALATION.value: "Escalation thread",
     }.get(update.visibility, "Internal note")
     _add(
         [
@@ -444,7 +449,7 @@ def _sla_drafts(
             managers = directory.managers()
             drafts.append(_sla_draft(directory, kind, Audience.STAFF, managers, text, row, context))
         if row["severity"] == Severity.EMERGENCY:
-            oncall = row["oncall"] or row["parent_oncall"] or settings.ONCALL_EMAIL
+            oncall = oncall_first(row["oncall"], row["parent_oncall"])
             text = f"EMERGENCY breached, no response since {row['dispatched']}"
             page = NotificationKind.EMERGENCY_BREACHED
             drafts.append(

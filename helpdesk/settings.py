@@ -86,9 +86,9 @@ INSTALLED_APPS = [
     "ops",
     "rest_framework",
     "drf_spectacular",
-    "drf_spectacular_sidecar",
     "api",
     "widget",
+    "intake",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +284,15 @@ WIDGET_SESSION_SECONDS = env.int("WIDGET_SESSION_SECONDS", default=1800)
 WIDGET_KEY_ROTATION_HOURS = env.int("WIDGET_KEY_ROTATION_HOURS", default=24)
 # The demo "host portal" pages (make run): on with DEBUG, off in production.
 WIDGET_DEMO = env.bool("WIDGET_DEMO", default=DEBUG)
+# Email intake (intake/, issue 12). The HTTP endpoint is off until a secret is set.
+INTAKE_SECRET = env.str("INTAKE_SECRET", default="")
+# Largest raw message the HTTP endpoint takes (a mail server enforces its own for the pipe).
+INTAKE_MAX_BYTES = env.int("INTAKE_MAX_BYTES", default=30 * 1024 * 1024)
+# Cases one sender may open by email per hour; beyond it messages wait in triage.
+INTAKE_MAX_CASES_PER_HOUR = env.int("INTAKE_MAX_CASES_PER_HOUR", default=20)
+# IMAP messages fetched per round trip, and network timeout of a poll in seconds.
+INTAKE_IMAP_BATCH = env.int("INTAKE_IMAP_BATCH", default=100)
+INTAKE_IMAP_TIMEOUT = env.int("INTAKE_IMAP_TIMEOUT", default=30)
 
 LOGGING = {
     "version": 1,
@@ -314,9 +323,6 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Cases, people and SLA figures, within exactly the same walls as the pages.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from api import views_keys as api_keys
 from helpdesk import views
+from intake import views as intake_views
 from sla import views as sla_views
 from tenants import views as tenant_views
 from tenants.forms import BrandedPasswordResetForm, ThrottledAuthenticationForm
@@ -72,6 +73,7 @@ urlpatterns = [
         name="invitation-accept",
     ),
     path("healthz", views.healthz, name="healthz"),
+    path("intake/email", intake_views.inbound_email, name="intake-email"),
     path("", include("tenants.urls")),
     path("", include("sla.urls")),
     path("admin/sla/dashboard/", admin.site.admin_view(sla_views.dashboard), name="sla-dashboard"),

@@ -31,9 +31,20 @@ from helpdesk.forms import (
     StatusForm,
     apply_service_errors,
 )
-from helpdesk.models import OPEN_STATUSES, Case, Channel, EventKind, Status, Tier, Visibility
+from helpdesk.models import (
+    OPEN_STATUSES,
+    Case,
+    CaseEvent,
+    CaseUpdate,
+    Channel,
+    EventKind,
+    Status,
+    Tier,
+    Visibility,
+)
 from helpdesk.services import can_escalate, case_escalate
 from sla.selectors import with_sla
+from tenants.access import SignedInRequest
 from tenants.models import TenantKind, User
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -42,7 +53,7 @@ DEFAULT_PAGE_SIZE = 25
 
 @login_required
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: SignedInRequest) -> HttpResponse:
     if access.is_provider_staff(request.user):
         return redirect("admin:index")
     return redirect("case-list")
@@ -82,7 +93,7 @@ def _page_url(request: HttpRequest, page: int) -> str:
 
 @login_required
 @require_GET
-def case_list(request: HttpRequest) -> HttpResponse:
+def case_list(request: SignedInRequest) -> HttpResponse:
     cases = with_sla(access.cases_visible_to(request.user).select_related("tenant"))
     return _case_list_page(
         request, CaseFilter(request.GET or None, queryset=cases, request=request)
@@ -136,7 +147,7 @@ def _queue_back(request: HttpRequest) -> str:
 
 @login_required
 @require_GET
-def tier_one_queue(request: HttpRequest) -> HttpResponse:
+def tier_one_queue(request: SignedInRequest) -> HttpResponse:
     """A reseller's tier-one work: its customers' cases, open ones, those awaiting a response
     first and soonest due first, unless the viewer filters or sorts otherwise."""
     reseller, cases = _queue_cases(request)
@@ -156,7 +167,7 @@ def tier_one_queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _case_list_page(request: HttpRequest, filterset: CaseFilter, **extra) -> HttpResponse:
+def _case_list_page(request: SignedInRequest, filterset: CaseFilter, **extra) -> HttpResponse:
     page, size = _page_numbers(request)
     # No COUNT(*) and no page list: one row more than the page says whether there is a next
     # page, so every page costs one indexed query, however deep and however large the list.
@@ -182,7 +193,7 @@ def _case_list_page(request: HttpRequest, filterset: CaseFilter, **extra) -> Htt
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def case_new(request: HttpRequest) -> HttpResponse:
+def case_new(request: SignedInRequest) -> HttpResponse:
     membership = access.membership_of(request.user)
     if membership is None or membership.tenant.is_provider:
         raise PermissionDenied("Staff open cases for customers in the admin.")
@@ -219,7 +230,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
     return render(request, "helpdesk/case_new.html", {"form": form, "tenant": membership.tenant})
 
 
-def _case_for(request: HttpRequest, reference: str) -> Case:
+def _case_for(request: SignedInRequest, reference: str) -> Case:
     return get_object_or_404(
         access.cases_visible_to(request.user).select_related(
             "tenant__parent", "requester", "assignee"
@@ -228,7 +239,7 @@ def _case_for(request: HttpRequest, reference: str) -> Case:
     )
 
 
-def _case_page(request: HttpRequest, case: Case, **forms) -> HttpResponse:
+def _case_page(request: SignedInRequest, case: Case, **forms) -> HttpResponse:
     user = request.user
     support = access.is_support_side(user, case)
     updates = list(
@@ -246,7 +257,9 @@ def _case_page(request: HttpRequest, case: Case, **forms) -> HttpResponse:
         .exclude(kind=EventKind.UPDATE_ADDED)
         .select_related("actor")
     )
-    timeline = sorted([*updates, *events], key=lambda item: (item.created_at, item.pk))
+    timeline: list[CaseUpdate | CaseEvent] = sorted(
+        [*updates, *events], key=lambda item: (item.created_at, item.pk)
+    )
     statuses = services.allowed_statuses(case, user)
     context = {
         "case": case,
@@ -335,7 +348,7 @@ def _comment_kinds(case: Case, user) -> list[tuple[str, str]]:
 def _sla_panels(case: Case, support: bool) -> list[tuple[int, str]]:
     """The clocks a viewer follows: the requesting side only ever sees its own (tier one's);
     the support side of an escalated case also sees the provider's."""
-    panels = [(Tier.ONE, "Response time")]
+    panels: list[tuple[int, str]] = [(Tier.ONE, "Response time")]
     if support and case.tenant.kind == TenantKind.SUBCUSTOMER:
         panels = [(Tier.ONE, f"Response to {case.tenant.name}")]
         if case.tier == Tier.TWO or case.events.filter(kind=EventKind.ESCALATED).exists():
@@ -355,13 +368,13 @@ def _status_action_label(current: str, target: str) -> str:
 
 @login_required
 @require_GET
-def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
+def case_detail(request: SignedInRequest, reference: str) -> HttpResponse:
     return _case_page(request, _case_for(request, reference))
 
 
 @login_required
 @require_POST
-def case_comment(request: HttpRequest, reference: str) -> HttpResponse:
+def case_comment(request: SignedInRequest, reference: str) -> HttpResponse:
     case = _case_for(request, reference)
     form = CommentForm(request.POST, request.FILES, kinds=_comment_kinds(case, request.user))
     if form.is_valid():
@@ -397,7 +410,7 @@ def case_comment(request: HttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_severity(request: HttpRequest, reference: str) -> HttpResponse:
+def case_severity(request: SignedInRequest, reference: str) -> HttpResponse:
     case = _case_for(request, reference)
     form = SeverityForm(request.POST, current=case.severity)
     if form.is_valid():
@@ -418,7 +431,7 @@ def case_severity(request: HttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_status(request: HttpRequest, reference: str) -> HttpResponse:
+def case_status(request: SignedInRequest, reference: str) -> HttpResponse:
     case = _case_for(request, reference)
     form = StatusForm(request.POST)
     if form.is_valid():
@@ -439,7 +452,7 @@ def case_status(request: HttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_escalate_view(request: HttpRequest, reference: str) -> HttpResponse:
+def case_escalate_view(request: SignedInRequest, reference: str) -> HttpResponse:
     case = _case_for(request, reference)
     # Escalation is support-side business: to the requesting side (a customer, a sub-customer)
     # the route does not exist, and neither its form nor its errors are ever shown to them.
@@ -459,7 +472,7 @@ def case_escalate_view(request: HttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def download_attachment(request: HttpRequest, pk: int) -> FileResponse:
+def download_attachment(request: SignedInRequest, pk: int) -> FileResponse:
     attachment = get_object_or_404(access.attachments_visible_to(request.user), pk=pk)
     # Always a download, never rendered inline: an uploaded file must not run as our page.
     return FileResponse(

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from helpdesk.models import Severity
 from sla import services
 from sla.models import (
-    MIDNIGHT,
     Calendar,
     ClosedDate,
     OpeningHours,
@@ -26,6 +23,8 @@ from sla.models import (
     SlaState,
     SlaWatch,
     Target,
+    check_opening_hours,
+    check_plan_targets,
 )
 from sla.selectors import chosen_tier, clock_choices, filter_by_sla_state, format_minutes
 
@@ -48,6 +47,30 @@ def state_html(state: SlaState, detail: str = "") -> str:
     )
 
 
+class ReadOnly:
+    """Staff look, filter and follow links; nothing is added, changed or deleted here (the rows
+    are written by the services or the sweep). For admins and inlines alike."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    # The SLA state colours (state_html) come from a stylesheet: no style attributes (CSP).
+    Media = SlaAdminMedia
+
+
+class ReadOnlyInline(ReadOnly, admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+
 class SlaStateListFilter(admin.SimpleListFilter):
     """Cases by the SLA state of their current clock, or of the clock chosen with
     ``SlaClockListFilter``: one EXISTS subquery, no Python loop."""
@@ -59,9 +82,9 @@ class SlaStateListFilter(admin.SimpleListFilter):
         return list(SlaState.choices)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() in SlaState.values:
+        if (value := self.value()) in SlaState.values:
             tier = chosen_tier(request.user, request.GET.get(SlaClockListFilter.parameter_name))
-            return filter_by_sla_state(queryset, self.value(), timezone.now(), tier)
+            return filter_by_sla_state(queryset, value, timezone.now(), tier)
         return queryset
 
 
@@ -82,20 +105,13 @@ class SlaClockListFilter(admin.SimpleListFilter):
 class OpeningHoursFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
-        # Overlapping ranges would be merged silently by the clock; a typo is likelier than intent.
-        ranges: dict[int, list[tuple]] = {}
-        for form in self.forms:
-            data = getattr(form, "cleaned_data", None)
-            if not data or data.get("DELETE") or form.errors:
-                continue
-            end = data["end"] if data["end"] != MIDNIGHT else None
-            ranges.setdefault(data["weekday"], []).append((data["start"], end))
-        for weekday, spans in ranges.items():
-            spans.sort(key=lambda span: span[0])
-            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
-                if end is None or start < end:
-                    day = OpeningHours(weekday=weekday).get_weekday_display()
-                    raise ValidationError(f"Opening hours on {day} overlap; merge them into one.")
+        check_opening_hours(
+            (data["weekday"], data["start"], data["end"])
+            for form in self.forms
+            if (data := getattr(form, "cleaned_data", None))
+            and not data.get("DELETE")
+            and not form.errors
+        )
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -128,10 +144,6 @@ class CalendarAdmin(admin.ModelAdmin):
     def closed_count(self, calendar: Calendar) -> int:
         return len(calendar.closed_dates.all())
 
-    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        form.instance.touch()  # inline edits change the calendar: every process rebuilds it
-
     @admin.action(description="Close on US federal holidays (this year and next)")
     def add_us_holidays(self, request: HttpRequest, queryset: QuerySet[Calendar]) -> None:
         year = timezone.localdate().year
@@ -146,21 +158,13 @@ class CalendarAdmin(admin.ModelAdmin):
 class TargetFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
-        # Every case needs a target: a plan names one for each severity, exactly once.
-        severities = [
+        check_plan_targets(
             form.cleaned_data["severity"]
             for form in self.forms
             if getattr(form, "cleaned_data", None)
             and not form.cleaned_data.get("DELETE")
             and "severity" in form.cleaned_data
-        ]
-        missing = [Severity(s).label for s in Severity.values if s not in severities]
-        if missing:
-            raise ValidationError(
-                f"Give a target for every severity; missing: {', '.join(missing)}."
-            )
-        if len(severities) != len(set(severities)):
-            raise ValidationError("Give each severity one target only.")
+        )
 
 
 class TargetInline(admin.TabularInline):
@@ -227,8 +231,7 @@ class TargetAdmin(admin.ModelAdmin):
 
 
 @admin.register(ResponseClock)
-class ResponseClockAdmin(admin.ModelAdmin):
-    Media = SlaAdminMedia
+class ResponseClockAdmin(ReadOnlyAdmin):
     """Read-only: clocks change only through the case services."""
 
     list_display = ["case", "tier", "severity", "dispatched_at", "due_at", "state", "responded_at"]
@@ -241,31 +244,8 @@ class ResponseClockAdmin(admin.ModelAdmin):
     def state(self, clock: ResponseClock) -> str:
         return state_html(clock.state_at(timezone.now()))
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 # --- breach monitoring (sla.sweep) --------------------------------------------------------------
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    Media = SlaAdminMedia
-    """Written by the sweep only; staff look, filter and follow links."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 def case_link(case) -> str:
@@ -290,8 +270,15 @@ class SlaEventAdmin(ReadOnlyAdmin):
     search_fields = ["=case__reference"]
     date_hierarchy = "occurred_at"
     show_full_result_count = False  # COUNT(*) over years of events is the slow part of a list
-    fields = ["case_ref", "kind", "tier", "severity", "due_at", "occurred_at", "recorded_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "case_ref",
+        "kind",
+        "tier",
+        "severity",
+        "due_at",
+        "occurred_at",
+        "recorded_at",
+    )
 
     @admin.display(description="event", ordering="kind")
     def kind_html(self, event: SlaEvent) -> str:

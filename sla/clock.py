@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import accumulate
@@ -38,10 +38,13 @@ __all__ = [
     "is_open",
     "next_opening",
     "open_minutes_between",
+    "wall_time",
 ]
 
 Range = tuple[time, time | None]  # [start, end) local wall times; end None means 24:00
 WeeklyHours = tuple[tuple[Range, ...], ...]  # indexed by weekday, 0 = Monday
+# What the constructor takes: the 7-tuple, or weekday → ranges (ends of time(0) or None).
+WeeklyInput = WeeklyHours | Mapping[int, Sequence[tuple[time, time | None]]]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
@@ -59,7 +62,7 @@ _MIDNIGHT = time(0)
 _ALL_DAY: tuple[Range, ...] = ((_MIDNIGHT, None),)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Calendar:
     """Support hours: a timezone, weekly opening hours and closed dates (holidays).
 
@@ -72,6 +75,14 @@ class Calendar:
     tz: str
     weekly: WeeklyHours
     closed_dates: frozenset[date] = frozenset()
+
+    def __init__(
+        self, tz: str, weekly: WeeklyInput, closed_dates: Iterable[date] = frozenset()
+    ) -> None:
+        object.__setattr__(self, "tz", tz)
+        object.__setattr__(self, "weekly", weekly)
+        object.__setattr__(self, "closed_dates", closed_dates)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         try:
@@ -414,3 +425,8 @@ class _Clock:
         i = bisect_right(ends, us)
         before = running[i - 1] if i else 0
         return before + (us - starts[i] if i < len(starts) and starts[i] < us else 0)
+
+
+def wall_time(instant: datetime, tz: str) -> str:
+    """An instant as wall time in ``tz``, for timelines and emails: “2026-03-09 09:20 EDT”."""
+    return f"{instant.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M %Z}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import time
 
+from sla.models import check_opening_hours, check_plan_targets
 from tenants.groups import grant_group_permissions
 
 NEW_YORK = "America/New_York"
@@ -58,6 +59,10 @@ GROUPS = {
 
 
 def ensure_defaults(apps) -> None:
+    # The same checks as the admin's (historical models have no methods to carry them).
+    for hours in CALENDARS.values():
+        check_opening_hours(hours)
+    check_plan_targets(DEFAULT_TARGETS)
     Calendar = apps.get_model("sla", "Calendar")
     OpeningHours = apps.get_model("sla", "OpeningHours")
     Plan = apps.get_model("sla", "Plan")

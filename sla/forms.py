@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -93,18 +94,19 @@ class ReportFilterForm(forms.Form):
 
     def __init__(self, *args, user, zone: ZoneInfo, today: date, tier_labels=None, **kwargs):
         super().__init__(*args, **kwargs)
+        fields: dict[str, Any] = self.fields  # choice fields, typed loosely
         self.zone, self.today = zone, today
         staff = access.is_provider_staff(user)
         reseller = access.reseller_administered_by(user)
         if staff:
-            self.fields["tenant"].queryset = Tenant.objects.exclude(
-                kind=TenantKind.PROVIDER
-            ).order_by("name")
-            self.fields["reseller"].queryset = Tenant.objects.filter(
-                kind=TenantKind.RESELLER
-            ).order_by("name")
+            fields["tenant"].queryset = Tenant.objects.exclude(kind=TenantKind.PROVIDER).order_by(
+                "name"
+            )
+            fields["reseller"].queryset = Tenant.objects.filter(kind=TenantKind.RESELLER).order_by(
+                "name"
+            )
         elif reseller is not None:
-            self.fields["tenant"].queryset = Tenant.objects.filter(
+            fields["tenant"].queryset = Tenant.objects.filter(
                 Q(pk=reseller.pk) | Q(parent=reseller)
             ).order_by("name")
             del self.fields["reseller"]
@@ -113,10 +115,11 @@ class ReportFilterForm(forms.Form):
             for name in ("tenant", "reseller", "tier"):
                 del self.fields[name]
         if "tier" in self.fields and tier_labels:
-            self.fields["tier"].choices = [("", "Both tiers"), *tier_labels.items()]
+            fields["tier"].choices = [("", "Both tiers"), *tier_labels.items()]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         period = data.get("period") or "90d"
         if period == "custom":
             first, last = data.get("start"), data.get("end")

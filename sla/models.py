@@ -3,13 +3,16 @@ running on cases. The arithmetic lives in ``sla.clock``; writes go through ``sla
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from helpdesk.models import Severity, Tier
 from sla import clock
@@ -56,17 +59,31 @@ class Calendar(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        before = self.updated_at
+        super().save(*args, **kwargs)
+        if before is not None and self.updated_at <= before:  # a clock standing still
+            self.updated_at = before
+            self.touch()  # later than before, so the cache key changes
+
     def touch(self) -> None:
-        """Mark the calendar changed, so every process rebuilds it. Call after editing its
-        opening hours or closed dates outside the admin (the admin calls it itself)."""
-        self.save(update_fields=["updated_at"])
+        """Mark the calendar changed, so every process rebuilds it. Saving or deleting its
+        opening hours or closed dates does this by itself (see ``CalendarRowQuerySet``).
+
+        The new ``updated_at`` is always later than the old one, even when the clock stands
+        still (a frozen test clock), so the cache key always changes."""
+        now = timezone.now()
+        if self.updated_at is not None and now <= self.updated_at:
+            now = self.updated_at + timedelta(microseconds=1)
+        Calendar.objects.filter(pk=self.pk).update(updated_at=now)
+        self.updated_at = now
 
     def as_clock(self) -> clock.Calendar:
         """This calendar as the pure ``sla.clock.Calendar`` the arithmetic takes."""
         key = (self.pk, self.updated_at)
         built = _BUILT.get(key)
         if built is None:
-            weekly: dict[int, list[tuple[time, time]]] = {}
+            weekly: dict[int, list[tuple[time, time | None]]] = {}
             for hours in self.opening_hours.all():
                 weekly.setdefault(hours.weekday, []).append((hours.start, hours.end))
             closed = frozenset(closed.date for closed in self.closed_dates.all())
@@ -77,7 +94,88 @@ class Calendar(models.Model):
         return built
 
 
-class OpeningHours(models.Model):
+def touch_calendars(calendar_ids: Iterable[int]) -> None:
+    for calendar in Calendar.objects.filter(pk__in=set(calendar_ids)):
+        calendar.touch()
+
+
+class CalendarRowQuerySet(models.QuerySet):
+    """Opening hours and closed dates change their calendar: every way of writing them in bulk
+    touches it, so code editing rows cannot forget to refresh the cached calendar."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        created = super().bulk_create(objs, *args, **kwargs)
+        touch_calendars(obj.calendar_id for obj in objs)
+        return created
+
+    def bulk_update(self, objs, *args, **kwargs):
+        objs = list(objs)
+        updated = super().bulk_update(objs, *args, **kwargs)
+        touch_calendars(obj.calendar_id for obj in objs)
+        return updated
+
+    def update(self, **kwargs) -> int:
+        calendar_ids = set(self.values_list("calendar", flat=True))
+        updated = super().update(**kwargs)
+        touch_calendars(calendar_ids | ({kwargs["calendar"].pk} if "calendar" in kwargs else set()))
+        return updated
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        calendar_ids = set(self.values_list("calendar", flat=True))
+        deleted = super().delete()
+        touch_calendars(calendar_ids)
+        return deleted
+
+
+class CalendarRow(models.Model):
+    """A row of a calendar (its opening hours, its closed dates): saving or deleting one
+    touches the calendar, so every process rebuilds it on next use."""
+
+    calendar: models.ForeignKey[Calendar, Calendar]
+    calendar_id: int
+
+    objects = CalendarRowQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        old_calendar_id = None
+        if self.pk is not None:
+            # The concrete model's rows (the type checker only knows this abstract base).
+            rows: models.QuerySet[Any] = type(self).objects.filter(pk=self.pk)
+            old_calendar_id = rows.values_list("calendar", flat=True).first()
+        super().save(*args, **kwargs)
+        self.calendar.touch()
+        if old_calendar_id not in (None, self.calendar_id):  # moved to another calendar
+            touch_calendars([old_calendar_id])
+
+    def delete(self, *args, **kwargs):
+        deleted = super().delete(*args, **kwargs)
+        self.calendar.touch()
+        return deleted
+
+
+def check_opening_hours(hours: Iterable[tuple[int, time, time]]) -> None:
+    """Refuse overlapping opening hours (weekday, start, end; an end of 00:00 is midnight).
+
+    The clock would merge them silently; a typo is likelier than intent. The admin's inline and
+    the seeds (``sla.defaults``) both check a calendar's hours here."""
+    ranges: dict[int, list[tuple[time, time | None]]] = {}
+    for weekday, opens, closes in hours:
+        ranges.setdefault(weekday, []).append((opens, None if closes == MIDNIGHT else closes))
+    for weekday, spans in sorted(ranges.items()):
+        spans.sort(key=lambda span: span[0])
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            if end is None or start < end:
+                day = Weekday(weekday).label
+                raise ValidationError(
+                    f"Opening hours on {day} overlap; merge them into one.", code="overlap"
+                )
+
+
+class OpeningHours(CalendarRow):
     calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="opening_hours")
     weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
     start = models.TimeField(help_text="Opens at (local time, included).")
@@ -111,7 +209,7 @@ class OpeningHours(models.Model):
             )
 
 
-class ClosedDate(models.Model):
+class ClosedDate(CalendarRow):
     calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="closed_dates")
     date = models.DateField()
     name = models.CharField(max_length=100, blank=True, help_text="e.g. Independence Day")
@@ -177,6 +275,19 @@ class Plan(models.Model):
                         "default (the “Make default” action) instead of unticking this one."
                     }
                 )
+
+
+def check_plan_targets(severities: Iterable[int]) -> None:
+    """A plan names a target for every severity, exactly once: every case needs one. The
+    admin's inline and the seeds (``sla.defaults``) both check a plan's targets here."""
+    severities = list(severities)
+    missing = [Severity(s).label for s in Severity.values if s not in severities]
+    if missing:
+        raise ValidationError(
+            f"Give a target for every severity; missing: {', '.join(missing)}.", code="missing"
+        )
+    if len(severities) != len(set(severities)):
+        raise ValidationError("Give each severity one target only.", code="duplicate")
 
 
 class Unit(models.TextChoices):

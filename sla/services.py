@@ -25,7 +25,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
@@ -63,8 +62,7 @@ def default_plan() -> Plan | None:
 
 def _plan_id_for(tenant: Tenant, tier: int) -> int | None:
     plan_id = tenant.sla_plan_id
-    if tenant.kind == TenantKind.SUBCUSTOMER:
-        reseller = tenant.parent
+    if tenant.kind == TenantKind.SUBCUSTOMER and (reseller := tenant.parent) is not None:
         if tier == Tier.TWO:
             plan_id = reseller.sla_plan_id
         elif plan_id is None:
@@ -218,11 +216,6 @@ def clock_start(
     return row
 
 
-def _local(instant: datetime, calendar: Calendar) -> str:
-    """An instant as the calendar's wall time, for the timeline: “2026-03-09 09:20 EDT”."""
-    return f"{instant.astimezone(ZoneInfo(calendar.timezone)):%Y-%m-%d %H:%M %Z}"
-
-
 @dataclass(frozen=True)
 class DueChange:
     """A running clock's due time moved by a severity change, as the calendar's wall times."""
@@ -259,7 +252,11 @@ def clock_recompute(*, case: Case) -> list[DueChange]:
         row.save()
         if row.due_at != old_due:
             changes.append(
-                DueChange(row.tier, _local(old_due, old_calendar), _local(row.due_at, row.calendar))
+                DueChange(
+                    row.tier,
+                    clock.wall_time(old_due, old_calendar.timezone),
+                    clock.wall_time(row.due_at, row.calendar.timezone),
+                )
             )
     case_sync_due(case)
     return changes
@@ -339,7 +336,7 @@ def plan_make_default(*, plan: Plan) -> None:
 
 def calendar_add_closed_dates(*, calendar: Calendar, dates: dict[date, str]) -> int:
     """Close ``dates`` (date → name) on ``calendar``, keeping dates already closed. Returns how
-    many were added. Touches the calendar so every process rebuilds it."""
+    many were added. The calendar is touched, so every process rebuilds it."""
     with transaction.atomic():
         known = set(
             ClosedDate.objects.filter(calendar=calendar, date__in=dates).values_list(
@@ -351,14 +348,15 @@ def calendar_add_closed_dates(*, calendar: Calendar, dates: dict[date, str]) -> 
             for day, name in sorted(dates.items())
             if day not in known
         ]
-        ClosedDate.objects.bulk_create(added)
-        calendar.touch()
+        ClosedDate.objects.bulk_create(added)  # touches the calendar
+        calendar.refresh_from_db(fields=["updated_at"])
     return len(added)
 
 
 def us_federal_holidays(years: Sequence[int]) -> dict[date, str]:
     """US federal holidays of ``years`` from the ``holidays`` package, with the weekday on which
     each is observed when it falls on a weekend."""
-    import holidays  # here, not at the top: only this admin chore needs the package
+    # Here, not at the top: only this admin chore needs the package (and its load time).
+    import holidays  # noqa: PLC0415
 
     return dict(holidays.country_holidays("US", years=list(years), observed=True))

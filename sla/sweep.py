@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -39,6 +38,7 @@ from django.utils import timezone
 
 from helpdesk import notifications
 from helpdesk.models import CaseEvent, EventKind, NotificationKind, Tier, Visibility
+from sla.clock import wall_time
 from sla.models import ResponseClock, SlaEvent, SlaEventKind
 from tenants.models import TenantKind, User
 
@@ -155,8 +155,8 @@ def sweep_batch(
         ResponseClock.objects.filter(pk__in=ids).update(**{kind.flag: now})
         new = [row for row in rows if row["id"] in inserted]
         for row in new:
-            row["due"] = _local(row["due_at"], row["timezone"])
-            row["dispatched"] = _local(row["dispatched_at"], row["timezone"])
+            row["due"] = wall_time(row["due_at"], row["timezone"])
+            row["dispatched"] = wall_time(row["dispatched_at"], row["timezone"])
         CaseEvent.objects.bulk_create(_timeline(kind, new), batch_size=1000)
         # An at-risk event first seen after the due time is history: the breach is the news.
         # A breach caught up after the clock stopped is already answered (or the case is
@@ -215,8 +215,3 @@ def _assignees(rows: list[dict]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(User.objects.filter(pk__in=ids, is_active=True).values_list("pk", "email"))
-
-
-def _local(instant: datetime, zone: str) -> str:
-    """The instant in the clock calendar's wall time: “2026-03-09 09:20 EDT”."""
-    return f"{instant.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M %Z}"

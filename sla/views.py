@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -173,7 +174,7 @@ def _csv_response(
 
 @login_required
 @require_GET
-def report_csv(request: HttpRequest) -> HttpResponse:
+def report_csv(request: HttpRequest) -> HttpResponseBase:
     """The report's figures as CSV, with ``sla_report``'s columns, grouped by ``by``."""
     if not access.can_see_reports(request.user):
         raise Http404
@@ -205,7 +206,7 @@ def report_csv(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def report_cases_csv(request: HttpRequest) -> HttpResponse:
+def report_cases_csv(request: HttpRequest) -> HttpResponseBase:
     """The clocks behind the report, one row each, streamed (flat memory for a million)."""
     if not access.can_see_reports(request.user):
         raise Http404
@@ -248,7 +249,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         }
 
     this_month, last_month = month(this_first, today), month(last_first, last_last)
-    severities = []
+    severities: list[dict[str, Any]] = []
     for level in Severity.values:
         severities.append(
             {
@@ -315,19 +316,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         row.keys["name"] = tenant.name if tenant else row.keys["tenant"]
         row.keys["link"] = _admin_cases(tenant__id__exact=tenant.pk) if tenant else ""
     open_statuses = ",".join(OPEN_STATUSES)
-    workload = list(
-        Case.objects.filter(status__in=OPEN_STATUSES)
-        .order_by()
-        .values("assignee_id", "assignee__email")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "assignee__email")
+    # Rows gain a "link" below: plain dicts, not the query's TypedDict.
+    workload = cast(
+        list[dict[str, Any]],
+        list(
+            Case.objects.filter(status__in=OPEN_STATUSES)
+            .order_by()
+            .values("assignee_id", "assignee__email")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "assignee__email")
+        ),
     )
-    for row in workload:
-        if row["assignee_id"] is None:
-            row["link"] = _admin_cases(assignee__isnull="True", status__in=open_statuses)
+
+    for person in workload:
+        if person["assignee_id"] is None:
+            person["link"] = _admin_cases(assignee__isnull="True", status__in=open_statuses)
         else:
-            row["link"] = _admin_cases(
-                assignee__id__exact=row["assignee_id"], status__in=open_statuses
+            person["link"] = _admin_cases(
+                assignee__id__exact=person["assignee_id"], status__in=open_statuses
             )
     context = {
         **admin.site.each_context(request),

@@ -6,9 +6,32 @@ tenants a person's work covers, who manages whose people. The case half of the a
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 
-from tenants.models import Membership, Tenant, TenantKind
+from tenants.brand_models import Brand
+from tenants.models import Membership, Tenant, TenantKind, User
+
+
+class BrandedRequest(HttpRequest):
+    """A request as views see it (a type only): ``BrandMiddleware`` has set ``brand``."""
+
+    brand: Brand
+
+
+class SignedInRequest(BrandedRequest):
+    """A request of a view behind ``login_required`` (a type only): its user is a person."""
+
+    user: User
+
+
+def signed_in(request: HttpRequest) -> User:
+    """The person of a request that must have one (the admin's, behind staff sign-in)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
 
 
 def membership_of(user) -> Membership | None:

@@ -66,11 +66,11 @@ class TenantAdmin(ValidInitialMixin, admin.ModelAdmin):
 
     @admin.display(description="members", ordering="_members")
     def member_count(self, tenant: Tenant) -> int:
-        return tenant._members
+        return tenant._members  # type: ignore[attr-defined]  # annotated by get_queryset
 
     @admin.display(description="cases", ordering="_cases")
     def case_count(self, tenant: Tenant) -> int:
-        return tenant._cases
+        return tenant._cases  # type: ignore[attr-defined]  # annotated by get_queryset
 
 
 @admin.register(Membership)
@@ -85,7 +85,7 @@ class MembershipAdmin(ValidInitialMixin, admin.ModelAdmin):
 class UserCreationForm(AdminUserCreationForm):
     class Meta(AdminUserCreationForm.Meta):
         model = User
-        fields = ["email"]
+        fields = ("email",)
 
 
 class UserEditForm(UserChangeForm):

@@ -1,3 +1,4 @@
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
 from tenants.access import membership_of
@@ -17,8 +18,6 @@ class ActiveTenantBackend(ModelBackend):
         return membership is None or membership.tenant.is_usable()
 
     def get_user(self, user_id):
-        from django.contrib.auth import get_user_model
-
         User = get_user_model()
         try:
             user = User._default_manager.select_related("membership__tenant__parent").get(

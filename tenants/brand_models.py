@@ -18,6 +18,8 @@ from django.core.files.storage import FileSystemStorage, Storage
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.urls import reverse
 
 from tenants.colours import MIN_CONTRAST, contrast_ratio, is_hex_colour
@@ -78,7 +80,8 @@ def validate_logo(file) -> None:
             f"The logo is {file.size // 1024} KB; the limit is {LOGO_MAX_BYTES // 1024} KB.",
             code="size",
         )
-    from PIL import Image
+    # Pillow loads on the first logo upload, not at every process's start.
+    from PIL import Image  # noqa: PLC0415
 
     try:
         file.seek(0)
@@ -120,8 +123,13 @@ def validate_host(value: str) -> None:
 
 class PrivateFileStorage(FileSystemStorage):
     """Files under settings.ATTACHMENTS_ROOT, the private volume every web machine shares and
-    that has no URL (read on each use so tests can move it). Logos are public, but served by
-    the ``brand-logo`` view with caching headers: no media URL or server to configure."""
+    that has no URL (read on each use so tests can move it): each kind of file is served by its
+    own view, which ``served_by`` names. Case attachments (``helpdesk.models``) and brand logos
+    both live here."""
+
+    def __init__(self, served_by: str) -> None:
+        super().__init__()
+        self.served_by = served_by
 
     @property
     def base_location(self) -> str:
@@ -132,11 +140,13 @@ class PrivateFileStorage(FileSystemStorage):
         return os.path.abspath(self.base_location)
 
     def url(self, name: str | None) -> str:
-        raise NotImplementedError("Logos are served by a view: use Brand.logo_url.")
+        raise NotImplementedError(f"No public URL: {self.served_by}.")
 
 
 def logo_storage() -> Storage:
-    return PrivateFileStorage()
+    # Logos are public, but served by the ``brand-logo`` view with caching headers: no media
+    # URL or server to configure.
+    return PrivateFileStorage("logos are served by a view, use Brand.logo_url")
 
 
 def logo_path(instance: Brand, filename: str) -> str:
@@ -190,10 +200,6 @@ class Brand(models.Model):
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
         forget_brand(self.tenant_id)
-
-    def delete(self, *args, **kwargs):
-        forget_brand(self.tenant_id)
-        return super().delete(*args, **kwargs)
 
     def clean(self) -> None:
         super().clean()
@@ -292,3 +298,10 @@ class BrandDomain(models.Model):
     def clean(self) -> None:
         super().clean()
         self.host = normalise_host(self.host)
+
+
+@receiver(post_delete, sender=Brand)
+def _forget_deleted_brand(sender, instance: Brand, **kwargs) -> None:
+    """A signal, not a ``delete`` override: the admin's bulk delete, a queryset's ``delete()``
+    and a tenant's cascade forget the brand too (a receiver makes Django delete row by row)."""
+    forget_brand(instance.tenant_id)

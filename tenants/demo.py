@@ -22,11 +22,12 @@ VOICEHUB_BRAND = {
 
 def draw_logo(text: str, colour: str) -> bytes:
     """A PNG word mark: the brand colour on a white rounded tile, readable on the header."""
-    from PIL import Image, ImageDraw, ImageFont
+    # Pillow loads when the demo is seeded, not at every process's start.
+    from PIL import Image, ImageDraw, ImageFont  # noqa: PLC0415
 
     font = ImageFont.load_default(size=30)
     left, top, right, bottom = font.getbbox(text)
-    width, height = right - left + 28, 48
+    width, height = int(right - left) + 28, 48
     image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     draw.rounded_rectangle((0, 0, width - 1, height - 1), radius=10, fill="#ffffff")
@@ -39,7 +40,7 @@ def draw_logo(text: str, colour: str) -> bytes:
 def seed_brands(tenants: dict[str, Tenant]) -> None:
     ensure_brand_defaults(django_apps)
     brand, _ = Brand.objects.get_or_create(tenant=tenants["voicehub"], defaults=VOICEHUB_BRAND)
-    if not brand.logo or not brand.logo.storage.exists(brand.logo.name):
+    if not brand.logo.name or not brand.logo.storage.exists(brand.logo.name):
         logo = draw_logo(brand.name, brand.primary_colour)
         brand.logo.save("voicehub.png", ContentFile(logo), save=True)
     BrandDomain.objects.get_or_create(host=VOICEHUB_HOST, defaults={"brand": brand})

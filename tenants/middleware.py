@@ -1,12 +1,14 @@
 import zoneinfo
 from collections.abc import Callable
+from typing import cast
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 
-from tenants.access import membership_of
+from tenants.access import BrandedRequest, membership_of
+from tenants.brand_models import Brand
 from tenants.branding import brand_for_request
 
 
@@ -37,7 +39,8 @@ class BrandMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # Lazy: a response that shows no page (a file, a redirect) costs no query.
-        request.brand = SimpleLazyObject(lambda: brand_for_request(request))
+        lazy = SimpleLazyObject(lambda: brand_for_request(request))
+        cast(BrandedRequest, request).brand = cast(Brand, lazy)
         response = self.get_response(request)
         patch_vary_headers(response, ("Host",))
         return response

@@ -28,7 +28,7 @@ class TenantKind(models.TextChoices):
 # Which kind of parent each kind must have: this is the whole tree rule. A provider is the root,
 # customers and resellers hang off the provider, sub-customers off a reseller. Since every kind
 # has exactly one allowed parent kind, there is no fourth level and no cycle can close.
-PARENT_KIND = {
+PARENT_KIND: dict[str, str | None] = {
     TenantKind.PROVIDER: None,
     TenantKind.CUSTOMER: TenantKind.PROVIDER,
     TenantKind.RESELLER: TenantKind.PROVIDER,
@@ -130,7 +130,7 @@ class Tenant(models.Model):
         if expected is None:
             if self.parent_id is not None:
                 raise ValidationError({"parent": "The provider is the root: it has no parent."})
-        elif self.parent_id is None or self.parent.kind != expected:
+        elif self.parent is None or self.parent.kind != expected:
             raise ValidationError(
                 {
                     "parent": f"A {self.get_kind_display().lower()} must sit directly under "
@@ -209,13 +209,13 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     """A person who signs in with an email address."""
 
-    username = None
+    username = None  # type: ignore[assignment]  # signs in by email: no user name at all
     email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
 
-    objects = UserManager()
+    objects = UserManager()  # type: ignore[misc,assignment]  # email in place of a user name
 
     class Meta:
         ordering = ["email"]

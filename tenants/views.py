@@ -17,14 +17,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from helpdesk import services as case_services
 from helpdesk.forms import apply_service_errors
 from tenants import services
-from tenants.access import membership_of
+from tenants.access import SignedInRequest, membership_of
 from tenants.brand_models import LOGO_EXTENSIONS, LOGO_FORMATS
 from tenants.branding import brand_for_user
 from tenants.forms import InviteForm, RoleForm
 from tenants.models import Brand, Membership, Role, Tenant
 
 
-def _admin_tenant(request: HttpRequest) -> Tenant:
+def _admin_tenant(request: SignedInRequest) -> Tenant:
     membership = membership_of(request.user)
     if membership is None or not membership.is_admin or membership.tenant.is_provider:
         raise PermissionDenied("Only your organisation's admins manage its people.")
@@ -40,7 +40,7 @@ def active_flag(request: HttpRequest) -> bool:
     return value == "1"
 
 
-def invite_from_form(request: HttpRequest, tenant: Tenant, form: InviteForm) -> bool:
+def invite_from_form(request: SignedInRequest, tenant: Tenant, form: InviteForm) -> bool:
     """Invite the person ``form`` names into ``tenant``; say so, or put the error on the form."""
     if not form.is_valid():
         return False
@@ -59,7 +59,7 @@ def invite_from_form(request: HttpRequest, tenant: Tenant, form: InviteForm) -> 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def team(request: HttpRequest) -> HttpResponse:
+def team(request: SignedInRequest) -> HttpResponse:
     tenant = _admin_tenant(request)
     form = InviteForm(request.POST or None)
     if request.method == "POST" and invite_from_form(request, tenant, form):
@@ -147,7 +147,7 @@ def member_role(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def member_active(request: HttpRequest, user_id: int) -> HttpResponse:
+def member_active(request: SignedInRequest, user_id: int) -> HttpResponse:
     tenant = _admin_tenant(request)
     membership = get_object_or_404(
         Membership.objects.filter(tenant=tenant).select_related("user"), user_id=user_id
@@ -203,7 +203,7 @@ def brand_logo(request: HttpRequest, pk: int) -> FileResponse:
     # No access check on purpose: a logo is public (sign-in pages show it to anyone), and
     # serving it here rather than from a media URL keeps uploads off any public folder.
     brand = get_object_or_404(Brand.objects.exclude(logo=""), pk=pk)
-    extension = os.path.splitext(brand.logo.name)[1].lower().lstrip(".")
+    extension = os.path.splitext(brand.logo.name or "")[1].lower().lstrip(".")
     image_format = LOGO_EXTENSIONS.get(extension)
     if image_format is None:
         raise Http404("No logo.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,6 +16,7 @@ from helpdesk import access
 from helpdesk.forms import apply_service_errors
 from helpdesk.selectors import with_people_and_open_cases
 from tenants import services
+from tenants.access import SignedInRequest
 from tenants.forms import InviteForm, SubcustomerForm, TierOnePlanForm
 from tenants.models import Membership, Role, Tenant
 from tenants.views import (
@@ -27,27 +28,27 @@ from tenants.views import (
 )
 
 
-def _reseller(request: HttpRequest) -> Tenant:
+def _reseller(request: SignedInRequest) -> Tenant:
     reseller = access.reseller_administered_by(request.user)
     if reseller is None:
         raise PermissionDenied("Only a reseller's admins manage its customers.")
     return reseller
 
 
-def _subcustomer(request: HttpRequest, pk: int) -> Tenant:
+def _subcustomer(request: SignedInRequest, pk: int) -> Tenant:
     _reseller(request)  # people with no say get the 403 that says why, before any lookup
     return get_object_or_404(access.subcustomers_managed_by(request.user), pk=pk)
 
 
 @login_required
 @require_GET
-def subcustomer_list(request: HttpRequest) -> HttpResponse:
+def subcustomer_list(request: SignedInRequest) -> HttpResponse:
     reseller = _reseller(request)
     return _list_page(request, reseller, TierOnePlanForm(initial={"plan": reseller.tier_one_plan}))
 
 
 def _list_page(
-    request: HttpRequest, reseller: Tenant, plan_form: TierOnePlanForm, status: int = 200
+    request: SignedInRequest, reseller: Tenant, plan_form: TierOnePlanForm, status: int = 200
 ) -> HttpResponse:
     customers = with_people_and_open_cases(access.subcustomers_managed_by(request.user))
     context = {"reseller": reseller, "customers": customers, "plan_form": plan_form}
@@ -56,7 +57,7 @@ def _list_page(
 
 @login_required
 @require_POST
-def tier_one_plan(request: HttpRequest) -> HttpResponse:
+def tier_one_plan(request: SignedInRequest) -> HttpResponse:
     reseller = _reseller(request)
     form = TierOnePlanForm(request.POST)
     if form.is_valid():
@@ -77,7 +78,7 @@ def tier_one_plan(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def subcustomer_new(request: HttpRequest) -> HttpResponse:
+def subcustomer_new(request: SignedInRequest) -> HttpResponse:
     reseller = _reseller(request)
     form = SubcustomerForm(request.POST or None, initial={"timezone": reseller.timezone})
     if request.method == "POST" and form.is_valid():
@@ -99,7 +100,7 @@ def subcustomer_new(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_page(
-    request: HttpRequest,
+    request: SignedInRequest,
     customer: Tenant,
     edit_form: SubcustomerForm | None = None,
     invite_form: InviteForm | None = None,
@@ -123,7 +124,7 @@ def _detail_page(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def subcustomer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def subcustomer_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     customer = _subcustomer(request, pk)
     if request.method == "GET":
         return _detail_page(request, customer)
@@ -144,7 +145,7 @@ def subcustomer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def subcustomer_active(request: HttpRequest, pk: int) -> HttpResponse:
+def subcustomer_active(request: SignedInRequest, pk: int) -> HttpResponse:
     customer = _subcustomer(request, pk)
     if request.method == "GET":
         return confirm_deactivation(
@@ -167,7 +168,7 @@ def subcustomer_active(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def subcustomer_invite(request: HttpRequest, pk: int) -> HttpResponse:
+def subcustomer_invite(request: SignedInRequest, pk: int) -> HttpResponse:
     customer = _subcustomer(request, pk)
     form = InviteForm(request.POST)
     if invite_from_form(request, customer, form):
@@ -175,7 +176,7 @@ def subcustomer_invite(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail_page(request, customer, invite_form=form)
 
 
-def _subcustomer_member(request: HttpRequest, pk: int, user_id: int) -> Membership:
+def _subcustomer_member(request: SignedInRequest, pk: int, user_id: int) -> Membership:
     customer = _subcustomer(request, pk)
     return get_object_or_404(
         Membership.objects.filter(tenant=customer).select_related("user", "tenant"),
@@ -185,21 +186,21 @@ def _subcustomer_member(request: HttpRequest, pk: int, user_id: int) -> Membersh
 
 @login_required
 @require_POST
-def subcustomer_member_resend(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
+def subcustomer_member_resend(request: SignedInRequest, pk: int, user_id: int) -> HttpResponse:
     resend_invitation(request, _subcustomer_member(request, pk, user_id))
     return redirect("subcustomer-detail", pk=pk)
 
 
 @login_required
 @require_POST
-def subcustomer_member_role(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
+def subcustomer_member_role(request: SignedInRequest, pk: int, user_id: int) -> HttpResponse:
     change_role(request, _subcustomer_member(request, pk, user_id))
     return redirect("subcustomer-detail", pk=pk)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def subcustomer_member_active(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
+def subcustomer_member_active(request: SignedInRequest, pk: int, user_id: int) -> HttpResponse:
     customer = _subcustomer(request, pk)
     membership = get_object_or_404(
         Membership.objects.filter(tenant=customer).select_related("user"), user_id=user_id

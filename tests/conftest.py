@@ -4,16 +4,19 @@ rather than quietly skipping."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tenants.models import User
+from sla.models import Calendar, clear_calendar_cache
+from tenants.branding import brand_for_tenant, provider_brand
+from tenants.models import Tenant, User
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -31,6 +34,14 @@ def pytest_terminal_summary(terminalreporter) -> None:
     skipped = [str(r.longrepr) for r in terminalreporter.stats.get("skipped", [])]
     postgres = sum("PostgreSQL" in reason for reason in skipped)
     chromium = sum("Chromium not installed" in reason for reason in skipped)
+    dovecot = sum("Dovecot not installed" in reason for reason in skipped)
+    if dovecot:
+        terminalreporter.write_line(
+            f"WARNING: {dovecot} IMAP TESTS were SKIPPED: Dovecot is not installed "
+            "(apt install dovecot-imapd). `.ci/run` installs it and runs them.",
+            red=True,
+            bold=True,
+        )
     if postgres:
         terminalreporter.write_line(
             f"WARNING: {postgres} PostgreSQL-only tests were SKIPPED (running on SQLite). "
@@ -47,10 +58,69 @@ def pytest_terminal_summary(terminalreporter) -> None:
         )
 
 
+# Hashing demo passwords with the real (slow on purpose) hasher would dominate the run.
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# A person of the demo world: if they are missing, a transactional test flushed the world.
+DEMO_SENTINEL = "ann@acme.test"
+
+
+def _transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return (
+        "transactional_db" in item.fixturenames
+        or "live_server" in item.fixturenames
+        or bool(marker and marker.kwargs.get("transaction"))
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The demo world is seeded once per session and committed (``_demo_world``), so tests
+    without it run first, on the migrated database as before; then the demo tests, each in a
+    transaction rolled back after it; last the demo tests that commit (browsers, workers), whose
+    flush removes the world, so each of them seeds it again. Stable: the order within each group
+    (module by module) is kept."""
+
+    def group(item: pytest.Item) -> int:
+        if "demo" not in item.fixturenames:
+            return 0
+        return 2 if _transactional(item) else 1
+
+    items.sort(key=group)
+
+
+@pytest.fixture(scope="session")
+def _demo_world(django_db_setup, django_db_blocker, tmp_path_factory) -> str:
+    """Seed the README's demo world once, committed, before the first test that uses it; its
+    files (brand logos) go to a session folder that ``demo`` copies into each test's own."""
+    files = tmp_path_factory.mktemp("demo-files")
+    with (
+        django_db_blocker.unblock(),
+        override_settings(ATTACHMENTS_ROOT=files, PASSWORD_HASHERS=FAST_HASHERS),
+    ):
+        call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+        cache.clear()
+    clear_calendar_cache()
+    return str(files)
+
+
 @pytest.fixture
-def demo(db) -> dict[str, User]:
-    """The README's demo world; people by the local part of their email (``demo["ann"]``)."""
-    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+def demo(_demo_world, _private_attachments, db, settings) -> dict[str, User]:
+    """The README's demo world; people by the local part of their email (``demo["ann"]``).
+
+    Built once per session (``_demo_world``); each test's changes roll back with its
+    transaction. A transactional test (browser, worker) finds it flushed by the one before and
+    seeds it again, committed, as every test did before."""
+    if not User.objects.filter(email=DEMO_SENTINEL).exists():
+        call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    else:
+        shutil.copytree(_demo_world, settings.ATTACHMENTS_ROOT, dirs_exist_ok=True)
+        # Warm, as seeding within the test used to leave them: built calendars, cached brands.
+        for calendar in Calendar.objects.all():
+            calendar.as_clock()
+        provider_brand()
+        for tenant in Tenant.objects.all():
+            brand_for_tenant(tenant)
     return {user.email.split("@")[0]: user for user in User.objects.all()}
 
 
@@ -71,8 +141,11 @@ def sign_in(client: Client, user: User) -> Client:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    """Sign-in throttling counts failures in the cache; one test's failures are not another's."""
+    """Sign-in throttling counts failures in the cache; one test's failures are not another's.
+    Brands are cached there too, and built calendars per process (keyed by id and updated_at,
+    which repeat across rollbacks): nothing a test cached reaches the next."""
     cache.clear()
+    clear_calendar_cache()
 
 
 @pytest.fixture(autouse=True)
@@ -84,5 +157,4 @@ def _private_attachments(tmp_path, settings) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    # Hashing demo passwords with the real (slow on purpose) hasher would dominate the run.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import factory
+import time_machine
 
 from helpdesk import services, tasks
 from helpdesk.models import Case, Channel, NotificationIntent, Severity
@@ -44,7 +47,19 @@ def staff(**fields) -> User:
     return UserFactory(is_staff=True, **fields)
 
 
-def open_case(tenant: Tenant, requester: User, severity: int = Severity.MAJOR, **fields) -> Case:
+def open_case(
+    tenant: Tenant,
+    requester: User,
+    severity: int = Severity.MAJOR,
+    *,
+    at: datetime | None = None,
+    **fields,
+) -> Case:
+    """The tests' one way to open a case: through ``services.case_open``, as ``requester`` on
+    the portal, opened ``at`` an instant when given (the clock frozen there)."""
+    if at is not None:
+        with time_machine.travel(at, tick=False):
+            return open_case(tenant, requester, severity, **fields)
     return services.case_open(
         tenant=tenant,
         subject=fields.pop("subject", "Phones cannot register"),
@@ -62,3 +77,8 @@ def worker_expands(case: Case) -> None:
     outbox rows (``helpdesk.tasks.notification_expand``, run here as the tests run tasks)."""
     for pk in NotificationIntent.objects.filter(case=case).values_list("pk", flat=True):
         tasks.notification_expand.apply(args=(pk,))
+
+
+def case_by(person: User, severity: int = Severity.MAJOR, **fields) -> Case:
+    """``open_case`` for ``person``'s own organisation."""
+    return open_case(person.membership.tenant, person, severity, **fields)

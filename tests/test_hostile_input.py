@@ -32,6 +32,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
 from django.utils.regex_helper import normalize
 
+from tests.conftest import sign_in
+
 # Pre-encoded (percent-escaped) so that NUL and lone surrogates survive the test client.
 HOSTILE_VALUES = [
     "99999999999999999999999999",
@@ -146,7 +148,7 @@ class Walker:
     def _signed_in_again(self) -> None:
         # A hostile POST may sign the role out (the logout routes): the walk goes on as them.
         if self.user is not None and "_auth_user_id" not in self.client.session:
-            self.client.force_login(self.user)
+            sign_in(self.client, self.user)
 
     def request(self, method: str, path: str, query: str = "") -> bytes | None:
         self.requests += 1
@@ -200,7 +202,7 @@ def test_no_input_makes_a_server_error(demo, settings) -> None:
     for turn, user in enumerate(people):
         client = Client()
         if user is not None:
-            client.force_login(user)
+            sign_in(client, user)
         walker = Walker(client, user)
         walker.walk(routes, turn)
         failures += walker.failures
@@ -213,7 +215,7 @@ def test_no_input_makes_a_server_error(demo, settings) -> None:
 
 @pytest.mark.parametrize("value", ["9999999999999999999999999", "0", "-1"])
 def test_the_reported_server_errors_are_404s(client, demo, value) -> None:
-    client.force_login(demo["bob"])
+    sign_in(client, demo["bob"])
     response = client.post(f"/team/{value}/active/", {"active": "0"})
     assert response.status_code == 404
     assert demo["ann"].is_active
@@ -233,7 +235,7 @@ def test_hostile_query_values_are_sent_encoded() -> None:
 
 
 def test_the_admins_date_hierarchy_refuses_dates_out_of_range(client, demo) -> None:
-    client.force_login(demo["sam"])
+    sign_in(client, demo["sam"])
     url = reverse("admin:helpdesk_outboundemail_changelist")
     for year in ("99999999999999999999999999", "9999", "0", "x"):
         response = client.get(url, {"created_at__year": year})

@@ -41,7 +41,7 @@ def member_invite(
     brand = brand_for_tenant(tenant)
     site = brand.site_url
     with transaction.atomic():
-        if pending:  # invited before but never signed in: send a fresh link
+        if existing is not None and pending:  # invited, never signed in: send a fresh link
             user = existing
         else:
             user = User.objects.create_user(email, None, first_name=first_name, last_name=last_name)

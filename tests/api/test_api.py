@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
+from api.authentication import PerKeyThrottle
 from api.models import ApiKey
 from helpdesk.models import Case, Channel, NotificationKind, OutboundEmail, Severity
 from tenants.models import Tenant, User
@@ -219,16 +221,12 @@ def test_resellers_customers_are_theirs_alone(demo) -> None:
 
 
 def test_rate_limits_answer_429_with_retry_after(demo, settings) -> None:
-    from rest_framework.settings import api_settings
-
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"api_key": "3/minute"},
     }
     api_settings.reload()
     try:
-        from api.authentication import PerKeyThrottle
-
         PerKeyThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
         client = client_for(demo["ann"])
         codes = [client.get(reverse("api:case-list")).status_code for _ in range(4)]

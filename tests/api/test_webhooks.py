@@ -19,8 +19,9 @@ from standardwebhooks.webhooks import Webhook
 from api import webhook_sender
 from api.models import ApiKey, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from helpdesk import services
-from helpdesk.models import Case, Channel, Severity
+from helpdesk.models import Case, Severity
 from tenants.models import Role, Tenant
+from tests import factories
 from tests.factories import member
 
 pytestmark = pytest.mark.django_db
@@ -80,14 +81,9 @@ def subscribe(user, url: str, events: list[str] | None = None) -> dict:
 
 
 def open_case(tenant_slug: str, person, severity=Severity.MAJOR) -> Case:
-    return services.case_open(
-        tenant=Tenant.objects.get(slug=tenant_slug),
-        subject="Trunk down",
-        description="No calls",
-        channel=Channel.PORTAL,
-        severity=severity,
-        requester=person,
-        opened_by=person,
+    tenant = Tenant.objects.get(slug=tenant_slug)
+    return factories.open_case(
+        tenant, person, severity, subject="Trunk down", description="No calls"
     )
 
 

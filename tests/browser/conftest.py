@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import sync_playwright
 
 from tests.conftest import IN_CI
 
@@ -49,7 +50,6 @@ def browser() -> Iterator:
         if IN_CI:
             pytest.fail(f"Chromium not found at {CHROMIUM}: CI must install it (apt chromium).")
         pytest.skip("Chromium not installed (apt install chromium, or set CHROMIUM_PATH)")
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

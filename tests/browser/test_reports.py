@@ -36,12 +36,9 @@ def test_ritas_report_draws_its_charts_in_her_brand(demo, new_page, sign_in) -> 
     screenshot(page, "sla-report")
 
 
-def test_sams_dashboard_draws_its_charts_with_tables(demo, new_page) -> None:
+def test_sams_dashboard_draws_its_charts_with_tables(demo, new_page, sign_in_staff) -> None:
     page = new_page(1366, 900)
-    page.goto("/admin/login/")
-    page.get_by_label("Email address").fill("sam@phonism.test")
-    page.get_by_label("Password").fill("demo-password")
-    page.get_by_role("button", name="Log in").click()
+    sign_in_staff(page, "sam@phonism.test")
     page.get_by_role("link", name="SLA dashboard").click()
     expect(page.get_by_role("heading", name="Right now")).to_be_visible()
     expect(page.locator("figure.chart svg[role=img]")).to_have_count(2)

@@ -1,7 +1,10 @@
 import pytest
 from django.urls import reverse
 
+from helpdesk.admin import CappedCountPaginator, CaseAdmin
 from helpdesk.models import Case, Channel, EventKind, Severity, Status, Visibility
+from helpdesk.services import case_escalate
+from sla.models import ResponseClock
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -200,8 +203,6 @@ def test_the_tenant_list_shows_counts(alice_client, demo) -> None:
 def test_the_changelist_costs_the_same_queries_for_any_page_size(
     alice_client, demo, django_assert_max_num_queries
 ) -> None:
-    from helpdesk.admin import CaseAdmin
-
     url = reverse("admin:helpdesk_case_changelist")
     alice_client.get(url)  # warm-up: the brand is read once, then cached
     for per_page in (5, 100):
@@ -216,8 +217,6 @@ def test_the_changelist_costs_the_same_queries_for_any_page_size(
 
 
 def test_the_changelist_counts_no_further_than_its_cap(alice_client, demo, monkeypatch) -> None:
-    from helpdesk.admin import CappedCountPaginator
-
     monkeypatch.setattr(CappedCountPaginator, "cap", 10)
     response = alice_client.get(reverse("admin:helpdesk_case_changelist"), {"p": 1})
     assert Case.objects.count() > 10
@@ -225,8 +224,6 @@ def test_the_changelist_counts_no_further_than_its_cap(alice_client, demo, monke
 
 
 def escalated_initech_case(demo) -> Case:
-    from helpdesk.services import case_escalate
-
     case = Case.objects.filter(tenant__slug="initech", tier=1, status=Status.NEW).first()
     case_escalate(case=case, actor=demo["rob"], note="Registration storm since the upgrade")
     return case
@@ -246,7 +243,6 @@ def test_staff_answer_an_escalation_in_the_thread(alice_client, demo) -> None:
     assert response.status_code == 302
     reply = case.updates.get(author=demo["alice"])
     assert reply.visibility == Visibility.ESCALATION
-    from sla.models import ResponseClock
 
     assert ResponseClock.objects.get(case=case, tier=2).responded_at == reply.created_at
 
@@ -280,3 +276,33 @@ def test_the_changelist_filters_by_reseller(alice_client, demo) -> None:
     slugs = {c.tenant.slug for c in response.context["cl"].result_list}
     assert slugs == {"initech", "umbrella"}
     assert "VoiceHub" in response.content.decode()
+
+
+def test_a_change_a_service_refuses_is_an_error_and_saves_nothing(alice_client, demo) -> None:
+    # A resolved case: the form accepts a severity with a reason, the service refuses it (only
+    # an open case changes severity). The assignee and the note of the same submission must not
+    # be kept either, and the page must not say it saved anything.
+    case = Case.objects.filter(status=Status.RESOLVED).exclude(assignee=demo["alice"]).first()
+    assignee, severity = case.assignee, case.severity
+    target = Severity.MINOR if severity != Severity.MINOR else Severity.MODERATE
+    events = case.events.count()
+    response = alice_client.post(
+        change_url(case),
+        form_data(
+            case,
+            severity=target,
+            reason="Customer says it is minor",
+            assignee=demo["alice"].pk,
+            **{"updates-2-0-body": "Lowering it", "updates-2-0-kind": "internal"},
+        ),
+        follow=True,
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Severity can only change while the case is open." in page
+    assert "changed successfully" not in page
+    assert "Lowering it" in page  # the form comes back with what was typed
+    case.refresh_from_db()
+    assert (case.severity, case.assignee) == (severity, assignee)
+    assert case.events.count() == events
+    assert not case.updates.filter(body="Lowering it").exists()

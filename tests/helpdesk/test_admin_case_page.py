@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from helpdesk.models import Attachment, CaseEvent, CaseUpdate, EventKind, Visibility
 from tenants.models import User
+from tests.conftest import sign_in
 from tests.factories import TenantFactory, member, open_case, staff
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +73,7 @@ def case_with_timeline(tenant, requester, entries: int):
 def test_the_admin_case_page_makes_as_many_queries_for_200_entries_as_for_5(client) -> None:
     acme = TenantFactory(name="Acme Telecom")
     ann = member(acme)
-    client.force_login(staff(is_superuser=True, email="admin@phonism.test"))
+    sign_in(client, staff(is_superuser=True, email="admin@phonism.test"))
     short = case_with_timeline(acme, ann, 5)
     long = case_with_timeline(acme, ann, 200)
 

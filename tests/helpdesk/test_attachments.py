@@ -10,6 +10,7 @@ from PIL import Image
 from helpdesk import services
 from helpdesk.models import Attachment
 from tenants.models import TenantKind
+from tests.conftest import sign_in
 from tests.factories import TenantFactory, member, open_case, staff
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +55,7 @@ def world():
 
 def fetch(user, attachment) -> int:
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     return client.get(reverse("attachment-download", args=[attachment.pk])).status_code
 
 
@@ -80,7 +81,7 @@ def test_the_download_view_asks_the_access_policy(world, person, attachment, sta
 
 def test_a_download_is_the_file_as_an_attachment(world) -> None:
     client = Client()
-    client.force_login(world["ann"])
+    sign_in(client, world["ann"])
     response = client.get(world["opening"].get_absolute_url())
     assert b"".join(response.streaming_content) == b"log line"
     assert response["Content-Disposition"] == 'attachment; filename="opening.log"'

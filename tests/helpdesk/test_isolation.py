@@ -1,6 +1,7 @@
 """Every object URL answers 404 to people outside the object's organisation."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from helpdesk.models import Attachment, Case
@@ -12,8 +13,6 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def acme_objects(demo):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     acme = demo["ann"].membership.tenant
     case = open_case(acme, demo["ann"], attachments=[SimpleUploadedFile("a.txt", b"secret")])
     return {

@@ -20,7 +20,7 @@ from helpdesk.models import (
 )
 from sla.models import ResponseClock
 from tenants.models import Tenant
-from tests.factories import worker_expands
+from tests.factories import case_by, worker_expands
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +56,7 @@ def emails(case, kind=None) -> dict[str, set[str]]:
 
 
 def test_a_direct_customers_case_tells_provider_staff_and_acknowledges_the_requester(demo):
-    case = open_case(demo["ann"])
+    case = case_by(demo["ann"])
     assert emails(case) == {
         NotificationKind.OPENED: STAFF,
         NotificationKind.ACKNOWLEDGEMENT: {"ann@acme.test"},
@@ -67,7 +67,7 @@ def test_a_direct_customers_case_tells_provider_staff_and_acknowledges_the_reque
 
 
 def test_a_sub_customers_case_tells_the_resellers_people_not_phonism(demo):
-    case = open_case(demo["ivan"])
+    case = case_by(demo["ivan"])
     assert emails(case) == {
         NotificationKind.OPENED: VOICEHUB,
         NotificationKind.ACKNOWLEDGEMENT: {"ivan@initech.test"},
@@ -75,7 +75,7 @@ def test_a_sub_customers_case_tells_the_resellers_people_not_phonism(demo):
 
 
 def test_the_acknowledgement_is_not_a_response(demo):
-    case = open_case(demo["ann"])
+    case = case_by(demo["ann"])
     assert OutboundEmail.objects.filter(case=case, kind=NotificationKind.ACKNOWLEDGEMENT).exists()
     case.refresh_from_db()
     assert case.status == Status.NEW and case.first_response_at is None
@@ -84,7 +84,7 @@ def test_the_acknowledgement_is_not_a_response(demo):
 
 def test_an_emergency_pages_on_call_at_opening(demo, settings):
     settings.ONCALL_EMAIL = "pager@phonism.test"
-    case = open_case(demo["gina"], Severity.EMERGENCY)
+    case = case_by(demo["gina"], Severity.EMERGENCY)
     assert emails(case, NotificationKind.EMERGENCY_OPENED) == {
         NotificationKind.EMERGENCY_OPENED: {"pager@phonism.test"}
     }
@@ -94,18 +94,18 @@ def test_a_tenant_may_name_its_own_on_call_address(demo):
     Tenant.objects.filter(slug="globex").update(oncall_email="noc@globex-support.test")
     gina = demo["gina"]
     gina.membership.tenant.refresh_from_db()
-    case = open_case(gina, Severity.EMERGENCY)
+    case = case_by(gina, Severity.EMERGENCY)
     assert emails(case)[NotificationKind.EMERGENCY_OPENED] == {"noc@globex-support.test"}
 
 
 def test_other_severities_do_not_page_on_call(demo):
-    case = open_case(demo["gina"], Severity.CRITICAL)
+    case = case_by(demo["gina"], Severity.CRITICAL)
     assert NotificationKind.EMERGENCY_OPENED not in emails(case)
 
 
 def test_a_support_reply_goes_to_the_requesting_side_not_to_its_author(demo):
     ann, bob, alice = demo["ann"], demo["bob"], demo["alice"]
-    case = open_case(ann)
+    case = case_by(ann)
     services.update_add(case=case, author=bob, body="Also the Denver office.")
     OutboundEmail.objects.all().delete()
     services.update_add(case=case, author=alice, body="We are on it.")
@@ -118,7 +118,7 @@ def test_a_support_reply_goes_to_the_requesting_side_not_to_its_author(demo):
 
 def test_a_customer_comment_goes_to_the_assignee_else_tier_one(demo):
     ann, alice = demo["ann"], demo["alice"]
-    case = open_case(ann)
+    case = case_by(ann)
     OutboundEmail.objects.all().delete()
     services.update_add(case=case, author=ann, body="Any news?")
     assert emails(case) == {NotificationKind.REPLY: STAFF}
@@ -130,7 +130,7 @@ def test_a_customer_comment_goes_to_the_assignee_else_tier_one(demo):
 
 def test_an_internal_note_notifies_no_customer(demo):
     ann, alice = demo["ann"], demo["alice"]
-    case = open_case(ann)
+    case = case_by(ann)
     OutboundEmail.objects.all().delete()
     services.update_add(case=case, author=alice, body="SBC logs attached.", internal=True)
     note = OutboundEmail.objects.get(case=case)
@@ -140,7 +140,7 @@ def test_an_internal_note_notifies_no_customer(demo):
 
 def test_a_resellers_note_stays_with_the_reseller_and_a_providers_with_phonism(demo):
     ivan, rob, alice = demo["ivan"], demo["rob"], demo["alice"]
-    case = open_case(ivan)
+    case = case_by(ivan)
     OutboundEmail.objects.all().delete()
     services.update_add(case=case, author=rob, body="Checking our SBC.", internal=True)
     assert emails(case) == {NotificationKind.NOTE: {"rita@voicehub.test"}}
@@ -151,7 +151,7 @@ def test_a_resellers_note_stays_with_the_reseller_and_a_providers_with_phonism(d
 
 def test_severity_and_status_changes_tell_the_requesting_side(demo):
     ann, alice = demo["ann"], demo["alice"]
-    case = open_case(ann)
+    case = case_by(ann)
     OutboundEmail.objects.all().delete()
     services.case_change_severity(case=case, actor=alice, severity=Severity.CRITICAL, reason="x")
     services.case_change_status(case=case, actor=alice, status=Status.RESOLVED)
@@ -163,7 +163,7 @@ def test_severity_and_status_changes_tell_the_requesting_side(demo):
 
 def test_nobody_is_emailed_about_their_own_change(demo):
     ann = demo["ann"]
-    case = open_case(ann)
+    case = case_by(ann)
     OutboundEmail.objects.all().delete()
     services.case_change_status(case=case, actor=ann, status=Status.RESOLVED)
     assert not OutboundEmail.objects.exists()
@@ -171,7 +171,7 @@ def test_nobody_is_emailed_about_their_own_change(demo):
 
 def test_muted_writes_nothing(demo):
     with notifications.muted():
-        case = open_case(demo["ann"])
+        case = case_by(demo["ann"])
     assert not OutboundEmail.objects.filter(case=case).exists()
 
 
@@ -179,7 +179,7 @@ def test_every_email_has_a_stored_message_id_the_reference_and_auto_submitted(
     demo, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):  # the tests run tasks eagerly
-        case = open_case(demo["gina"], Severity.EMERGENCY)
+        case = case_by(demo["gina"], Severity.EMERGENCY)
     rows = OutboundEmail.objects.filter(case=case)
     assert rows.count() == 3 and len(mail.outbox) == 3
     assert set(rows.values_list("status", flat=True)) == {OutboxStatus.SENT}
@@ -202,7 +202,7 @@ def test_links_point_staff_to_the_admin_and_customers_to_the_portal(
 ):
     settings.SITE_URL = "https://help.example.test"
     with django_capture_on_commit_callbacks(execute=True):
-        case = open_case(demo["ann"])
+        case = case_by(demo["ann"])
     bodies = {message.to[0]: message.body for message in mail.outbox}
     assert (
         f"https://help.example.test/admin/helpdesk/case/{case.pk}/change/"
@@ -215,7 +215,7 @@ def test_a_sub_customer_hears_from_its_reseller_not_phonism(
     demo, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        open_case(demo["ivan"])
+        case_by(demo["ivan"])
     (ack,) = [m for m in mail.outbox if m.to == ["ivan@initech.test"]]
     headers = " ".join(f"{k}: {v}" for k, v in ack.message().items())
     assert "phonism" not in f"{headers} {ack.body} {ack.alternatives[0][0]}".lower()

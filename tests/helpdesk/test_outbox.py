@@ -25,7 +25,7 @@ from helpdesk.models import (
     OutboxStatus,
     Severity,
 )
-from tests.factories import worker_expands
+from tests.factories import case_by, worker_expands
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +111,7 @@ def test_an_outbox_row_written_while_the_broker_is_down_is_sent_by_the_drain(
 
 
 def test_two_deliveries_of_one_message_send_it_once(demo):
-    case = open_case(demo["ann"])
+    case = case_by(demo["ann"])
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
     assert outbox.outbox_send(row.pk, build=build_message) is True
     assert outbox.outbox_send(row.pk, build=build_message) is False
@@ -122,7 +122,7 @@ def test_two_deliveries_of_one_message_send_it_once(demo):
 
 
 def test_a_claim_abandoned_by_a_dead_worker_is_taken_again_after_the_lease(demo):
-    case = open_case(demo["ann"])
+    case = case_by(demo["ann"])
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
     OutboundEmail.objects.filter(pk=row.pk).update(
         status=OutboxStatus.SENDING, claimed_at=timezone.now()
@@ -137,7 +137,7 @@ def test_a_claim_abandoned_by_a_dead_worker_is_taken_again_after_the_lease(demo)
 
 
 def test_an_smtp_failure_puts_the_row_back_and_the_task_retries(demo, monkeypatch):
-    case = open_case(demo["ann"])
+    case = case_by(demo["ann"])
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
     calls = []
 
@@ -160,7 +160,7 @@ def test_an_smtp_failure_puts_the_row_back_and_the_task_retries(demo, monkeypatc
 
 
 def test_a_row_that_keeps_failing_is_given_up_and_can_be_sent_again(demo, monkeypatch):
-    case = open_case(demo["ann"])
+    case = case_by(demo["ann"])
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
     OutboundEmail.objects.filter(pk=row.pk).update(attempts=outbox.MAX_ATTEMPTS - 1)
 
@@ -178,7 +178,7 @@ def test_a_row_that_keeps_failing_is_given_up_and_can_be_sent_again(demo, monkey
 
 
 def test_a_template_error_fails_the_row_without_retrying(demo):
-    case = open_case(demo["ann"])
+    case = case_by(demo["ann"])
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.ACKNOWLEDGEMENT)
     OutboundEmail.objects.filter(pk=row.pk).update(kind="no_such_template")
     with pytest.raises(Exception, match="no_such_template"):

@@ -9,26 +9,16 @@ import pytest
 from django.db import DatabaseError
 from kombu.exceptions import OperationalError
 
-from helpdesk import services, tasks
-from helpdesk.models import Channel, OutboundEmail, OutboxStatus, Severity
+from helpdesk import tasks
+from helpdesk.models import OutboundEmail, OutboxStatus
 from ops import publish
 from ops.publish import publish_failures, record_publish_failure
+from tests.conftest import sign_in
+from tests.factories import case_by
 
 pytestmark = pytest.mark.django_db
 
 OUTBOX_ADMIN = "/admin/helpdesk/outboundemail/"
-
-
-def open_case(person, subject="Phones cannot register"):
-    return services.case_open(
-        tenant=person.membership.tenant,
-        subject=subject,
-        description="Since 9am.",
-        channel=Channel.PORTAL,
-        severity=Severity.MAJOR,
-        requester=person,
-        opened_by=person,
-    )
 
 
 @pytest.fixture
@@ -47,9 +37,9 @@ def test_a_refused_publish_is_logged_as_an_error_and_counted(
 ):
     caplog.set_level(logging.INFO)
     with django_capture_on_commit_callbacks(execute=True):
-        first = open_case(demo["ann"])
+        first = case_by(demo["ann"])
     with django_capture_on_commit_callbacks(execute=True):
-        open_case(demo["ann"], "Voicemail is silent")
+        case_by(demo["ann"], subject="Voicemail is silent")
 
     records = [r for r in caplog.records if r.name == "helpdesk.outbox"]
     assert [r.levelno for r in records] == [logging.ERROR, logging.ERROR]
@@ -66,13 +56,13 @@ def test_a_refused_publish_is_logged_as_an_error_and_counted(
 def test_the_outbox_admin_shows_the_count_and_the_last_error(
     demo, broker_refuses, client, django_capture_on_commit_callbacks
 ):
-    client.force_login(demo["sam"])  # a support manager reads the outbox
+    sign_in(client, demo["sam"])  # a support manager reads the outbox
     page = client.get(OUTBOX_ADMIN)
     assert page.status_code == 200
     assert "Publish failures: 0." in page.content.decode()
 
     with django_capture_on_commit_callbacks(execute=True):
-        open_case(demo["ann"])
+        case_by(demo["ann"])
     page = client.get(OUTBOX_ADMIN).content.decode()
     assert "Publish failures: 1 (2 email(s) not handed to the broker)" in page
     assert "OperationalError: No module named &#x27;packaging&#x27;" in page
@@ -80,7 +70,7 @@ def test_the_outbox_admin_shows_the_count_and_the_last_error(
 
 def test_a_working_broker_counts_nothing(demo, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        open_case(demo["ann"])
+        case_by(demo["ann"])
     assert publish_failures() is None
 
 

@@ -1,5 +1,9 @@
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from helpdesk.models import Case, Severity, Status
 from tests.factories import open_case
@@ -59,7 +63,6 @@ def test_it_searches_reference_and_subject(ann_client, demo) -> None:
 
 def test_it_filters_by_opening_date_in_the_viewers_days(ann_client, demo) -> None:
     newest = Case.objects.filter(tenant__slug="acme").order_by("-created_at").first()
-    from django.utils import timezone
 
     day = timezone.localtime(newest.created_at, timezone.get_default_timezone()).date()
     response = ann_client.get(URL, {"opened_from": day.isoformat(), "opened_to": day.isoformat()})
@@ -151,10 +154,6 @@ def test_anonymous_visitors_are_sent_to_sign_in(client) -> None:
 
 
 def test_it_filters_by_sla_state_and_sorts_by_due_time(ann_client, demo) -> None:
-    from datetime import UTC, datetime
-
-    import time_machine
-
     tenant = demo["ann"].membership.tenant
     with time_machine.travel(datetime(2026, 11, 23, 15, 0, tzinfo=UTC), tick=False):  # Mon 10:00 ET
         critical = open_case(tenant, demo["ann"], Severity.CRITICAL, subject="Critical one")

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from helpdesk.models import Case
 from tenants.branding import brand_for_user
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ FORGED_HOST = "attacker.example"
 
 def signed_in(user) -> Client:
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 
@@ -59,7 +60,7 @@ def test_an_invitation_asked_through_an_unexpected_host_links_to_the_brands_host
 ) -> None:
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, FORGED_HOST]
     bob = Client(HTTP_HOST=FORGED_HOST)
-    bob.force_login(demo["bob"])
+    sign_in(bob, demo["bob"])
     with django_capture_on_commit_callbacks(execute=True):
         response = bob.post(reverse("team"), {"email": "carla@acme.test", "role": "agent"})
     assert response.status_code == 302

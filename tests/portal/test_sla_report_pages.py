@@ -13,6 +13,7 @@ from django.urls import reverse
 from helpdesk import access
 from sla.models import ResponseClock
 from tenants.models import Role, Tenant
+from tests.conftest import sign_in
 from tests.factories import member
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ def csv_rows(response) -> list[dict[str, str]]:
 
 
 def test_rita_sees_voicehub_and_its_customers_both_tiers(client, demo) -> None:
-    client.force_login(demo["rita"])
+    sign_in(client, demo["rita"])
     page = client.get(reverse("sla-report"))
     assert page.status_code == 200
     text = page.content.decode()
@@ -40,7 +41,7 @@ def test_rita_sees_voicehub_and_its_customers_both_tiers(client, demo) -> None:
 
 
 def test_bob_sees_acme_only(client, demo) -> None:
-    client.force_login(demo["bob"])
+    sign_in(client, demo["bob"])
     rows = csv_rows(client.get(reverse("sla-report-cases-csv")))
     assert rows and {row["tenant"] for row in rows} == {"acme"}
     figures = csv_rows(client.get(reverse("sla-report-csv"), {"by": "tenant"}))
@@ -51,7 +52,7 @@ def test_bob_sees_acme_only(client, demo) -> None:
 def test_a_sub_customers_admin_sees_its_tier_one_and_never_the_provider(client, demo) -> None:
     initech = Tenant.objects.get(slug="initech")
     admin = member(initech, Role.ADMIN, email="iris@initech.test")
-    client.force_login(admin)
+    sign_in(client, admin)
     page = client.get(reverse("sla-report"))
     assert page.status_code == 200
     text = page.content.decode()
@@ -68,7 +69,7 @@ def test_a_sub_customers_admin_sees_its_tier_one_and_never_the_provider(client, 
 
 def test_agents_and_strangers_get_404(client, demo) -> None:
     for person in ("ann", "rob", "ivan"):
-        client.force_login(demo[person])
+        sign_in(client, demo[person])
         for name in ("sla-report", "sla-report-csv", "sla-report-cases-csv"):
             assert client.get(reverse(name)).status_code == 404
     client.logout()
@@ -76,19 +77,19 @@ def test_agents_and_strangers_get_404(client, demo) -> None:
 
 
 def test_staff_see_every_clock(client, demo) -> None:
-    client.force_login(demo["sam"])
+    sign_in(client, demo["sam"])
     rows = csv_rows(client.get(reverse("sla-report-cases-csv")))
     assert len(rows) == ResponseClock.objects.count()
 
 
 def test_another_tenants_filter_is_a_form_error_not_a_leak(client, demo) -> None:
-    client.force_login(demo["bob"])
+    sign_in(client, demo["bob"])
     acme_rows = len(csv_rows(client.get(reverse("sla-report-cases-csv"))))
     initech = Tenant.objects.get(slug="initech")
     # Bob's form has no tenant field: the parameter is ignored, he still sees Acme only.
     rows = csv_rows(client.get(reverse("sla-report-cases-csv"), {"tenant": initech.pk}))
     assert len(rows) == acme_rows
-    client.force_login(demo["rita"])
+    sign_in(client, demo["rita"])
     acme = Tenant.objects.get(slug="acme")
     response = client.get(reverse("sla-report"), {"tenant": acme.pk})
     assert response.status_code == 400
@@ -107,7 +108,7 @@ def test_another_tenants_filter_is_a_form_error_not_a_leak(client, demo) -> None
     ],
 )
 def test_bad_filters_are_a_400_with_a_reason(client, demo, params) -> None:
-    client.force_login(demo["rita"])
+    sign_in(client, demo["rita"])
     for name in ("sla-report", "sla-report-csv"):
         response = client.get(reverse(name), params)
         if name == "sla-report" and "by" in params:
@@ -118,14 +119,14 @@ def test_bad_filters_are_a_400_with_a_reason(client, demo, params) -> None:
 def test_csv_cells_cannot_run_as_formulas(client, demo) -> None:
     acme = Tenant.objects.get(slug="acme")
     Tenant.objects.filter(pk=acme.pk).update(slug="=cmd")
-    client.force_login(demo["sam"])
+    sign_in(client, demo["sam"])
     body = b"".join(client.get(reverse("sla-report-cases-csv")).streaming_content).decode()
     assert "\n=cmd" not in body and ",=cmd" not in body
     assert "'=cmd" in body
 
 
 def test_the_staff_dashboard_shows_every_section_with_links(client, demo) -> None:
-    client.force_login(demo["sam"])
+    sign_in(client, demo["sam"])
     page = client.get(reverse("sla-dashboard"))
     assert page.status_code == 200
     text = page.content.decode()
@@ -141,7 +142,7 @@ def test_the_staff_dashboard_shows_every_section_with_links(client, demo) -> Non
 
 
 def test_the_dashboards_links_open_the_cases_behind_the_figures(client, demo) -> None:
-    client.force_login(demo["sam"])
+    sign_in(client, demo["sam"])
     text = client.get(reverse("sla-dashboard")).content.decode()
     links = set(re.findall(r'href="(/admin/helpdesk/case/\?[^"]+)"', text))
     assert links
@@ -152,6 +153,6 @@ def test_the_dashboards_links_open_the_cases_behind_the_figures(client, demo) ->
 
 
 def test_customers_cannot_open_the_dashboard(client, demo) -> None:
-    client.force_login(demo["rita"])
+    sign_in(client, demo["rita"])
     response = client.get(reverse("sla-dashboard"))
     assert response.status_code in (302, 404)

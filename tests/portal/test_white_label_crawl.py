@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from collections import deque
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -174,7 +175,5 @@ def test_a_sub_customers_emails_never_say_phonism(client, demo, django_capture_o
 
 
 def test_the_static_500_page_names_nobody() -> None:
-    from pathlib import Path
-
     page = (Path(__file__).resolve().parents[2] / "templates" / "500.html").read_text()
     assert "phonism" not in page.lower()

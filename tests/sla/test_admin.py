@@ -12,6 +12,7 @@ import time_machine
 from django.urls import reverse
 
 from helpdesk.models import Case, Severity
+from sla import services
 from sla.models import Calendar, ClosedDate, Plan, SlaState
 from tests.conftest import sign_in
 from tests.factories import TenantFactory, member, open_case
@@ -164,7 +165,6 @@ def test_the_holiday_action_closes_us_federal_holidays(admin_client) -> None:
     closed = set(ClosedDate.objects.filter(calendar=standard).values_list("date", flat=True))
     assert {date(2026, 7, 3), date(2026, 11, 26), date(2026, 12, 25), date(2027, 1, 1)} <= closed
     # The edit reaches the clock: Thursday 16:45 + 30 min skips Thanksgiving to Friday.
-    from sla import services
 
     plan = Plan.objects.get(is_default=True)
     assert services.due_for(plan, Severity.CRITICAL, ny(2026, 11, 25, 16, 45)) == ny(

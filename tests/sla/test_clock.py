@@ -18,6 +18,7 @@ from sla.clock import (
     is_open,
     next_opening,
     open_minutes_between,
+    wall_time,
 )
 
 NY = ZoneInfo("America/New_York")
@@ -480,3 +481,8 @@ def test_it_counts_the_same_open_minutes_as_the_reference(cal, a, span):
 @given(calendars, whole_minutes, st.integers(0, 14))
 def test_it_matches_the_reference_for_calendar_day_targets(cal, start, days):
     assert due_after_days(cal, start, days) == ref_due_after_days(cal, start, days)
+
+
+def test_wall_time_names_the_zones_offset_of_that_instant() -> None:
+    assert wall_time(datetime(2026, 3, 9, 13, 20, tzinfo=UTC), NY.key) == "2026-03-09 09:20 EDT"
+    assert wall_time(datetime(2026, 3, 6, 14, 20, tzinfo=UTC), NY.key) == "2026-03-06 09:20 EST"

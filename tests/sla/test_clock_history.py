@@ -40,11 +40,6 @@ def at(when):
     return time_machine.travel(when, tick=False)
 
 
-def opened(when, tenant, requester, severity=Severity.CRITICAL) -> Case:
-    with at(when):
-        return open_case(tenant, requester, severity)
-
-
 def reply(case, author, when, **kwargs) -> None:
     with at(when):
         services.update_add(case=case, author=author, body="Looking into it.", **kwargs)
@@ -67,7 +62,7 @@ def states(case, now) -> set[str]:
 
 def test_response_minutes_count_open_time_across_the_spring_forward_weekend(world) -> None:
     # Fri 16:50 EST + 30 open minutes is Mon 09:20 EDT (SPEC §5); answered Mon 09:15 EDT.
-    case = opened(ny(2026, 3, 6, 16, 50), world["acme"], world["ann"])
+    case = open_case(world["acme"], world["ann"], Severity.CRITICAL, at=ny(2026, 3, 6, 16, 50))
     reply(case, world["alice"], ny(2026, 3, 9, 9, 15))
     found = tier_one(case)
     assert found.due_at == ny(2026, 3, 9, 9, 20)
@@ -78,7 +73,7 @@ def test_response_minutes_count_open_time_across_the_spring_forward_weekend(worl
 
 def test_round_the_clock_response_minutes_are_elapsed_time_over_the_dst_change(world) -> None:
     # 01:55 EST on the spring-forward night + 10 minutes = 03:05 EDT (SPEC §5).
-    case = opened(ny(2026, 3, 8, 1, 55), world["acme"], world["ann"], Severity.EMERGENCY)
+    case = open_case(world["acme"], world["ann"], Severity.EMERGENCY, at=ny(2026, 3, 8, 1, 55))
     reply(case, world["alice"], ny(2026, 3, 8, 3, 7))
     found = tier_one(case)
     assert found.due_at == ny(2026, 3, 8, 3, 5)
@@ -87,7 +82,7 @@ def test_round_the_clock_response_minutes_are_elapsed_time_over_the_dst_change(w
 
 
 def test_a_clock_stopped_without_response_has_no_response_minutes(world) -> None:
-    case = opened(ny(2026, 3, 9, 10), world["acme"], world["ann"])
+    case = open_case(world["acme"], world["ann"], Severity.CRITICAL, at=ny(2026, 3, 9, 10))
     with at(ny(2026, 3, 9, 10, 5)):
         services.case_change_status(case=case, actor=world["ann"], status=Status.RESOLVED)
     assert tier_one(case).response_minutes is None
@@ -98,7 +93,7 @@ def test_a_clock_stopped_without_response_has_no_response_minutes(world) -> None
 
 
 def test_the_providers_response_on_its_own_clock_stores_its_minutes(world) -> None:
-    case = opened(ny(2026, 3, 9, 10), world["initech"], world["ivan"], Severity.MAJOR)
+    case = open_case(world["initech"], world["ivan"], Severity.MAJOR, at=ny(2026, 3, 9, 10))
     with at(ny(2026, 3, 9, 10, 20)):
         case_escalate(case=case, actor=world["rob"], note="Please look")
     with at(ny(2026, 3, 9, 10, 50)):
@@ -112,7 +107,7 @@ def test_the_providers_response_on_its_own_clock_stores_its_minutes(world) -> No
 
 
 def test_resolved_before_due_without_response_is_neither_met_nor_missed(world) -> None:
-    case = opened(ny(2026, 3, 9, 10), world["acme"], world["ann"])
+    case = open_case(world["acme"], world["ann"], Severity.CRITICAL, at=ny(2026, 3, 9, 10))
     with at(ny(2026, 3, 9, 10, 10)):
         services.case_change_status(case=case, actor=world["ann"], status=Status.RESOLVED)
     later = ny(2026, 3, 10, 12)
@@ -122,7 +117,9 @@ def test_resolved_before_due_without_response_is_neither_met_nor_missed(world) -
 
 
 def test_resolved_after_due_without_response_is_missed(world) -> None:
-    case = opened(ny(2026, 3, 9, 10), world["acme"], world["ann"])  # Critical: due 10:30
+    case = open_case(
+        world["acme"], world["ann"], Severity.CRITICAL, at=ny(2026, 3, 9, 10)
+    )  # Critical: due 10:30
     with at(ny(2026, 3, 9, 10, 45)):
         services.case_change_status(case=case, actor=world["ann"], status=Status.RESOLVED)
     assert sla_status(case, ny(2026, 3, 10)).state == SlaState.MISSED
@@ -132,7 +129,7 @@ def test_resolved_after_due_without_response_is_missed(world) -> None:
 def test_a_reply_after_an_unanswered_resolution_is_not_a_response_on_either_side(world) -> None:
     """The case's first response and its clock's response are one fact: a staff reply on a case
     resolved without response leaves both empty; once reopened, a reply sets both at once."""
-    case = opened(ny(2026, 3, 9, 10), world["acme"], world["ann"])
+    case = open_case(world["acme"], world["ann"], Severity.CRITICAL, at=ny(2026, 3, 9, 10))
     with at(ny(2026, 3, 9, 10, 10)):
         services.case_change_status(case=case, actor=world["ann"], status=Status.RESOLVED)
     reply(case, world["alice"], ny(2026, 3, 9, 10, 20))
@@ -150,7 +147,7 @@ def test_a_reply_after_an_unanswered_resolution_is_not_a_response_on_either_side
 
 
 def test_first_response_and_clock_response_agree_for_every_kind_of_update(world) -> None:
-    case = opened(ny(2026, 3, 9, 10), world["acme"], world["ann"])
+    case = open_case(world["acme"], world["ann"], Severity.CRITICAL, at=ny(2026, 3, 9, 10))
     reply(case, world["ann"], ny(2026, 3, 9, 10, 1))  # the customer: not a response
     reply(case, world["alice"], ny(2026, 3, 9, 10, 2), internal=True)  # a note: not one
     case.refresh_from_db()
@@ -166,7 +163,7 @@ def test_first_response_and_clock_response_agree_for_every_kind_of_update(world)
 
 
 def test_a_re_escalation_after_hand_back_starts_a_new_provider_clock(world) -> None:
-    case = opened(ny(2026, 3, 9, 10), world["initech"], world["ivan"], Severity.MAJOR)
+    case = open_case(world["initech"], world["ivan"], Severity.MAJOR, at=ny(2026, 3, 9, 10))
     with at(ny(2026, 3, 9, 10, 20)):
         case_escalate(case=case, actor=world["rob"], note="Please look")
     with at(ny(2026, 3, 9, 10, 40)):
@@ -197,7 +194,7 @@ def test_a_re_escalation_after_hand_back_starts_a_new_provider_clock(world) -> N
 
 
 def test_at_most_one_running_clock_per_case_and_tier(world) -> None:
-    case = opened(ny(2026, 3, 9, 10), world["acme"], world["ann"])
+    case = open_case(world["acme"], world["ann"], Severity.CRITICAL, at=ny(2026, 3, 9, 10))
     first = tier_one(case)
     with pytest.raises(IntegrityError), transaction.atomic():
         ResponseClock.objects.create(
@@ -211,7 +208,7 @@ def test_at_most_one_running_clock_per_case_and_tier(world) -> None:
 
 
 def test_reopening_resumes_only_the_current_provider_clock(world) -> None:
-    case = opened(ny(2026, 3, 9, 10), world["initech"], world["ivan"], Severity.MAJOR)
+    case = open_case(world["initech"], world["ivan"], Severity.MAJOR, at=ny(2026, 3, 9, 10))
     with at(ny(2026, 3, 9, 10, 20)):
         case_escalate(case=case, actor=world["rob"], note="Please look")
     with at(ny(2026, 3, 9, 10, 40)):

@@ -3,11 +3,13 @@ recomputed on a severity change from the original dispatch."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 
 from helpdesk import services
 from helpdesk.models import EventKind, Severity, Status, Tier, Visibility
@@ -40,18 +42,13 @@ def clock(case) -> ResponseClock:
     return ResponseClock.objects.get(case=case, tier=Tier.ONE)
 
 
-def opened_at(when, tenant, requester, severity=Severity.MAJOR):
-    with time_machine.travel(when, tick=False):
-        return open_case(tenant, requester, severity)
-
-
 def reply(case, author, when, internal: bool = False) -> None:
     with time_machine.travel(when, tick=False):
         services.update_add(case=case, author=author, body="Looking into it.", internal=internal)
 
 
 def test_opening_starts_the_tier_one_clock(world) -> None:
-    case = opened_at(MONDAY_10, world["acme"], world["ann"])
+    case = open_case(world["acme"], world["ann"], at=MONDAY_10)
     found = clock(case)
     assert (found.dispatched_at, found.due_at) == (MONDAY_10, ny(2026, 3, 9, 11, 0))
     assert found.at_risk_at == ny(2026, 3, 9, 10, 45)
@@ -61,7 +58,7 @@ def test_opening_starts_the_tier_one_clock(world) -> None:
 
 
 def test_a_provider_reply_on_a_direct_customers_case_is_the_response(world) -> None:
-    case = opened_at(MONDAY_10, world["acme"], world["ann"])
+    case = open_case(world["acme"], world["ann"], at=MONDAY_10)
     reply(case, world["alice"], MONDAY_10 + timedelta(minutes=20))
     found = clock(case)
     assert found.responded_at == found.stopped_at == MONDAY_10 + timedelta(minutes=20)
@@ -71,7 +68,7 @@ def test_a_provider_reply_on_a_direct_customers_case_is_the_response(world) -> N
 
 
 def test_a_resellers_reply_stops_the_tier_one_clock_of_a_sub_customers_case(world) -> None:
-    case = opened_at(MONDAY_10, world["initech"], world["ivan"])
+    case = open_case(world["initech"], world["ivan"], at=MONDAY_10)
     reply(case, world["rita"], MONDAY_10 + timedelta(minutes=70))
     found = clock(case)
     assert found.responded_at == MONDAY_10 + timedelta(minutes=70)
@@ -80,7 +77,7 @@ def test_a_resellers_reply_stops_the_tier_one_clock_of_a_sub_customers_case(worl
 
 def test_the_provider_never_replies_to_a_sub_customer_directly(world) -> None:
     # White label: the provider talks to the reseller in the escalation thread instead.
-    case = opened_at(MONDAY_10, world["initech"], world["ivan"])
+    case = open_case(world["initech"], world["ivan"], at=MONDAY_10)
     with pytest.raises(ValidationError, match="escalation thread"):
         reply(case, world["alice"], MONDAY_10 + timedelta(minutes=5))
     assert clock(case).is_running and not case.updates.exists()
@@ -98,7 +95,7 @@ def test_the_provider_never_replies_to_a_sub_customer_directly(world) -> None:
 )
 def test_comments_and_internal_notes_stop_nothing(world, tenant, author, internal) -> None:
     requester = world["ann"] if tenant == "acme" else world["ivan"]
-    case = opened_at(MONDAY_10, world[tenant], requester)
+    case = open_case(world[tenant], requester, at=MONDAY_10)
     reply(case, world[author], MONDAY_10 + timedelta(minutes=5), internal=internal)
     found = clock(case)
     assert found.is_running and found.responded_at is None
@@ -108,14 +105,14 @@ def test_comments_and_internal_notes_stop_nothing(world, tenant, author, interna
 
 
 def test_only_the_first_response_counts(world) -> None:
-    case = opened_at(MONDAY_10, world["acme"], world["ann"])
+    case = open_case(world["acme"], world["ann"], at=MONDAY_10)
     reply(case, world["alice"], MONDAY_10 + timedelta(minutes=10))
     reply(case, world["alice"], MONDAY_10 + timedelta(minutes=90))
     assert clock(case).responded_at == MONDAY_10 + timedelta(minutes=10)
 
 
 def test_a_severity_change_recomputes_from_the_original_dispatch(world) -> None:
-    case = opened_at(ny(2026, 3, 9, 16, 30), world["acme"], world["ann"], Severity.MINOR)
+    case = open_case(world["acme"], world["ann"], Severity.MINOR, at=ny(2026, 3, 9, 16, 30))
     assert clock(case).due_at == ny(2026, 3, 10, 16, 30)
     with time_machine.travel(ny(2026, 3, 9, 16, 50), tick=False):
         services.case_change_severity(
@@ -139,7 +136,7 @@ def test_a_severity_change_recomputes_from_the_original_dispatch(world) -> None:
 
 
 def test_a_severity_change_after_the_response_keeps_the_judged_due_time(world) -> None:
-    case = opened_at(MONDAY_10, world["acme"], world["ann"], Severity.MINOR)
+    case = open_case(world["acme"], world["ann"], Severity.MINOR, at=MONDAY_10)
     reply(case, world["alice"], MONDAY_10 + timedelta(hours=3))
     with time_machine.travel(MONDAY_10 + timedelta(hours=4), tick=False):
         services.case_change_severity(
@@ -152,17 +149,17 @@ def test_a_severity_change_after_the_response_keeps_the_judged_due_time(world) -
 
 
 def test_editing_a_plan_does_not_move_due_times_already_promised(world) -> None:
-    case = opened_at(MONDAY_10, world["acme"], world["ann"])
+    case = open_case(world["acme"], world["ann"], at=MONDAY_10)
     Target.objects.filter(plan__is_default=True, severity=Severity.MAJOR).update(amount=15)
     found = clock(case)
     assert (found.due_at, found.amount) == (ny(2026, 3, 9, 11, 0), 60)
-    assert opened_at(MONDAY_10, world["acme"], world["ann"]).response_due_at == ny(
+    assert open_case(world["acme"], world["ann"], at=MONDAY_10).response_due_at == ny(
         2026, 3, 9, 10, 15
     )
 
 
 def test_resolving_an_unanswered_case_stops_its_clock_and_reopening_restarts_it(world) -> None:
-    case = opened_at(MONDAY_10, world["acme"], world["ann"])
+    case = open_case(world["acme"], world["ann"], at=MONDAY_10)
     with time_machine.travel(MONDAY_10 + timedelta(minutes=5), tick=False):
         services.case_change_status(case=case, actor=world["ann"], status=Status.RESOLVED)
     found = clock(case)
@@ -180,21 +177,17 @@ def test_resolving_an_unanswered_case_stops_its_clock_and_reopening_restarts_it(
 
 
 def test_a_running_clock_is_what_the_sweep_index_holds(world) -> None:
-    answered = opened_at(MONDAY_10, world["acme"], world["ann"])
-    waiting = opened_at(MONDAY_10, world["acme"], world["ann"])
+    answered = open_case(world["acme"], world["ann"], at=MONDAY_10)
+    waiting = open_case(world["acme"], world["ann"], at=MONDAY_10)
     reply(answered, world["alice"], MONDAY_10 + timedelta(minutes=1))
     overdue = ResponseClock.objects.filter(stopped_at=None, due_at__lt=ny(2026, 3, 9, 12, 0))
     assert list(overdue.values_list("case", flat=True)) == [waiting.pk]
 
 
 def test_the_backfill_gives_clocks_to_cases_without_one(world) -> None:
-    import io
-
-    from django.core.management import call_command
-
-    answered = opened_at(MONDAY_10, world["acme"], world["ann"])
+    answered = open_case(world["acme"], world["ann"], at=MONDAY_10)
     reply(answered, world["alice"], MONDAY_10 + timedelta(minutes=3))
-    bare = opened_at(MONDAY_10, world["initech"], world["ivan"], Severity.CRITICAL)
+    bare = open_case(world["initech"], world["ivan"], Severity.CRITICAL, at=MONDAY_10)
     ResponseClock.objects.all().delete()
     out = io.StringIO()
     call_command("sla_backfill", stdout=out)

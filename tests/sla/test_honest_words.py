@@ -18,6 +18,7 @@ from sla import sweep as sweeping
 from sla.models import ResponseClock, SlaEvent, SlaEventKind, SlaState
 from sla.selectors import sla_status
 from tenants.models import Tenant
+from tests.conftest import sign_in
 from tests.factories import open_case
 from tests.sla.helpers import ny
 
@@ -26,8 +27,7 @@ pytestmark = pytest.mark.django_db
 
 def opened(demo, when, severity=Severity.CRITICAL, person="ann") -> Case:
     tenant = Tenant.objects.get(slug="globex" if person == "gina" else "acme")
-    with time_machine.travel(when, tick=False):
-        return open_case(tenant, demo[person], severity)
+    return open_case(tenant, demo[person], severity, at=when)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_outside_support_hours_the_clock_says_paused_and_when_it_resumes(
     assert status.state == SlaState.ON_TRACK
     assert status.time_left == words
     client = Client()
-    client.force_login(demo["ann"])
+    sign_in(client, demo["ann"])
     with time_machine.travel(looked, tick=False):
         page = client.get(reverse("case-detail", args=[case.reference])).content.decode()
         listing = client.get(reverse("case-list"), {"q": case.reference}).content.decode()
@@ -81,7 +81,7 @@ def test_in_support_hours_the_clock_runs_and_shows_its_due_time_with_zone(demo) 
     status = sla_status(case, ny(2026, 3, 9, 10, 10))
     assert status.paused_until is None and status.time_left == "20 min left"
     client = Client()
-    client.force_login(demo["ann"])
+    sign_in(client, demo["ann"])
     with time_machine.travel(ny(2026, 3, 9, 10, 10), tick=False):
         listing = client.get(reverse("case-list"), {"q": case.reference}).content.decode()
     assert "20 min left · due Mon 10:30 EDT" in listing
@@ -94,7 +94,7 @@ def test_an_emergency_says_round_the_clock_and_that_on_call_was_paged(demo) -> N
     assert status.round_the_clock and status.paused_until is None
     assert status.time_left == "6 min left"
     client = Client()
-    client.force_login(demo["gina"])
+    sign_in(client, demo["gina"])
     with time_machine.travel(ny(2026, 11, 1, 23, 4), tick=False):
         page = client.get(reverse("case-detail", args=[case.reference])).content.decode()
     assert "Round the clock" in page
@@ -105,7 +105,7 @@ def test_an_emergency_says_round_the_clock_and_that_on_call_was_paged(demo) -> N
 
 def test_admin_times_carry_their_zone(demo, client) -> None:
     case = opened(demo, ny(2026, 3, 9, 10, 0))
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     with time_machine.travel(ny(2026, 3, 9, 10, 5), tick=False):
         change = client.get(reverse("admin:helpdesk_case_change", args=[case.pk])).content.decode()
         listing = client.get(reverse("admin:helpdesk_case_changelist")).content.decode()

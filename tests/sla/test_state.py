@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from helpdesk import services
 from helpdesk.models import Case, Severity, Tier
-from sla.models import SlaState
+from sla.models import Plan, SlaState
 from sla.selectors import filter_by_sla_state, format_minutes, sla_status, with_sla
 from tests.factories import TenantFactory, member, open_case, staff
 from tests.sla.helpers import ny
@@ -80,8 +80,6 @@ def test_met_and_missed(acme, ann, alice) -> None:
 
 
 def test_the_at_risk_share_is_the_plans(acme, ann) -> None:
-    from sla.models import Plan
-
     Plan.objects.filter(is_default=True).update(at_risk_share="0.50")
     case = major_case(acme, ann)
     assert sla_status(case, ny(2026, 3, 9, 10, 30)).state == SlaState.AT_RISK

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import time_machine
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +14,6 @@ from helpdesk import services
 from helpdesk.access import events_visible_to
 from helpdesk.models import (
     CaseEvent,
-    Channel,
     EventKind,
     NotificationKind,
     OutboundEmail,
@@ -27,30 +25,17 @@ from sla import sweep as sweeping
 from sla import tasks
 from sla.models import ResponseClock, SlaEvent, SlaEventKind
 from tests.conftest import sign_in
+from tests.factories import case_by
 
 pytestmark = pytest.mark.django_db
-
-
-def open_case(person, severity=Severity.MAJOR, minutes_ago: float = 0, **fields):
-    """A case opened ``minutes_ago`` (a Major's hour is open time: the demo's clock decides)."""
-    with time_machine.travel(timezone.now() - timedelta(minutes=minutes_ago), tick=False):
-        return services.case_open(
-            tenant=person.membership.tenant,
-            subject=fields.pop("subject", "Phones cannot register"),
-            description="Since 9am.",
-            channel=Channel.PORTAL,
-            severity=severity,
-            requester=person,
-            opened_by=person,
-        )
 
 
 def overdue(person, severity=Severity.EMERGENCY):
     """An Emergency (10 minutes, round the clock) opened 30 minutes ago: breached whatever the
     hour. Only Globex has the entitlement; others get a Critical moved into the past."""
     if severity == Severity.EMERGENCY:
-        return open_case(person, severity, minutes_ago=30)
-    case = open_case(person, severity)
+        return case_by(person, severity, at=timezone.now() - timedelta(minutes=30))
+    case = case_by(person, severity)
     past = timezone.now() - timedelta(minutes=1)
     ResponseClock.objects.filter(case=case).update(
         at_risk_at=past - timedelta(minutes=1), due_at=past, dispatched_at=past - timedelta(hours=1)
@@ -83,7 +68,7 @@ def test_an_overdue_case_gets_one_breach_event_and_one_email_each_after_two_swee
 
 def test_at_risk_comes_before_the_breach_and_goes_to_the_assignee(demo):
     ann, alice = demo["ann"], demo["alice"]
-    case = open_case(ann, Severity.MAJOR)
+    case = case_by(ann, Severity.MAJOR)
     services.case_assign(case=case, actor=alice, assignee=alice)
     clock = ResponseClock.objects.get(case=case)
     sweeping.sweep(now=clock.at_risk_at - timedelta(seconds=1))
@@ -141,9 +126,9 @@ def test_late_answered_and_late_resolved_cases_get_their_breach_but_tell_nobody(
 
 def test_cases_stopped_in_time_are_left_alone(demo):
     ann, alice = demo["ann"], demo["alice"]
-    answered = open_case(ann, Severity.CRITICAL)
+    answered = case_by(ann, Severity.CRITICAL)
     services.update_add(case=answered, author=alice, body="On it.")
-    resolved = open_case(ann, Severity.CRITICAL)
+    resolved = case_by(ann, Severity.CRITICAL)
     services.case_change_status(case=resolved, actor=ann, status=Status.RESOLVED)
     later = timezone.now() + timedelta(days=7)
     sweeping.sweep(now=later)
@@ -226,7 +211,7 @@ def test_a_sweep_that_finds_nothing_new_reads_nothing(demo, django_assert_max_nu
 @pytest.mark.parametrize("who", ["admin", "sam", "alice"])
 def test_staff_see_sla_events_the_watch_list_and_managers_the_outbox(client, demo, who):
     case = overdue(demo["ann"], Severity.CRITICAL)
-    at_risk_only = open_case(demo["bob"], Severity.MAJOR)
+    at_risk_only = case_by(demo["bob"], Severity.MAJOR)
     ResponseClock.objects.filter(case=at_risk_only).update(at_risk_at=timezone.now())
     sweeping.sweep()
     sign_in(client, demo[who])

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 
-from helpdesk import services
-from helpdesk.models import Channel, NotificationKind, OutboundEmail, Severity
+from helpdesk.models import NotificationKind, OutboundEmail, Severity
 from sla import sweep as sweeping
 from sla.models import ResponseClock, SlaEvent, SlaEventKind
+from tests.factories import case_by
 from tests.sla.helpers import ny
 
 pytestmark = pytest.mark.django_db
@@ -23,19 +23,6 @@ MINUTE = timedelta(minutes=1)
 @pytest.fixture
 def agent(demo):
     return demo["gina"]  # Globex has the emergency entitlement; Phonism's staff are tier one
-
-
-def opened(agent, severity: int, at: datetime):
-    with time_machine.travel(at, tick=False):
-        return services.case_open(
-            tenant=agent.membership.tenant,
-            subject="Site down",
-            description="All handsets.",
-            channel=Channel.PORTAL,
-            severity=severity,
-            requester=agent,
-            opened_by=agent,
-        )
 
 
 def sweep_every_minute(case, start: datetime, end: datetime) -> dict[str, datetime]:
@@ -80,7 +67,7 @@ CASES = [
 
 @pytest.mark.parametrize(("severity", "start", "at_risk", "due"), CASES)
 def test_each_severity_turns_at_risk_then_breached_on_time(agent, severity, start, at_risk, due):
-    case = opened(agent, severity, start)
+    case = case_by(agent, severity, at=start)
     clock = ResponseClock.objects.get(case=case)
     assert (clock.at_risk_at, clock.due_at) == (at_risk, due)
     assert sweep_at(case, at_risk - timedelta(seconds=1)) == set()
@@ -97,7 +84,7 @@ def test_each_severity_turns_at_risk_then_breached_on_time(agent, severity, star
 
 def test_an_emergency_on_a_saturday_night_breaches_ten_minutes_later(agent):
     start = ny(2026, 3, 7, 23, 30)  # Saturday night: round the clock counts every minute
-    case = opened(agent, Severity.EMERGENCY, start)
+    case = case_by(agent, Severity.EMERGENCY, at=start)
     seen = sweep_every_minute(case, start, start + timedelta(minutes=15))
     assert seen[SlaEventKind.AT_RISK] == ny(2026, 3, 7, 23, 38)  # first sweep after 23:37:30
     assert seen[SlaEventKind.BREACHED] == ny(2026, 3, 7, 23, 41)  # first sweep after 23:40
@@ -107,7 +94,7 @@ def test_an_emergency_on_a_saturday_night_breaches_ten_minutes_later(agent):
 
 def test_a_critical_opened_friday_1650_breaches_monday_0920_not_before(agent):
     start = ny(2026, 3, 6, 16, 50)  # Friday; daylight saving starts on the Sunday between
-    case = opened(agent, Severity.CRITICAL, start)
+    case = case_by(agent, Severity.CRITICAL, at=start)
     clock = ResponseClock.objects.get(case=case)
     assert clock.due_at == ny(2026, 3, 9, 9, 20)
     assert clock.at_risk_at == ny(2026, 3, 9, 9, 12, 30)

@@ -27,6 +27,7 @@ from helpdesk.admin import CaseAdmin
 from helpdesk.models import Case, Severity
 from sla.models import SlaState
 from tenants.models import Tenant
+from tests.conftest import sign_in
 from tests.factories import open_case
 from tests.sla.helpers import ny
 
@@ -124,7 +125,7 @@ def test_each_person_sees_their_sides_clock_in_lists_filters_and_sorts(demo, per
     now: datetime = STAGES[stage][0]
     expected = seen(demo, person, stage)
     client = Client()
-    client.force_login(demo[person])
+    sign_in(client, demo[person])
     pages = [reverse("case-list")]
     if person in ("rob", "rita"):
         pages.append(reverse("tier-one-queue"))
@@ -156,7 +157,7 @@ def test_provider_staff_filter_and_sort_on_either_clock_in_portal_and_admin(demo
     a, _ = play(demo, stage)
     now, tier_one, provider, current, a_first = STAGES[stage]
     client = Client()
-    client.force_login(demo["alice"])
+    sign_in(client, demo["alice"])
     admin_url = reverse("admin:helpdesk_case_changelist")
     # The admin's "o" counts the action checkbox column first.
     sla_column = str(CaseAdmin.list_display.index("sla") + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from base64 import b32decode
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -96,8 +97,6 @@ def test_a_valid_code_opens_the_admin_and_returns_to_the_page_asked_for(client, 
 
 def test_the_demo_key_gives_the_codes_the_readme_promises(client, demo) -> None:
     """A newcomer adds the README's key to an app: its codes are the demo staff's."""
-    from base64 import b32decode
-
     password_sign_in(client, "admin@phonism.test")
     key = b32decode(DEMO_TOTP_KEY_BASE32)
     with time_machine.travel(T0, tick=False):

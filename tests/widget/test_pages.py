@@ -10,6 +10,7 @@ from django.utils import timezone
 from helpdesk.models import Case, Channel, Severity
 from helpdesk.services import update_add
 from sla.selectors import sla_status
+from tenants.models import Brand
 from tests.factories import open_case, staff
 from tests.widget.conftest import HOST, RESELLER_HOST
 from widget import services
@@ -192,8 +193,6 @@ def test_the_session_token_is_not_a_cookie_and_needs_none(cast, client, session_
 
 
 def test_a_sub_customer_never_sees_phonism(cast, client, session_for) -> None:
-    from tenants.models import Brand
-
     Brand.objects.update_or_create(
         tenant=cast.voicehub, defaults={"name": "VoiceHub", "support_email": "s@voicehub.test"}
     )

@@ -4,6 +4,8 @@ clear 4xx and nothing is created; a good one opens exactly one session."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 
@@ -271,9 +273,6 @@ def test_a_refusal_never_echoes_the_token_or_logs_it(cast, start, caplog) -> Non
 
 
 def _signed(secret: str, header: dict, payload_json: str) -> str:
-    import hashlib
-    import hmac
-
     head = _b64(header)
     body = base64.urlsafe_b64encode(payload_json.encode()).rstrip(b"=").decode()
     mac = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()

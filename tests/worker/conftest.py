@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 from celery.contrib.testing.worker import start_worker
 from kombu import pools
 
@@ -22,8 +23,6 @@ SKIP_REASON = "needs Redis for a real Celery worker (REDIS_URL=redis://...)"
 
 
 def redis_is_up() -> bool:
-    import redis
-
     try:
         return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
     except redis.RedisError:

@@ -11,9 +11,8 @@ from celery.signals import task_postrun
 from django.core import mail
 from django.utils import timezone
 
-from helpdesk import services, tasks
+from helpdesk import tasks
 from helpdesk.models import (
-    Channel,
     NotificationIntent,
     NotificationKind,
     OutboundEmail,
@@ -23,24 +22,12 @@ from helpdesk.models import (
 from ops.publish import publish_failures
 from sla import tasks as sla_tasks
 from sla.models import SlaEvent, SlaEventKind
+from tests.factories import case_by
 from tests.worker.conftest import REDIS_URL, use_broker, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 CLOSED_PORT = "redis://127.0.0.1:1/0"  # nothing listens there: a broker that is down
-
-
-def open_case(person, severity=Severity.EMERGENCY, **fields):
-    return services.case_open(
-        tenant=person.membership.tenant,
-        subject=fields.pop("subject", "Boston site down"),
-        description="Every handset shows 'No service'.",
-        channel=Channel.PORTAL,
-        severity=severity,
-        requester=person,
-        opened_by=person,
-        **fields,
-    )
 
 
 class Finished:
@@ -68,7 +55,7 @@ def test_an_overdue_case_gets_one_breach_event_and_one_email_per_recipient_after
     demo, celery_on_redis
 ):
     with time_machine.travel(timezone.now() - timedelta(minutes=30), tick=False):
-        case = open_case(demo["gina"])  # an Emergency: 10 minutes, long gone
+        case = case_by(demo["gina"], Severity.EMERGENCY)  # an Emergency: 10 minutes, long gone
     with celery_on_redis():
         # The opening's emails: its intent expanded by the worker, then sent.
         wait_for(
@@ -101,7 +88,7 @@ def test_a_case_opened_while_the_broker_is_down_is_notified_once_it_is_back(
     demo, celery_on_redis, settings, caplog
 ):
     use_broker(CLOSED_PORT)
-    case = open_case(demo["ann"], Severity.MAJOR)  # on_commit's publish fails, not the request
+    case = case_by(demo["ann"], Severity.MAJOR)  # on_commit's publish fails, not the request
     # The notification intent waits in the database, committed with the case.
     assert NotificationIntent.objects.filter(case=case).count() == 1
     rows = OutboundEmail.objects.filter(case=case)

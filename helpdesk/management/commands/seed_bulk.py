@@ -148,5 +148,7 @@ class Command(BaseCommand):
             dispatched_at=created,
             first_response_at=first_response,
             resolved_at=resolved,
-            closed_at=resolved + timedelta(days=3) if status == Status.CLOSED else None,
+            closed_at=resolved + timedelta(days=3)
+            if resolved and status == Status.CLOSED
+            else None,
         )

@@ -93,7 +93,7 @@ class Command(BaseCommand):
                 created = self._cases(tenants, people)
             watched = self._breach_demo(tenants, people) if created else None
         self.stdout.write(self.style.SUCCESS("Demo world ready."))
-        if created:
+        if watched is not None:
             self.stdout.write(f"Created {created + 1} demo cases.")
             self.stdout.write(
                 f"{watched.reference} is a fresh unanswered Emergency: with the worker and beat "
@@ -124,7 +124,12 @@ class Command(BaseCommand):
             else:
                 tenant, _ = Tenant.objects.get_or_create(
                     slug=slug,
-                    defaults={"name": name, "kind": kind, "parent": tenants[parent], **extra},
+                    defaults={
+                        "name": name,
+                        "kind": kind,
+                        "parent": tenants[parent] if parent else None,
+                        **extra,
+                    },
                 )
             tenants[slug] = tenant
         return tenants

@@ -1,0 +1,208 @@
+"""Email intake throughput: 10,000 messages through the pipe's intake service, and an IMAP
+poll of 1,000 new messages from a real Dovecot.
+
+    python bench/bench_intake.py                        # a fresh SQLite file under /tmp
+    DATABASE_URL=postgres://USER@HOST:5432/helpdesk_email_bench python bench/bench_intake.py
+    CELERY_BROKER_URL=redis://HOST:6379/N               # the broker the outbox enqueues on
+    MESSAGES=10000 IMAP_MESSAGES=1000 python bench/bench_intake.py
+
+The database is migrated and given the demo world plus 500 extra agents (so the per-sender
+hourly cap is not what the figures measure). Messages are generated one at a time (not held
+in memory) in a realistic mix: 70% new requests from agents (a third with a small attachment),
+20% replies to earlier messages (In-Reply-To), 5% auto-replies, 5% strangers. Each goes through
+``email_ingest`` exactly as ``manage.py ingest_email`` calls it: stored raw, parsed, routed,
+a case opened or an update added with its notifications written to the outbox and enqueued.
+Prints messages per second and the process's RSS every 2,000 messages (flat = no growth).
+The IMAP part needs Debian's dovecot-imapd; it is skipped with a note without it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+WORK = Path(tempfile.mkdtemp(prefix="bench-intake-"))
+WORK.chmod(0o755)
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{WORK / 'bench.sqlite3'}")
+os.environ.setdefault("ATTACHMENTS_ROOT", str(WORK / "attachments"))
+os.environ.setdefault("EMAIL_URL", "dummymail://")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+MESSAGES = int(os.environ.get("MESSAGES", "10000"))
+IMAP_MESSAGES = int(os.environ.get("IMAP_MESSAGES", "1000"))
+AGENTS = 500
+PROGRESS = int(os.environ.get("PROGRESS", "1000"))
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def message(n: int, agents: list[str], replied: list[tuple[str, str]]) -> tuple[bytes, str]:
+    kind = n % 20
+    out = EmailMessage()
+    out["To"] = "support@phonism.test"
+    out["Message-ID"] = f"<bench-{n}-{time.time_ns()}@client.example>"
+    out["Subject"] = f"Bench request {n}: handsets drop calls after transfer"
+    body = (
+        "Hello,\n\nSince the upgrade, attended transfers drop the call on the second leg.\n"
+        "Steps: call 200, transfer to 201, announce, complete. The caller hears silence.\n\n"
+        "Thanks,\nA customer\n"
+    )
+    if kind < 14:  # a new request from an agent
+        out["From"] = agents[n % len(agents)]
+        out.set_content(body)
+        if kind % 3 == 0:
+            out.add_attachment(
+                b"12:00:01 SIP/2.0 487\n" * 40,
+                maintype="text",
+                subtype="plain",
+                filename="sip-trace.txt",
+            )
+        expect = "new"
+    elif kind < 18 and replied:  # its requester replies on an earlier case
+        message_id, requester = replied[n % len(replied)]
+        out["From"] = requester
+        out["In-Reply-To"] = message_id
+        out.set_content("It happens again today.\n\nOn Monday support wrote:\n> Please retry.\n")
+        expect = "reply"
+    elif kind == 18:  # an out-of-office
+        out["From"] = agents[n % len(agents)]
+        out["Auto-Submitted"] = "auto-replied"
+        out.set_content("I am out of the office until Monday.")
+        expect = "auto"
+    else:  # a stranger
+        out["From"] = f"stranger{n}@example.org"
+        out.set_content(body)
+        expect = "stranger"
+    return out.as_bytes(), expect
+
+
+def prepare() -> list[str]:
+    from django.core.management import call_command
+
+    from tenants.models import Membership, Tenant, User
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    tenants = list(Tenant.objects.filter(slug__in=["acme", "globex", "initech", "umbrella"]))
+    existing = set(
+        User.objects.filter(email__startswith="bench-agent-").values_list("email", flat=True)
+    )
+    users = [
+        User(email=f"bench-agent-{i}@bench.test", password="!")  # noqa: S106 - unusable
+        for i in range(AGENTS)
+        if f"bench-agent-{i}@bench.test" not in existing
+    ]
+    User.objects.bulk_create(users)
+    for user in User.objects.filter(email__startswith="bench-agent-", membership__isnull=True):
+        Membership.objects.create(user=user, tenant=tenants[user.pk % len(tenants)])
+    return sorted(
+        User.objects.filter(email__startswith="bench-agent-").values_list("email", flat=True)
+    )
+
+
+def bench_pipe(agents: list[str]) -> None:
+    from django.db import connection
+
+    from intake.models import InboundMessage, Outcome, Source
+    from intake.services import email_ingest
+
+    replied: list[tuple[str, str]] = []
+    outcomes: dict[str, int] = {}
+    print(f"database: {connection.vendor}; {MESSAGES:,} messages; RSS {rss_mib():.0f} MiB")
+    started, cpu = time.perf_counter(), time.process_time()
+    for n in range(MESSAGES):
+        raw, _expect = message(n, agents, replied)
+        row = email_ingest(raw=raw, source=Source.PIPE)
+        outcomes[row.outcome] = outcomes.get(row.outcome, 0) + 1
+        if row.outcome == Outcome.CASE_OPENED and len(replied) < 2000:
+            replied.append((f"<{row.message_id}>", row.from_address))
+        if (n + 1) % PROGRESS == 0:
+            elapsed = time.perf_counter() - started
+            used = time.process_time() - cpu
+            print(
+                f"  {n + 1:>6,} messages  {elapsed:6.1f} s  {(n + 1) / elapsed:6.0f}/s  "
+                f"CPU {used:6.1f} s ({(n + 1) / used:.0f}/CPU s)  RSS {rss_mib():.0f} MiB  "
+                f"load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"{MESSAGES:,} messages in {elapsed:.1f} s: {MESSAGES / elapsed:.0f} per second")
+    print(f"CPU time of this process: {cpu:.1f} s ({MESSAGES / cpu:.0f} messages per CPU second)")
+    print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print("outcomes:", ", ".join(f"{k} {v:,}" for k, v in sorted(outcomes.items())))
+    unsettled = InboundMessage.objects.filter(outcome__in=[Outcome.PENDING, Outcome.FAILED]).count()
+    print(f"messages without a final outcome: {unsettled}")
+
+
+def bench_imap(agents: list[str]) -> None:
+    from imap_tools import MailBoxUnencrypted
+
+    from intake.imap import mailbox_poll
+    from intake.models import InboundMessage, Mailbox
+    from tests.intake import dovecot
+
+    if dovecot.binary() is None:
+        print("IMAP: SKIPPED, Dovecot is not installed (apt-get install dovecot-imapd)")
+        return
+    process, info = dovecot.start(WORK / "dovecot")
+    try:
+        with MailBoxUnencrypted(info.host, info.port).login(info.user, info.password) as box:
+            for n in range(IMAP_MESSAGES):
+                raw, _ = message(1_000_000 + n * 20, agents, [])
+                box.append(raw, "INBOX", flag_set=[])
+        mailbox = Mailbox.objects.create(
+            name=f"bench {time.time_ns()}",
+            host=info.host,
+            port=info.port,
+            use_ssl=False,
+            username=info.user,
+            password=info.password,
+        )
+        before = InboundMessage.objects.count()
+        started, cpu = time.perf_counter(), time.process_time()
+        new = mailbox_poll(mailbox)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        print(
+            f"IMAP poll of {IMAP_MESSAGES:,} new messages: {elapsed:.1f} s "
+            f"({new:,} stored and processed, {InboundMessage.objects.count() - before:,} rows; "
+            f"CPU {cpu:.1f} s; load {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
+        started = time.perf_counter()
+        again = mailbox_poll(mailbox)
+        print(
+            f"IMAP poll with nothing new: {(time.perf_counter() - started) * 1000:.0f} ms ({again} new)"
+        )
+    finally:
+        dovecot.stop(process)
+
+
+def main() -> None:
+    import django
+
+    django.setup()
+    agents = prepare()
+    if MESSAGES:
+        bench_pipe(agents)
+    if IMAP_MESSAGES:
+        bench_imap(agents)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)

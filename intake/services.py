@@ -1,0 +1,527 @@
+"""The email intake (issue 12): one service behind the pipe, the HTTP endpoint and IMAP.
+
+``message_store`` keeps the raw bytes first (deduplicated), ``message_process`` decides what
+the message is and records exactly one outcome: a case opened, an update added, ignored as
+automatic (which header), held for triage (why), or failed (the error; retried). Cases change
+only through ``helpdesk.services``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from helpdesk import access
+from helpdesk.attachments import validate_attachment
+from helpdesk.models import Case, Channel, OutboundEmail, Status
+from helpdesk.reply_address import reference_from_address
+from helpdesk.services import case_change_status, case_open, update_add
+from intake.loops import automatic_reason
+from intake.models import FINAL_OUTCOMES, InboundMessage, Mailbox, Outcome
+from intake.parsing import ParsedMessage, Part, dedup_key, latest_reply, parse
+from tenants.access import is_provider_staff, membership_of
+from tenants.brand_models import Brand
+from tenants.models import Tenant, TenantKind, User
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+# What processing writes on the message row.
+PROCESSED_FIELDS = [
+    "outcome",
+    "reason",
+    "case",
+    "update",
+    "brand",
+    "sender_tenant",
+    "processed_at",
+    "from_address",
+    "subject",
+]
+NO_SUBJECT = "(no subject)"
+NO_TEXT = "(The email had no text.)"
+
+
+# --- storing --------------------------------------------------------------------------------
+
+
+def message_store(
+    *,
+    raw: bytes,
+    source: str,
+    recipient: str = "",
+    mailbox: Mailbox | None = None,
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+) -> tuple[InboundMessage, bool]:
+    """Keep ``raw`` before anything else reads it. Returns (the row, whether it is new): the
+    same message delivered again (same Message-ID, or same bytes without one) is the row kept
+    the first time. Raises only when the database cannot store it."""
+    key, message_id = dedup_key(raw)
+    existing = InboundMessage.objects.filter(dedup_key=key).first()
+    if existing is not None:
+        return existing, False
+    row = InboundMessage(
+        dedup_key=key,
+        message_id=message_id,
+        raw=raw,
+        size=len(raw),
+        source=source,
+        recipient=recipient.strip().lower()[:255],
+        mailbox=mailbox,
+        imap_uidvalidity=uidvalidity,
+        imap_uid=uid,
+        received_at=timezone.now(),
+    )
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        # Stored a moment ago by a concurrent delivery of the same message (or the same IMAP
+        # UID, re-fetched after a crash): that row is the one.
+        again = InboundMessage.objects.filter(dedup_key=key).first()
+        if again is None and uid is not None:
+            again = InboundMessage.objects.filter(
+                mailbox=mailbox, imap_uidvalidity=uidvalidity, imap_uid=uid
+            ).first()
+        if again is None:
+            raise
+        return again, False
+    return row, True
+
+
+def email_ingest(*, raw: bytes, source: str, recipient: str = "") -> InboundMessage:
+    """Store, then process: what the pipe and the endpoint do. Only storing may raise."""
+    row, created = message_store(raw=raw, source=source, recipient=recipient)
+    if created or row.outcome in (Outcome.PENDING, Outcome.FAILED):
+        message_process(row.pk)
+        row.refresh_from_db(fields=[*PROCESSED_FIELDS, "attempts"])
+    return row
+
+
+# --- processing -----------------------------------------------------------------------------
+
+
+@dataclass
+class Decision:
+    outcome: str
+    reason: str
+    case: Case | None = None
+    update_id: int | None = None
+    brand: Brand | None = None
+    tenant: Tenant | None = None
+
+
+class Triage(Exception):
+    """The message waits for staff; the message says why."""
+
+
+def message_process(pk: int) -> str:
+    """Decide what message ``pk`` is and act on it, once. Returns the outcome recorded.
+
+    One transaction holds the message row locked, the case change and the outcome, so a
+    crash leaves the message pending with nothing done, and two workers never both act."""
+    with transaction.atomic():
+        row = InboundMessage.objects.select_for_update().filter(pk=pk).first()
+        if row is None or row.outcome not in (Outcome.PENDING, Outcome.FAILED):
+            return row.outcome if row else ""
+        row.attempts += 1
+        try:
+            with transaction.atomic():
+                decision = _decide(row)
+        except Exception as error:  # a bug or an outage: recorded, and retried later
+            logger.exception("Inbound email %s could not be processed", row.pk)
+            text = f"{type(error).__name__}: {error}"[:2000]
+            if row.attempts >= MAX_ATTEMPTS:
+                decision = Decision(Outcome.TRIAGE, f"Could not be processed ({text}).")
+            else:
+                decision = Decision(Outcome.FAILED, text)
+        row.outcome, row.reason = decision.outcome, decision.reason
+        row.case, row.update_id = decision.case, decision.update_id
+        row.brand, row.sender_tenant = decision.brand, decision.tenant
+        row.processed_at = timezone.now()
+        row.save(update_fields=[*PROCESSED_FIELDS, "attempts"])
+        return row.outcome
+
+
+def _decide(row: InboundMessage) -> Decision:
+    raw = bytes(row.raw)
+    try:
+        parsed = parse(raw)
+    except Exception as error:  # the standard library's parser gave up on it
+        return Decision(Outcome.TRIAGE, f"The message could not be read ({error!r:.200}).")
+    row.from_address = parsed.from_address[:255]
+    row.subject = parsed.subject[:255]
+    own = _own_message_ids([parsed.message_id]) if parsed.message_id else set()
+    reason = automatic_reason(parsed, {m.strip("<>") for m in own})
+    if reason:
+        return Decision(Outcome.IGNORED, reason)
+    brand = _brand_for(row, parsed)
+    sender = _sender(parsed.from_address)
+    decision = Decision(Outcome.TRIAGE, "", brand=brand)
+    if sender is not None and (membership := membership_of(sender)) is not None:
+        decision.tenant = membership.tenant
+    try:
+        case, how = _thread(row, parsed)
+        if case is not None:
+            return _reply(row, parsed, sender, case, how, decision)
+        return _new_case(row, parsed, sender, brand, decision)
+    except Triage as triage:
+        decision.reason = str(triage)
+        return decision
+
+
+def _sender(address: str) -> User | None:
+    if not address:
+        return None
+    people = User.objects.select_related("membership__tenant__parent__parent")
+    # Addresses are stored lower case (User.save): the unique index finds them; the
+    # case-insensitive scan is only for rows written around save().
+    return (
+        people.filter(email=address.lower()).first() or people.filter(email__iexact=address).first()
+    )
+
+
+def _own_message_ids(ids: list[str]) -> set[str]:
+    wanted = [f"<{i}>" for i in ids]
+    return set(
+        OutboundEmail.objects.filter(message_id__in=wanted).values_list("message_id", flat=True)
+    )
+
+
+def _brand_for(row: InboundMessage, parsed: ParsedMessage) -> Brand | None:
+    """The brand whose support address the message was sent to: the mailbox's, else the
+    envelope recipient's, else the first header recipient that is a brand's address."""
+    if row.mailbox_id and row.mailbox.brand_id:
+        return row.mailbox.brand
+    candidates = [a for a in [row.recipient, *parsed.recipients] if a]
+    plain = [_without_tag(a) for a in candidates]
+    if not plain:
+        return None
+    brands = {
+        b.support_email.lower(): b
+        for b in Brand.objects.select_related("tenant").filter(support_email__in=set(plain))
+    }
+    if not brands:  # support addresses are stored as typed: compare case-insensitively
+        for address in plain:
+            brand = Brand.objects.select_related("tenant").filter(support_email__iexact=address)
+            if (found := brand.first()) is not None:
+                return found
+        return None
+    for address in plain:
+        if address in brands:
+            return brands[address]
+    return None
+
+
+def _without_tag(address: str) -> str:
+    local, _, domain = address.lower().partition("@")
+    return f"{local.partition('+')[0]}@{domain}"
+
+
+# --- threading ------------------------------------------------------------------------------
+
+
+def _thread(row: InboundMessage, parsed: ParsedMessage) -> tuple[Case | None, str]:
+    """The case this message answers and how we know, from (in order) In-Reply-To and
+    References matched against Message-IDs we sent or received, a signed reply address, the
+    case reference in the subject."""
+    for header, ids in (("In-Reply-To", parsed.in_reply_to), ("References", parsed.references)):
+        if not ids:
+            continue
+        wanted = [f"<{i}>" for i in ids]
+        sent = (
+            OutboundEmail.objects.filter(message_id__in=wanted, case__isnull=False)
+            .values_list("case_id", flat=True)
+            .first()
+        )
+        if sent is not None:
+            return Case.objects.get(pk=sent), f"{header} names an email we sent"
+        received = (
+            InboundMessage.objects.filter(message_id__in=ids, case__isnull=False)
+            .exclude(pk=row.pk)
+            .values_list("case_id", flat=True)
+            .first()
+        )
+        if received is not None:
+            return Case.objects.get(pk=received), f"{header} names an email we received"
+        for message_id in ids:
+            local, _, domain = message_id.partition("@")
+            if local.lower().startswith("cs-") and _our_domain(domain):
+                case = Case.objects.filter(reference__iexact=local).first()
+                if case is not None:
+                    return case, f"{header} names the case's thread"
+    for address in [row.recipient, *parsed.recipients]:
+        reference = reference_from_address(address or "")
+        if reference and (case := Case.objects.filter(reference=reference).first()):
+            return case, "sent to the case's reply address"
+    if reference := parsed.subject_reference:
+        case = Case.objects.filter(reference=reference).first()
+        if case is not None:
+            return case, "the subject names the case"
+    return None, ""
+
+
+def _our_domain(domain: str) -> bool:
+    domain = domain.lower()
+    if not domain:
+        return False
+    if settings.DEFAULT_FROM_EMAIL.lower().rstrip(">").endswith("@" + domain):
+        return True
+    return Brand.objects.filter(support_email__iendswith="@" + domain).exists()
+
+
+def _reply(
+    row: InboundMessage,
+    parsed: ParsedMessage,
+    sender: User | None,
+    case: Case,
+    how: str,
+    decision: Decision,
+) -> Decision:
+    decision.case = case
+    who = parsed.from_address or "an unknown sender"
+    if sender is None or not sender.is_active or not access.can_act_on_case(sender, case):
+        raise Triage(f"A reply to {case.reference} ({how}), but {who} may not act on that case.")
+    if case.status == Status.CLOSED:
+        raise Triage(
+            f"A reply to {case.reference} ({how}), which is closed: closed is final. Open a "
+            "new case from this message if it needs one."
+        )
+    text = latest_reply(parsed.text) if parsed.text else ""
+    uploads, notes = _uploads(parsed.attachments)
+    if text and text != parsed.text:
+        uploads.append(_upload("original-message.txt", parsed.text.encode(), "text/plain"))
+    body = "\n\n".join(filter(None, [text or NO_TEXT, *notes]))
+    reopened = ""
+    try:
+        with transaction.atomic():
+            if case.status == Status.RESOLVED and access.is_requesting_side(sender, case):
+                # As the portal does: the customer's answer reopens a resolved case.
+                case_change_status(
+                    case=case,
+                    actor=sender,
+                    status=Status.IN_PROGRESS,
+                    reason="The customer replied by email.",
+                )
+                reopened = "; it was resolved and is reopened"
+            # The support side's mail becomes an internal note, never a public reply: a
+            # "reply" to a notification about an internal note must not reach the customer.
+            # Staff answer customers where they can see who will read it (admin, portal).
+            internal = access.is_support_side(sender, case)
+            update = update_add(
+                case=case, author=sender, body=body, internal=internal, attachments=uploads
+            )
+    except (ValidationError, PermissionDenied) as error:
+        raise Triage(
+            f"A reply to {case.reference} ({how}) was refused: {_message(error)}"
+        ) from None
+    decision.outcome, decision.update_id = Outcome.UPDATE_ADDED, update.pk
+    kind = "an internal note" if internal else "a public update"
+    decision.reason = f"Added to {case.reference} as {kind} ({how}){reopened}."
+    return decision
+
+
+def _new_case(
+    row: InboundMessage,
+    parsed: ParsedMessage,
+    sender: User | None,
+    brand: Brand | None,
+    decision: Decision,
+) -> Decision:
+    who = parsed.from_address or "(no sender address)"
+    if sender is None:
+        raise Triage(f"Unknown sender {who}: not an agent of any customer.")
+    if not sender.is_active:
+        raise Triage(f"{who} is deactivated.")
+    membership = membership_of(sender)
+    if membership is None:
+        raise Triage(
+            f"{who} is not an agent of any customer (provider staff open cases in the admin)."
+        )
+    tenant = membership.tenant
+    if tenant.kind == TenantKind.PROVIDER:
+        raise Triage(f"{who} belongs to the provider, not a customer.")
+    if not tenant.is_usable():
+        raise Triage(f"{who}'s organisation {tenant} is deactivated.")
+    if brand is not None and brand.tenant.kind == TenantKind.RESELLER:
+        reseller = brand.tenant
+        if tenant.pk != reseller.pk and tenant.parent_id != reseller.pk:
+            raise Triage(
+                f"Sent to {brand.name}'s support address, but {who} belongs to {tenant}, "
+                f"which is not one of {brand.name}'s customers."
+            )
+    cap = settings.INTAKE_MAX_CASES_PER_HOUR
+    recent = InboundMessage.objects.filter(
+        from_address=parsed.from_address,
+        outcome=Outcome.CASE_OPENED,
+        processed_at__gte=timezone.now() - timedelta(hours=1),
+    ).count()
+    if recent >= cap:
+        raise Triage(
+            f"{who} already opened {recent} cases by email in the last hour (limit {cap})."
+        )
+    uploads, notes = _uploads(parsed.attachments)
+    description = "\n\n".join(filter(None, [parsed.text or NO_TEXT, *notes]))
+    subject = " ".join(parsed.subject.split())[:200] or NO_SUBJECT
+    try:
+        case = case_open(
+            tenant=tenant,
+            subject=subject,
+            description=description,
+            channel=Channel.EMAIL,
+            requester=sender,
+            attachments=uploads,
+        )
+    except (ValidationError, PermissionDenied) as error:
+        raise Triage(f"No case could be opened: {_message(error)}") from None
+    decision.outcome, decision.case = Outcome.CASE_OPENED, case
+    decision.reason = f"Opened {case.reference} for {tenant} (Minor)."
+    return decision
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error)
+
+
+def _upload(name: str, data: bytes, content_type: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def _uploads(parts: list[Part]) -> tuple[list[SimpleUploadedFile], list[str]]:
+    """Attachments that meet the attachment rules, and a note for each that does not (the
+    file stays in the raw message, which staff can download from the admin)."""
+    uploads, notes = [], []
+    for part in parts:
+        upload = _upload(_safe_name(part.filename), part.data, part.content_type)
+        try:
+            validate_attachment(upload)
+        except ValidationError as error:
+            notes.append(
+                f"[Attachment not added: {' '.join(error.messages)} It is kept with the "
+                "original email.]"
+            )
+            continue
+        uploads.append(upload)
+    return uploads, notes
+
+
+def _safe_name(name: str) -> str:
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable() and c not in '<>:"|?*').strip(" .")
+    return name[:120] or "attachment.bin"
+
+
+# --- retries and triage ---------------------------------------------------------------------
+
+
+def messages_retry(*, older_than: timedelta = timedelta(minutes=1), batch: int = 200) -> int:
+    """Process messages left pending (a process died after storing) or failed (retried up to
+    MAX_ATTEMPTS, then they go to triage). Returns how many were tried."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        InboundMessage.objects.filter(
+            outcome__in=[Outcome.PENDING, Outcome.FAILED], received_at__lt=cutoff
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    for pk in ids:
+        message_process(pk)
+    return len(ids)
+
+
+def _settle(row: InboundMessage, staff: User, outcome: str, reason: str, **fields) -> None:
+    if row.outcome in FINAL_OUTCOMES:
+        raise ValidationError(f"This message is already settled: {row.get_outcome_display()}.")
+    InboundMessage.objects.filter(pk=row.pk).update(
+        outcome=outcome, reason=reason, handled_by=staff, processed_at=timezone.now(), **fields
+    )
+
+
+def triage_open_case(
+    *, message: InboundMessage, tenant: Tenant, requester: User, staff: User
+) -> Case:
+    """Staff open a case from a triaged message for a chosen tenant and requester."""
+    if not is_provider_staff(staff):
+        raise PermissionDenied("Only provider staff work the triage list.")
+    parsed = parse(bytes(message.raw))
+    uploads, notes = _uploads(parsed.attachments)
+    with transaction.atomic():
+        locked = InboundMessage.objects.select_for_update().get(pk=message.pk)
+        case = case_open(
+            tenant=tenant,
+            subject=" ".join(parsed.subject.split())[:200] or NO_SUBJECT,
+            description="\n\n".join(filter(None, [parsed.text or NO_TEXT, *notes])),
+            channel=Channel.EMAIL,
+            requester=requester,
+            opened_by=staff,
+            attachments=uploads,
+        )
+        _settle(
+            locked,
+            staff,
+            Outcome.CASE_OPENED,
+            f"Opened {case.reference} from triage by {staff.email} (was: {locked.reason})",
+            case=case,
+        )
+    return case
+
+
+def triage_add_to_case(*, message: InboundMessage, case: Case, staff: User) -> None:
+    """Staff add a triaged message to a case. Written by the sender when they may act on the
+    case; otherwise as a provider internal note quoting the email (an unverified sender's
+    words never reach the customer as a support reply)."""
+    if not is_provider_staff(staff):
+        raise PermissionDenied("Only provider staff work the triage list.")
+    parsed = parse(bytes(message.raw))
+    uploads, notes = _uploads(parsed.attachments)
+    text = latest_reply(parsed.text) if parsed.text else NO_TEXT
+    sender = _sender(parsed.from_address)
+    with transaction.atomic():
+        locked = InboundMessage.objects.select_for_update().get(pk=message.pk)
+        if sender is not None and sender.is_active and access.is_requesting_side(sender, case):
+            update = update_add(
+                case=case, author=sender, body="\n\n".join([text, *notes]), attachments=uploads
+            )
+        else:
+            quoted = f"Email from {parsed.from_address or 'an unknown sender'}:\n\n{text}"
+            update = update_add(
+                case=case,
+                author=staff,
+                body="\n\n".join([quoted, *notes]),
+                internal=True,
+                attachments=uploads,
+            )
+        _settle(
+            locked,
+            staff,
+            Outcome.UPDATE_ADDED,
+            f"Added to {case.reference} from triage by {staff.email} (was: {locked.reason})",
+            case=case,
+            update=update,
+        )
+
+
+def triage_dismiss(*, messages: list[InboundMessage], staff: User) -> int:
+    """Dismissed messages are kept (raw and reason), just off the list."""
+    if not is_provider_staff(staff):
+        raise PermissionDenied("Only provider staff work the triage list.")
+    done = 0
+    for message in messages:
+        if message.outcome in FINAL_OUTCOMES:
+            continue
+        _settle(
+            message, staff, Outcome.DISMISSED, f"Dismissed by {staff.email} (was: {message.reason})"
+        )
+        done += 1
+    return done
