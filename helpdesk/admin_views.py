@@ -36,10 +36,9 @@ def admin_default_ordering() -> list:
 def awaiting_response(queryset: QuerySet[Case]) -> QuerySet[Case]:
     """Cases whose current response clock is still running: someone owes them an answer."""
     now = timezone.now()
-    combined = None
-    for state in AWAITING_STATES:
-        part = filter_by_sla_state(queryset, state, now)
-        combined = part if combined is None else combined | part
+    combined = filter_by_sla_state(queryset, AWAITING_STATES[0], now)
+    for state in AWAITING_STATES[1:]:
+        combined = combined | filter_by_sla_state(queryset, state, now)
     return combined
 
 
@@ -62,7 +61,7 @@ class SavedViewFilter(admin.SimpleListFilter):
         value = self.value()
         open_cases = queryset.filter(status__in=OPEN_STATUSES)
         if value == "mine":
-            return open_cases.filter(assignee=request.user)
+            return open_cases.filter(assignee_id=request.user.pk)
         if value == "unassigned":
             return open_cases.filter(assignee=None)
         if value == "awaiting":
@@ -112,11 +111,11 @@ def case_search(queryset: QuerySet[Case], term: str) -> QuerySet[Case]:
         query = SearchQuery(term, search_type="websearch", config="english")
         case_text = SearchVector("subject", "description", config="english")
         update_text = SearchVector("body", config="english")
-        updates = CaseUpdate.objects.annotate(text=update_text).filter(
+        matching = CaseUpdate.objects.annotate(text=update_text).filter(
             case=OuterRef("pk"), text=query
         )
         return queryset.annotate(text=case_text).filter(
-            Q(text=query) | Q(requester_email__iexact=term) | Q(Exists(updates))
+            Q(text=query) | Q(requester_email__iexact=term) | Q(Exists(matching))
         )
     updates = CaseUpdate.objects.filter(case=OuterRef("pk"), body__icontains=term)
     return queryset.filter(

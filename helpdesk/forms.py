@@ -50,6 +50,12 @@ class SeverityChoiceField(forms.TypedChoiceField):
         )
 
 
+def _attachments(form: forms.Form) -> AttachmentsField:
+    field = form.fields["attachments"]
+    assert isinstance(field, AttachmentsField)
+    return field
+
+
 class NewCaseForm(forms.Form):
     subject = forms.CharField(max_length=200)
     severity = SeverityChoiceField()
@@ -64,7 +70,7 @@ class NewCaseForm(forms.Form):
         super().__init__(*args, **kwargs)
         # The guide names whoever supports the viewer: a sub-customer's reseller, not Phonism.
         self.provider = provider
-        self.fields["attachments"].show_limits()
+        _attachments(self).show_limits()
 
     def severity_guide(self) -> list[dict]:
         """The choices with the contract's qualifications and effort, for the template."""
@@ -97,7 +103,7 @@ class CommentForm(forms.Form):
 
     def __init__(self, *args, kinds: list[tuple[str, str]] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["attachments"].show_limits()
+        _attachments(self).show_limits()
         if kinds:
             kind = self.fields["kind"]
             assert isinstance(kind, forms.ChoiceField)
@@ -131,8 +137,12 @@ class QueueAssignForm(forms.Form):
 
     def __init__(self, *args, people, references: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = people
-        self.fields["case"].choices = [(r, r) for r in references]
+        assignee = self.fields["assignee"]
+        assert isinstance(assignee, forms.ModelChoiceField)
+        assignee.queryset = people
+        case = self.fields["case"]
+        assert isinstance(case, forms.MultipleChoiceField)
+        case.choices = [(r, r) for r in references]
 
 
 class EscalateForm(forms.Form):

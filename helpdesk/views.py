@@ -116,7 +116,7 @@ def _reseller_people(reseller):
 
 @login_required
 @require_POST
-def queue_assign(request: HttpRequest) -> HttpResponse:
+def queue_assign(request: SignedInRequest) -> HttpResponse:
     """Assign the selected queue cases to one of the reseller's people (or to nobody)."""
     reseller, cases = _queue_cases(request)
     selected = request.POST.getlist("case")
@@ -128,7 +128,7 @@ def queue_assign(request: HttpRequest) -> HttpResponse:
     )
     if not form.is_valid():
         for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+            messages.error(request, " ".join(str(e) for e in errors))
         return redirect(_queue_back(request))
     assignee = form.cleaned_data["assignee"]
     for case in visible:
@@ -249,7 +249,9 @@ def _case_page(request: SignedInRequest, case: Case, **forms) -> HttpResponse:
         .prefetch_related("attachments")
     )
     for update in updates:
-        update.author_name, update.author_org = _author_label(update, request.brand.name)
+        # Attributes for the template only, next to the row they describe.
+        name, org = _author_label(update, request.brand.name)
+        update.author_name, update.author_org = name, org  # type: ignore[attr-defined]
     # Each message is shown once: its "update added" event would only repeat it.
     events = (
         access.events_visible_to(user)

@@ -122,7 +122,9 @@ class TierOnePlanForm(forms.Form):
         super().__init__(*args, **kwargs)
         default = Plan.objects.filter(is_default=True).prefetch_related("targets").first()
         if default is not None:
-            self.fields["plan"].empty_label = f"The default plan: {plan_targets(default)}"
+            plan = self.fields["plan"]
+            assert isinstance(plan, forms.ModelChoiceField)
+            plan.empty_label = f"The default plan: {plan_targets(default)}"
 
 
 class BrandedPasswordResetForm(PasswordResetForm):

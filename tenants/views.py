@@ -88,7 +88,7 @@ def confirm_deactivation(
     return render(request, "tenants/confirm_deactivate.html", context)
 
 
-def resend_invitation(request: HttpRequest, membership: Membership) -> None:
+def resend_invitation(request: SignedInRequest, membership: Membership) -> None:
     """A fresh set-password link for someone invited who has not signed in yet."""
     user = membership.user
     if user.has_usable_password() or not user.is_active:
@@ -106,7 +106,7 @@ def resend_invitation(request: HttpRequest, membership: Membership) -> None:
         messages.success(request, f"A new invitation is on its way to {user.email}.")
 
 
-def change_role(request: HttpRequest, membership: Membership) -> None:
+def change_role(request: SignedInRequest, membership: Membership) -> None:
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose agent or admin.")
@@ -124,7 +124,7 @@ def change_role(request: HttpRequest, membership: Membership) -> None:
         )
 
 
-def _team_member(request: HttpRequest, user_id: int) -> Membership:
+def _team_member(request: SignedInRequest, user_id: int) -> Membership:
     tenant = _admin_tenant(request)
     return get_object_or_404(
         Membership.objects.filter(tenant=tenant).select_related("user", "tenant"), user_id=user_id
@@ -133,14 +133,14 @@ def _team_member(request: HttpRequest, user_id: int) -> Membership:
 
 @login_required
 @require_POST
-def member_resend(request: HttpRequest, user_id: int) -> HttpResponse:
+def member_resend(request: SignedInRequest, user_id: int) -> HttpResponse:
     resend_invitation(request, _team_member(request, user_id))
     return redirect("team")
 
 
 @login_required
 @require_POST
-def member_role(request: HttpRequest, user_id: int) -> HttpResponse:
+def member_role(request: SignedInRequest, user_id: int) -> HttpResponse:
     change_role(request, _team_member(request, user_id))
     return redirect("team")
 
