@@ -9,21 +9,20 @@ from rest_framework import serializers
 
 from api.models import WebhookEvent, WebhookSubscription
 from helpdesk import access
-from helpdesk.models import Attachment, Case, CaseUpdate, Severity, Status
+from helpdesk.models import Attachment, Case, CaseUpdate, Severity, Status, Tier
 from sla.models import ResponseClock
-from sla.selectors import SlaStatus
+from sla.selectors import SlaStatus, clock_tiers
 from tenants.models import Membership, Role, Tenant
 
 
 def viewer_clocks(case: Case, user) -> list[ResponseClock]:
-    """The clocks the caller's side follows: the requesting side its tier one's; a reseller
-    both (its tier one first); provider staff every clock of the case."""
-    clocks = sorted(case.response_clocks.all(), key=lambda c: (c.tier, c.pk))
-    if access.is_provider_staff(user):
-        return clocks
-    if access.is_support_side(user, case):
-        return clocks
-    return [c for c in clocks if c.tier == 1]
+    """The clocks the caller's side follows (``sla.selectors.clock_tiers``, the one rule): the
+    requesting side its tier one's; a reseller both (its tier one first); provider staff every
+    clock of the case. Earlier provider clocks of a re-escalated case come along as history."""
+    clocks = sorted(case.response_clocks.all(), key=lambda c: (c.tier, c.sequence))
+    if clock_tiers(user) == (Tier.ONE,):
+        return [c for c in clocks if c.tier == Tier.ONE]
+    return clocks
 
 
 class ClockSerializer(serializers.Serializer):

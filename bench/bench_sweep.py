@@ -116,6 +116,20 @@ def shape(breaches: int) -> list[int]:
             "%s FROM sla_responseclock WHERE id = ANY(%s)",
             [kind, recorded, old],
         )
+    # Stopped after due (answered late, resolved late): their breach is recorded too, as the
+    # sweep would have caught it up (issue 11); the timed sweeps find only the new breaches.
+    sql(
+        "UPDATE sla_responseclock SET breach_recorded_at = %s "
+        "WHERE stopped_at > due_at AND breach_recorded_at IS NULL",
+        [recorded],
+    )
+    sql(
+        "INSERT INTO sla_slaevent (clock_id, case_id, tier, severity, kind, due_at, "
+        "occurred_at, recorded_at) SELECT id, case_id, tier, severity, 'breached', due_at, "
+        "due_at, %s FROM sla_responseclock WHERE stopped_at > due_at "
+        "ON CONFLICT (clock_id, kind) DO NOTHING",
+        [recorded],
+    )
     # The clocks' check constraint wants dispatched <= at risk <= due. A clock dispatched
     # after the instants given below (a case opened in the last hour, or a clock dated ahead)
     # is dated back to them: the roles then hold on any database, whatever its clocks' ages.

@@ -19,7 +19,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from helpdesk.models import Case, Severity, Tier
 from sla import clock as arithmetic
 from sla.models import ResponseClock, SlaState
-from tenants.access import active_membership, is_provider_staff
+from tenants.access import is_provider_staff, membership_of
 from tenants.models import TenantKind
 
 # --- the clock this viewer sees (SPEC §5 "Each side sees its own clock") ----------------------
@@ -39,7 +39,9 @@ CURRENT = None  # "the case's current clock" (the clock of ``Case.tier``) where 
 def side_of(user) -> Side:
     if is_provider_staff(user):
         return Side.PROVIDER
-    membership = active_membership(user)
+    # Which side, not whether the tenant is usable (sign-in and the access policy decide that):
+    # no query beyond the membership and tenant the request has already loaded.
+    membership = membership_of(user)
     if membership is not None and membership.tenant.kind == TenantKind.RESELLER:
         return Side.RESELLER
     return Side.REQUESTING

@@ -53,9 +53,10 @@ def test_the_case_list_shows_a_coloured_sla_column_with_time_left(admin_client, 
     page = response.content.decode()
     assert response.status_code == 200
     for state, css_class, left in [
-        ("Breached", "breached", "30 min overdue"),
-        ("At risk", "at_risk", "10 min left"),
-        ("On track", "on_track", "50 min left"),
+        # Every time carries its zone (issue 11).
+        ("Breached", "breached", "30 min overdue · due Mar 9, 2026 11:00 EDT"),
+        ("At risk", "at_risk", "10 min left · due Mon 11:40 EDT"),
+        ("On track", "on_track", "50 min left · due Mon 12:20 EDT"),
     ]:
         assert re.search(
             f'<strong class="sla-admin-{css_class}">{state}</strong> '

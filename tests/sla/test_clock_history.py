@@ -14,6 +14,7 @@ from helpdesk.services import case_escalate, case_hand_back
 from sla.models import ResponseClock, SlaState
 from sla.selectors import clocks_history, filter_by_sla_state, sla_status
 from tenants.models import Role, TenantKind
+from tests.conftest import sign_in
 from tests.factories import TenantFactory, member, open_case, staff
 from tests.sla.helpers import ny
 
@@ -221,3 +222,22 @@ def test_reopening_resumes_only_the_current_provider_clock(world) -> None:
         services.case_change_status(case=case, actor=world["ivan"], status=Status.IN_PROGRESS)
     running = ResponseClock.objects.filter(case=case, stopped_at=None)
     assert sorted((c.tier, c.sequence) for c in running) == [(1, 1), (2, 2)]
+
+
+def test_the_case_page_shows_the_earlier_provider_clock_as_history(world, client) -> None:
+    case = open_case(world["initech"], world["ivan"], Severity.MAJOR, at=ny(2026, 3, 9, 10))
+    with at(ny(2026, 3, 9, 10, 20)):
+        case_escalate(case=case, actor=world["rob"], note="Please look")
+    with at(ny(2026, 3, 9, 10, 40)):
+        case_hand_back(case=case, actor=world["alice"], note="Your side")
+    with at(ny(2026, 3, 9, 11)):
+        case_escalate(case=case, actor=world["rob"], note="Again")
+    sign_in(client, world["rob"])
+    with at(ny(2026, 3, 9, 11, 10)):
+        page = client.get(f"/cases/{case.reference}/").content.decode()
+    assert "Earlier escalations (1)" in page
+    assert "answered Mar 9, 2026 10:40 EDT" in page
+    sign_in(client, world["ivan"])  # the sub-customer never sees the provider's clocks
+    with at(ny(2026, 3, 9, 11, 10)):
+        page = client.get(f"/cases/{case.reference}/").content.decode()
+    assert "Earlier escalations" not in page and "10:40" not in page

@@ -114,8 +114,11 @@ def test_admin_times_carry_their_zone(demo, client) -> None:
     assert "due Mon 10:30 EDT" in listing
 
 
-def test_the_opened_email_gives_the_due_time_with_its_zone(demo) -> None:
-    case = opened(demo, ny(2026, 3, 9, 10, 0))
+def test_the_opened_email_gives_the_due_time_with_its_zone(
+    demo, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):  # the worker expands the intent
+        case = opened(demo, ny(2026, 3, 9, 10, 0))
     row = OutboundEmail.objects.get(case=case, kind=NotificationKind.OPENED)
     message = build_message(row)
     assert "Mon Mar 9, 2026 10:30 EDT" in message.body
