@@ -27,9 +27,17 @@ from helpdesk.admin_forms import (
     ResellerListFilter,
     StaffOpenCaseForm,
 )
+from helpdesk.admin_views import (
+    AssigneeFilter,
+    SavedViewFilter,
+    admin_default_ordering,
+    case_search,
+)
+from helpdesk.canned import canned_reply_text
 from helpdesk.forms import apply_service_errors
 from helpdesk.models import (
     Attachment,
+    CannedReply,
     Case,
     CaseEvent,
     CaseUpdate,
@@ -61,6 +69,13 @@ class CaseUpdateForm(forms.ModelForm):
         "thread: the customer only hears from its reseller.",
     )
 
+    canned = forms.ModelChoiceField(
+        queryset=CannedReply.objects.filter(team__kind=TenantKind.PROVIDER),
+        required=False,
+        label="Canned reply",
+        help_text="Used when the text is left empty, with the case's details filled in.",
+    )
+
     class Meta:
         model = CaseUpdate
         fields = ["body"]
@@ -69,10 +84,21 @@ class CaseUpdateForm(forms.ModelForm):
     def __init__(self, *args, case: Case | None = None, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.case, self.user = case, user
+        self.fields["body"].required = False
+        if case is not None and user is not None:
+            # Default to what staff may write: on an escalated sub-customer case a public
+            # reply is refused, so the escalation thread.
+            kinds = services.update_kinds(case, user)
+            if kinds and "public" not in kinds:
+                self.fields["kind"].initial = "escalation" if "escalation" in kinds else kinds[0]
 
     def clean(self) -> dict:
         super().clean()
         data = self.cleaned_data
+        if data.get("canned") and not data.get("body", "").strip() and self.case is not None:
+            data["body"] = canned_reply_text(data["canned"], self.case, self.user)
+        if self.has_changed() and not data.get("body", "").strip():
+            self.add_error("body", "Write a reply or choose a canned reply.")
         if self.has_changed() and self.case is not None and data.get("body"):
             kind = data.get("kind")
             try:
@@ -121,7 +147,7 @@ class CaseUpdateInline(admin.StackedInline):
     can_delete = False
     verbose_name = "new reply or note"
     verbose_name_plural = "add a reply, an internal note or an escalation message"
-    fields = ["body", "kind"]
+    fields = ["body", "kind", "canned"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CaseUpdate]:
         return super().get_queryset(request).none()
@@ -304,6 +330,8 @@ class CaseAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = [
+        SavedViewFilter,
+        AssigneeFilter,
         SlaStateListFilter,
         SlaClockListFilter,
         ResellerListFilter,
@@ -398,6 +426,17 @@ class CaseAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
         return with_sla(super().get_queryset(request))  # the SLA column without a query per row
+
+    def get_ordering(self, request: HttpRequest) -> list:
+        return admin_default_ordering()
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Case], search_term: str):
+        return case_search(queryset, search_term), False
+
+    def render_change_form(self, request: HttpRequest, context: dict, *args, **kwargs):
+        # A case is opened from a channel or with "Open a case": never "save and add another".
+        context["show_save_and_add_another"] = False
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def get_object(self, request: HttpRequest, object_id: str, from_field=None) -> Case | None:
         """The case of the change page, read once with its tenant, reseller and assignee (its
@@ -543,3 +582,10 @@ class CaseEventAdmin(ReadOnlyAdmin):
     search_fields = ["=case__reference"]
     list_select_related = ["case", "actor"]
     show_full_result_count = False
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    list_display = ["title", "team"]
+    list_filter = ["team"]
+    search_fields = ["title", "body"]

@@ -8,6 +8,7 @@ import mimetypes
 import re
 import unicodedata
 from collections.abc import Iterable
+from io import BytesIO
 from pathlib import PurePath
 
 import magic
@@ -196,3 +197,37 @@ def store_attachments(
         )
         attachment.file.save(_storage_name(name), content, save=False)
         attachment.save()
+
+
+# --- thumbnails --------------------------------------------------------------------------------
+
+THUMBNAIL_SIZE = (320, 240)
+# Refuse decompression bombs well below Pillow's own limit: a screenshot is a few megapixels.
+THUMBNAIL_MAX_PIXELS = 40_000_000
+
+
+def attachment_limits() -> dict:
+    """The limits as people read them, for the forms' help text (from the settings)."""
+    return {
+        "max_size": filesizeformat(settings.ATTACHMENT_MAX_BYTES),
+        "types": ", ".join(f".{e.lower()}" for e in settings.ATTACHMENT_EXTENSIONS),
+        "accept": ",".join(f".{e.lower()}" for e in settings.ATTACHMENT_EXTENSIONS),
+    }
+
+
+def attachment_thumbnail(attachment: Attachment) -> bytes | None:
+    """A small PNG re-encoded from the stored image, or None when it is not a readable image.
+    Re-encoding means the browser only ever gets pixels we drew, never the uploaded bytes."""
+    if not attachment.is_image:
+        return None
+    try:
+        with attachment.file.open("rb") as stored, Image.open(stored) as image:
+            if image.width * image.height > THUMBNAIL_MAX_PIXELS:
+                return None
+            image.thumbnail(THUMBNAIL_SIZE)
+            converted = image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB")
+            out = BytesIO()
+            converted.save(out, format="PNG", optimize=True)
+            return out.getvalue()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None

@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
-from helpdesk.attachments import attachment_errors
+from helpdesk.attachments import attachment_errors, attachment_limits
 from helpdesk.models import SEVERITY_GUIDE, Severity, Status
 
 
@@ -22,6 +22,14 @@ class AttachmentsField(forms.FileField):
         kwargs.setdefault("required", False)
         kwargs.setdefault("label", "Attachments")
         super().__init__(*args, **kwargs)
+        self.purpose = self.help_text
+
+    def show_limits(self) -> None:
+        """Say the limits before anyone hits them; read from the settings at each form."""
+        limits = attachment_limits()
+        told = f"Up to {limits['max_size']} per file; allowed types: {limits['types']}."
+        self.help_text = f"{self.purpose} {told}" if self.purpose else told
+        self.widget.attrs["accept"] = limits["accept"]
 
     def clean(self, data, initial=None) -> list[UploadedFile]:
         items = data if isinstance(data, list | tuple) else ([data] if data else [])
@@ -42,12 +50,19 @@ class SeverityChoiceField(forms.TypedChoiceField):
         )
 
 
+def _attachments(form: forms.Form) -> AttachmentsField:
+    field = form.fields["attachments"]
+    assert isinstance(field, AttachmentsField)
+    return field
+
+
 class NewCaseForm(forms.Form):
     subject = forms.CharField(max_length=200)
     severity = SeverityChoiceField()
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 8}),
-        help_text="What happens, since when, who is affected, what you already tried.",
+        help_text="What happens, since when, who is affected, what you already tried. "
+        "Markdown works: **bold**, lists, `code`, links.",
     )
     attachments = AttachmentsField(help_text="Logs, captures, screenshots.")
 
@@ -55,6 +70,7 @@ class NewCaseForm(forms.Form):
         super().__init__(*args, **kwargs)
         # The guide names whoever supports the viewer: a sub-customer's reseller, not Phonism.
         self.provider = provider
+        _attachments(self).show_limits()
 
     def severity_guide(self) -> list[dict]:
         """The choices with the contract's qualifications and effort, for the template."""
@@ -77,12 +93,17 @@ class CommentForm(forms.Form):
 
     PUBLIC, INTERNAL, ESCALATION = "public", "internal", "escalation"
 
-    body = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 4}))
+    body = forms.CharField(
+        label="Comment",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Markdown works: **bold**, lists, `code`, links.",
+    )
     kind = forms.ChoiceField(label="Send as", widget=forms.RadioSelect, initial=PUBLIC)
     attachments = AttachmentsField()
 
     def __init__(self, *args, kinds: list[tuple[str, str]] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        _attachments(self).show_limits()
         if kinds:
             kind = self.fields["kind"]
             assert isinstance(kind, forms.ChoiceField)
@@ -97,6 +118,31 @@ class CommentForm(forms.Form):
     @property
     def escalation(self) -> bool:
         return self.cleaned_data.get("kind") == self.ESCALATION
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.get_full_name() or obj.email
+
+
+class QueueAssignForm(forms.Form):
+    """The queue's "assign selected": cases by reference, to one of the reseller's people."""
+
+    case = forms.MultipleChoiceField(
+        error_messages={"required": "Select the cases to assign first."}
+    )
+    assignee = PersonChoiceField(
+        queryset=None, required=False, empty_label="Nobody (unassign)", label="Assign to"
+    )
+
+    def __init__(self, *args, people, references: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        assignee = self.fields["assignee"]
+        assert isinstance(assignee, forms.ModelChoiceField)
+        assignee.queryset = people
+        case = self.fields["case"]
+        assert isinstance(case, forms.MultipleChoiceField)
+        case.choices = [(r, r) for r in references]
 
 
 class EscalateForm(forms.Form):

@@ -234,6 +234,14 @@ class Attachment(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("attachment-download", args=[self.pk])
 
+    @property
+    def is_image(self) -> bool:
+        """Whether the case page shows a preview (``attachment-thumbnail``)."""
+        return self.content_type in {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+    def get_thumbnail_url(self) -> str:
+        return reverse("attachment-thumbnail", args=[self.pk])
+
 
 class EventKind(models.TextChoices):
     OPENED = "opened", "Opened"
@@ -383,3 +391,29 @@ class NotificationIntent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.case_id}"
+
+
+# --- canned replies (issue 16) -----------------------------------------------------------------
+
+
+class CannedReply(models.Model):
+    """A reply a team writes often, with placeholders filled from the case when it is used:
+    ``{requester_name}``, ``{reference}``, ``{subject}``, ``{organisation}``, ``{agent_name}``.
+    A team is the provider's staff (the provider tenant) or a reseller's tier one."""
+
+    team = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="canned_replies")
+    title = models.CharField(max_length=100)
+    body = models.TextField(
+        help_text="Placeholders: {requester_name}, {reference}, {subject}, {organisation}, "
+        "{agent_name}."
+    )
+
+    class Meta:
+        verbose_name_plural = "canned replies"
+        ordering = ["team", "title"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "title"], name="canned_reply_title_per_team")
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -28,9 +28,17 @@ urlpatterns = [
     path("cases/<str:reference>/status/", views.case_status, name="case-status"),
     path("cases/<str:reference>/escalate/", views.case_escalate_view, name="case-escalate"),
     path("attachments/<int:pk>/", views.download_attachment, name="attachment-download"),
+    path(
+        "attachments/<int:pk>/thumbnail/",
+        views.attachment_thumbnail_view,
+        name="attachment-thumbnail",
+    ),
     path("queue/", views.tier_one_queue, name="tier-one-queue"),
+    path("queue/assign/", views.queue_assign, name="queue-assign"),
     path("team/", tenant_views.team, name="team"),
     path("team/<int:user_id>/active/", tenant_views.member_active, name="team-member-active"),
+    path("team/<int:user_id>/resend/", tenant_views.member_resend, name="team-member-resend"),
+    path("team/<int:user_id>/role/", tenant_views.member_role, name="team-member-role"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(

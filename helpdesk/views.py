@@ -15,15 +15,18 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk import access, ratelimits, services
+from helpdesk.attachments import attachment_thumbnail
 from helpdesk.filters import CaseFilter
 from helpdesk.forms import (
     CommentForm,
     EscalateForm,
     NewCaseForm,
+    QueueAssignForm,
     SeverityForm,
     StatusForm,
     apply_service_errors,
@@ -37,11 +40,12 @@ from helpdesk.models import (
     EventKind,
     Status,
     Tier,
+    Visibility,
 )
 from helpdesk.services import can_escalate, case_escalate
 from sla.selectors import with_sla
 from tenants.access import SignedInRequest
-from tenants.models import TenantKind
+from tenants.models import TenantKind, User
 
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
@@ -96,24 +100,71 @@ def case_list(request: SignedInRequest) -> HttpResponse:
     )
 
 
+def _queue_cases(request: HttpRequest):
+    reseller = access.reseller_of(request.user)
+    if reseller is None:
+        raise PermissionDenied("The queue is for a reseller's support people.")
+    return reseller, access.cases_visible_to(request.user).filter(tenant__parent=reseller)
+
+
+def _reseller_people(reseller):
+    """Who a reseller's cases may be given to: its own active people."""
+    return User.objects.filter(membership__tenant=reseller, is_active=True).order_by(
+        "first_name", "last_name", "email"
+    )
+
+
+@login_required
+@require_POST
+def queue_assign(request: SignedInRequest) -> HttpResponse:
+    """Assign the selected queue cases to one of the reseller's people (or to nobody)."""
+    reseller, cases = _queue_cases(request)
+    selected = request.POST.getlist("case")
+    visible = list(cases.filter(reference__in=selected))
+    form = QueueAssignForm(
+        request.POST,
+        people=_reseller_people(reseller),
+        references=[case.reference for case in visible],
+    )
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(str(e) for e in errors))
+        return redirect(_queue_back(request))
+    assignee = form.cleaned_data["assignee"]
+    for case in visible:
+        services.case_assign(case=case, actor=request.user, assignee=assignee)
+    who = (assignee.get_full_name() or assignee.email) if assignee else "nobody"
+    count = len(visible)
+    messages.success(request, f"{count} case{'s' if count != 1 else ''} assigned to {who}.")
+    return redirect(_queue_back(request))
+
+
+def _queue_back(request: HttpRequest) -> str:
+    """Back to the queue as it was filtered (only ever our own path)."""
+    query = request.POST.get("back", "")
+    return reverse("tier-one-queue") + (query if query.startswith("?") else "")
+
+
 @login_required
 @require_GET
 def tier_one_queue(request: SignedInRequest) -> HttpResponse:
     """A reseller's tier-one work: its customers' cases, open ones, those awaiting a response
     first and soonest due first, unless the viewer filters or sorts otherwise."""
-    reseller = access.reseller_of(request.user)
-    if reseller is None:
-        raise PermissionDenied("The queue is for a reseller's support people.")
-    cases = access.cases_visible_to(request.user).filter(tenant__parent=reseller)
+    reseller, cases = _queue_cases(request)
     data = request.GET.copy()
     if "status" not in data:
         data.setlist("status", [s for s in Status.values if s in OPEN_STATUSES])
     data.setdefault("sort", "awaiting")
-    filterset = CaseFilter(data, queryset=with_sla(cases.select_related("tenant")), request=request)
+    filterset = CaseFilter(
+        data, queryset=with_sla(cases.select_related("tenant", "assignee")), request=request
+    )
     if "tenant" in filterset.filters:  # choose among the customers, not the reseller itself
         filterset.filters["tenant"].queryset = reseller.children.order_by("name")
         filterset.filters["tenant"].label = "Customer"
-    return _case_list_page(request, filterset, heading="Tier-one queue")
+    assign_form = QueueAssignForm(people=_reseller_people(reseller), references=[])
+    return _case_list_page(
+        request, filterset, heading="Tier-one queue", queue=True, assign_form=assign_form
+    )
 
 
 def _case_list_page(request: SignedInRequest, filterset: CaseFilter, **extra) -> HttpResponse:
@@ -191,13 +242,23 @@ def _case_for(request: SignedInRequest, reference: str) -> Case:
 def _case_page(request: SignedInRequest, case: Case, **forms) -> HttpResponse:
     user = request.user
     support = access.is_support_side(user, case)
-    updates = (
+    updates = list(
         access.updates_visible_to(user)
         .filter(case=case)
-        .select_related("author")
+        .select_related("author__membership__tenant")
         .prefetch_related("attachments")
     )
-    events = access.events_visible_to(user).filter(case=case).select_related("actor")
+    for update in updates:
+        # Attributes for the template only, next to the row they describe.
+        name, org = _author_label(update, request.brand.name)
+        update.author_name, update.author_org = name, org  # type: ignore[attr-defined]
+    # Each message is shown once: its "update added" event would only repeat it.
+    events = (
+        access.events_visible_to(user)
+        .filter(case=case)
+        .exclude(kind=EventKind.UPDATE_ADDED)
+        .select_related("actor")
+    )
     timeline: list[CaseUpdate | CaseEvent] = sorted(
         [*updates, *events], key=lambda item: (item.created_at, item.pk)
     )
@@ -210,13 +271,66 @@ def _case_page(request: SignedInRequest, case: Case, **forms) -> HttpResponse:
         "sla_panels": _sla_panels(case, support),
         "can_escalate": can_escalate(case, user),
         "escalate_form": forms.get("escalate_form") or EscalateForm(),
-        "comment_form": forms.get("comment_form") or CommentForm(kinds=_comment_kinds(case, user)),
+        "comment_form": forms.get("comment_form") or _composer(request, case, updates),
+        "pass_on": support
+        and case.tenant.kind == TenantKind.SUBCUSTOMER
+        and CommentForm.PUBLIC in services.update_kinds(case, user),
         "severity_form": forms.get("severity_form") or SeverityForm(current=case.severity),
         "status_form": forms.get("status_form") or StatusForm(),
         "status_actions": [(s, _status_action_label(case.status, s)) for s in statuses],
     }
     status = 400 if forms else 200
     return render(request, "helpdesk/case_detail.html", context, status=status)
+
+
+def composer_default(case: Case, kinds: list[str]) -> str | None:
+    """Who a new comment is for when the writer has not chosen: on an escalated sub-customer
+    case the support side is talking to the other tier, so the escalation thread; otherwise
+    the requesting side when the writer may answer it, else the first thing they may write."""
+    if not kinds:
+        return None
+    if case.tier == Tier.TWO and CommentForm.ESCALATION in kinds:
+        return CommentForm.ESCALATION
+    return CommentForm.PUBLIC if CommentForm.PUBLIC in kinds else kinds[0]
+
+
+def _composer(request: HttpRequest, case: Case, updates: list) -> CommentForm:
+    """The comment form, ready for the usual next step. ``?pass_on=<update id>`` quotes an
+    escalation-thread message into a public reply for the reseller to edit and send."""
+    kinds = _comment_kinds(case, request.user)
+    values = [value for value, _ in kinds]
+    initial = {"kind": composer_default(case, values)}
+    quoted = next(
+        (
+            u
+            for u in updates
+            if str(u.pk) == request.GET.get("pass_on") and u.visibility == Visibility.ESCALATION
+        ),
+        None,
+    )
+    if quoted is not None and CommentForm.PUBLIC in values:
+        initial = {"kind": CommentForm.PUBLIC, "body": quote_for_reply(quoted.body)}
+    return CommentForm(kinds=kinds, initial=initial)
+
+
+def quote_for_reply(body: str) -> str:
+    """A thread message as a markdown quote, with a blank line below it for the answer."""
+    quoted = "\n".join(f"> {line}" if line else ">" for line in body.strip().splitlines())
+    return f"{quoted}\n\n"
+
+
+def _author_label(update, brand_name: str) -> tuple[str, str]:
+    """Who wrote an update, as people know them: a name and an organisation, not an address.
+    The provider's people speak under the viewer's brand (a sub-customer never reads the
+    provider's name; its reseller's brand is what it knows)."""
+    author = update.author
+    if author is None:
+        return update.author_email or "Unknown", ""
+    name = author.get_full_name() or author.email
+    membership = getattr(author, "membership", None)
+    if membership is None or membership.tenant.is_provider:
+        return name, brand_name if author.is_staff else ""
+    return name, membership.tenant.name
 
 
 def _comment_kinds(case: Case, user) -> list[tuple[str, str]]:
@@ -369,6 +483,23 @@ def download_attachment(request: SignedInRequest, pk: int) -> FileResponse:
         filename=attachment.filename,
         content_type=attachment.content_type,
     )
+
+
+@login_required
+@require_GET
+def attachment_thumbnail_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A preview of an image attachment, behind the same policy as its download."""
+    attachment = get_object_or_404(access.attachments_visible_to(request.user), pk=pk)
+    image = attachment_thumbnail(attachment)
+    if image is None:
+        return HttpResponse(
+            "This attachment has no preview.", status=404, content_type="text/plain"
+        )
+    response = HttpResponse(image, content_type="image/png")
+    response["Content-Security-Policy"] = "default-src 'none'"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -50,8 +50,17 @@ class InviteForm(forms.Form):
     )
 
 
-def _timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+def _timezone_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """~600 zones grouped by region (America, Europe, ...), each named by its city: a long
+    flat list becomes a short one to scan, and typing a city's first letters finds it."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for name in sorted(zoneinfo.available_timezones()):
+        region, _, place = name.partition("/")
+        if not place or region in {"Etc", "SystemV", "US", "Canada", "Brazil", "Mexico", "Chile"}:
+            region, place = "Other", name
+        groups.setdefault(region, []).append((name, place.replace("_", " ").replace("/", " / ")))
+    other = groups.pop("Other", [])
+    return [*sorted(groups.items()), ("Other", other)]
 
 
 class SubcustomerForm(forms.Form):
@@ -76,14 +85,46 @@ class SubcustomerForm(forms.Form):
             del self.fields["slug"]
 
 
+def plan_targets(plan: Plan) -> str:
+    """A plan's response targets in a line: "Emergency 10 min · Critical 30 min · …"."""
+    parts = []
+    for target in plan.targets.all():
+        if target.unit == "days":
+            amount = f"{target.amount} day" + ("s" if target.amount != 1 else "")
+        elif target.amount % 60 == 0:
+            amount = f"{target.amount // 60} h"
+        else:
+            amount = f"{target.amount} min"
+        parts.append(f"{target.get_severity_display()} {amount}")
+    return " · ".join(parts)
+
+
+class PlanChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Plan) -> str:
+        return f"{obj.name}: {plan_targets(obj)}"
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
 class TierOnePlanForm(forms.Form):
-    plan = forms.ModelChoiceField(
-        queryset=Plan.objects.all(),
+    plan = PlanChoiceField(
+        queryset=Plan.objects.prefetch_related("targets").order_by("name"),
         required=False,
         empty_label="The default plan",
         label="Response targets for your customers",
-        help_text="Applies to cases opened from now on; due times already given stay.",
+        help_text="Applies to cases opened from now on; due times already given stay. "
+        "Each plan lists its response target per severity.",
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        default = Plan.objects.filter(is_default=True).prefetch_related("targets").first()
+        if default is not None:
+            plan = self.fields["plan"]
+            assert isinstance(plan, forms.ModelChoiceField)
+            plan.empty_label = f"The default plan: {plan_targets(default)}"
 
 
 class BrandedPasswordResetForm(PasswordResetForm):

@@ -14,7 +14,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
 from tenants import access
-from tenants.models import Tenant, TenantKind, User
+from tenants.models import Role, Tenant, TenantKind, User
 
 if TYPE_CHECKING:  # a type only: tenants' logic imports nothing from sla
     from sla.models import Plan
@@ -55,6 +55,22 @@ def member_set_active(*, actor: User, member: User, active: bool) -> User:
         raise ValidationError("You cannot deactivate yourself; ask another admin.")
     member.is_active = active
     member.save(update_fields=["is_active"])
+    return member
+
+
+def member_set_role(*, actor: User, member: User, role: str) -> User:
+    """Make a person an agent or an admin of their organisation. An admin cannot demote
+    themselves: an organisation must not lose its last way to manage its people by accident."""
+    membership = access.membership_of(member)
+    if membership is None:
+        raise PermissionDenied("Not a member of an organisation.")
+    require_people_manager(actor, membership.tenant)
+    if role not in Role.values:
+        raise ValidationError({"role": "Choose agent or admin."})
+    if member.pk == actor.pk and role != membership.role:
+        raise ValidationError({"role": "You cannot change your own role; ask another admin."})
+    membership.role = role
+    membership.save(update_fields=["role"])
     return member
 
 

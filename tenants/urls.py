@@ -26,4 +26,14 @@ urlpatterns = [
         views_resellers.subcustomer_member_active,
         name="subcustomer-member-active",
     ),
+    path(
+        "customers/<int:pk>/people/<int:user_id>/resend/",
+        views_resellers.subcustomer_member_resend,
+        name="subcustomer-member-resend",
+    ),
+    path(
+        "customers/<int:pk>/people/<int:user_id>/role/",
+        views_resellers.subcustomer_member_role,
+        name="subcustomer-member-role",
+    ),
 ]

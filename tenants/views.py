@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk import services as case_services
@@ -20,8 +20,8 @@ from tenants import services
 from tenants.access import SignedInRequest, membership_of
 from tenants.brand_models import LOGO_EXTENSIONS, LOGO_FORMATS
 from tenants.branding import brand_for_user
-from tenants.forms import InviteForm
-from tenants.models import Brand, Membership, Tenant
+from tenants.forms import InviteForm, RoleForm
+from tenants.models import Brand, Membership, Role, Tenant
 
 
 def _admin_tenant(request: SignedInRequest) -> Tenant:
@@ -70,18 +70,96 @@ def team(request: SignedInRequest) -> HttpResponse:
     return render(
         request,
         "tenants/team.html",
-        {"tenant": tenant, "members": members, "form": form},
+        {"tenant": tenant, "members": members, "form": form, "roles": Role.choices},
         status=400 if form.errors else 200,
+    )
+
+
+def confirm_deactivation(
+    request: HttpRequest, *, name: str, consequence: str, cancel_url: str
+) -> HttpResponse:
+    """The page that asks before access is taken away (the list's button links here)."""
+    context = {
+        "name": name,
+        "consequence": consequence,
+        "action": request.path,
+        "cancel_url": cancel_url,
+    }
+    return render(request, "tenants/confirm_deactivate.html", context)
+
+
+def resend_invitation(request: SignedInRequest, membership: Membership) -> None:
+    """A fresh set-password link for someone invited who has not signed in yet."""
+    user = membership.user
+    if user.has_usable_password() or not user.is_active:
+        messages.error(request, f"{user.email} already has an account: nothing to resend.")
+        return
+    try:
+        case_services.member_invite(
+            actor=request.user,
+            tenant=membership.tenant,
+            email=user.email,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"A new invitation is on its way to {user.email}.")
+
+
+def change_role(request: SignedInRequest, membership: Membership) -> None:
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose agent or admin.")
+        return
+    try:
+        services.member_set_role(
+            actor=request.user, member=membership.user, role=form.cleaned_data["role"]
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        membership.refresh_from_db()
+        messages.success(
+            request, f"{membership.user.email} is now {membership.get_role_display().lower()}."
+        )
+
+
+def _team_member(request: SignedInRequest, user_id: int) -> Membership:
+    tenant = _admin_tenant(request)
+    return get_object_or_404(
+        Membership.objects.filter(tenant=tenant).select_related("user", "tenant"), user_id=user_id
     )
 
 
 @login_required
 @require_POST
+def member_resend(request: SignedInRequest, user_id: int) -> HttpResponse:
+    resend_invitation(request, _team_member(request, user_id))
+    return redirect("team")
+
+
+@login_required
+@require_POST
+def member_role(request: SignedInRequest, user_id: int) -> HttpResponse:
+    change_role(request, _team_member(request, user_id))
+    return redirect("team")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def member_active(request: SignedInRequest, user_id: int) -> HttpResponse:
     tenant = _admin_tenant(request)
     membership = get_object_or_404(
         Membership.objects.filter(tenant=tenant).select_related("user"), user_id=user_id
     )
+    if request.method == "GET":
+        return confirm_deactivation(
+            request,
+            name=membership.user.email,
+            consequence=f"{membership.user.email} will no longer be able to sign in to "
+            f"{tenant.name}'s cases.",
+            cancel_url=reverse("team"),
+        )
     active = active_flag(request)
     try:
         services.member_set_active(actor=request.user, member=membership.user, active=active)

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk import access
@@ -17,8 +18,14 @@ from helpdesk.selectors import with_people_and_open_cases
 from tenants import services
 from tenants.access import SignedInRequest
 from tenants.forms import InviteForm, SubcustomerForm, TierOnePlanForm
-from tenants.models import Membership, Tenant
-from tenants.views import active_flag, invite_from_form
+from tenants.models import Membership, Role, Tenant
+from tenants.views import (
+    active_flag,
+    change_role,
+    confirm_deactivation,
+    invite_from_form,
+    resend_invitation,
+)
 
 
 def _reseller(request: SignedInRequest) -> Tenant:
@@ -109,6 +116,7 @@ def _detail_page(
             creating=False, initial={"name": customer.name, "timezone": customer.timezone}
         ),
         "invite_form": invite_form or InviteForm(),
+        "roles": Role.choices,
     }
     status = 400 if edit_form or invite_form else 200
     return render(request, "tenants/subcustomer_detail.html", context, status=status)
@@ -136,9 +144,17 @@ def subcustomer_detail(request: SignedInRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def subcustomer_active(request: SignedInRequest, pk: int) -> HttpResponse:
     customer = _subcustomer(request, pk)
+    if request.method == "GET":
+        return confirm_deactivation(
+            request,
+            name=customer.name,
+            consequence=f"None of {customer.name}'s people will be able to sign in or open "
+            "cases. Its cases and people are kept.",
+            cancel_url=reverse("subcustomer-detail", args=[customer.pk]),
+        )
     active = active_flag(request)
     services.subcustomer_set_active(actor=request.user, subcustomer=customer, active=active)
     if active:
@@ -160,13 +176,43 @@ def subcustomer_invite(request: SignedInRequest, pk: int) -> HttpResponse:
     return _detail_page(request, customer, invite_form=form)
 
 
+def _subcustomer_member(request: SignedInRequest, pk: int, user_id: int) -> Membership:
+    customer = _subcustomer(request, pk)
+    return get_object_or_404(
+        Membership.objects.filter(tenant=customer).select_related("user", "tenant"),
+        user_id=user_id,
+    )
+
+
 @login_required
 @require_POST
+def subcustomer_member_resend(request: SignedInRequest, pk: int, user_id: int) -> HttpResponse:
+    resend_invitation(request, _subcustomer_member(request, pk, user_id))
+    return redirect("subcustomer-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def subcustomer_member_role(request: SignedInRequest, pk: int, user_id: int) -> HttpResponse:
+    change_role(request, _subcustomer_member(request, pk, user_id))
+    return redirect("subcustomer-detail", pk=pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def subcustomer_member_active(request: SignedInRequest, pk: int, user_id: int) -> HttpResponse:
     customer = _subcustomer(request, pk)
     membership = get_object_or_404(
         Membership.objects.filter(tenant=customer).select_related("user"), user_id=user_id
     )
+    if request.method == "GET":
+        return confirm_deactivation(
+            request,
+            name=membership.user.email,
+            consequence=f"{membership.user.email} will no longer be able to sign in to "
+            f"{customer.name}'s cases.",
+            cancel_url=reverse("subcustomer-detail", args=[customer.pk]),
+        )
     active = active_flag(request)
     services.member_set_active(actor=request.user, member=membership.user, active=active)
     state = "reactivated" if active else "deactivated"

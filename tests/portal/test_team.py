@@ -115,6 +115,10 @@ def test_people_of_other_organisations_are_not_found(client, demo, victim) -> No
     assert demo[victim].is_active
 
 
-def test_deactivation_is_a_post(client, demo) -> None:
+def test_deactivation_asks_first_and_only_a_post_deactivates(client, demo) -> None:
     client.force_login(demo["bob"])
-    assert client.get(reverse("team-member-active", args=[demo["ann"].pk])).status_code == 405
+    response = client.get(reverse("team-member-active", args=[demo["ann"].pk]))
+    assert response.status_code == 200
+    assert "Deactivate ann@acme.test?" in response.content.decode()
+    demo["ann"].refresh_from_db()
+    assert demo["ann"].is_active

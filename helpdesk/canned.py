@@ -1,0 +1,29 @@
+"""Canned replies filled in for one case: each ``{name}`` placeholder becomes the case's value;
+an unknown one stays as typed so a typo shows instead of vanishing. Plain substitution, not
+``str.format``: a body can never reach attributes of the values."""
+
+from __future__ import annotations
+
+import re
+
+from helpdesk.models import CannedReply, Case
+from tenants.models import User
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def placeholders(case: Case, agent: User) -> dict[str, str]:
+    requester = case.requester
+    requester_name = (requester.get_full_name() if requester else "") or case.requester_email
+    return {
+        "requester_name": requester_name,
+        "reference": case.reference,
+        "subject": case.subject,
+        "organisation": case.tenant.name,
+        "agent_name": agent.get_full_name() or agent.email,
+    }
+
+
+def canned_reply_text(reply: CannedReply, case: Case, agent: User) -> str:
+    values = placeholders(case, agent)
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), reply.body)
