@@ -199,7 +199,6 @@ def _people_tenant(request: Request, tenant_pk: int | None) -> Tenant:
     return tenant
 
 
-
 @extend_schema(tags=["people"])
 class People(APIView):
     @extend_schema(responses=s.PersonSerializer(many=True))
@@ -216,9 +215,7 @@ class People(APIView):
         tenant = _people_tenant(request, tenant_pk)
         data = s.InviteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.member_invite(
-            actor=request.user, tenant=tenant, **data.validated_data
-        )
+        user = services.member_invite(actor=request.user, tenant=tenant, **data.validated_data)
         return Response(s.PersonSerializer(user.membership).data, status=status.HTTP_201_CREATED)
 
 
