@@ -2,20 +2,11 @@
 
 from django.db import migrations
 
-from tenants.groups import grant_group_permissions
-
-AGENT = ["view_inboundmessage", "change_inboundmessage", "view_triage", "change_triage"]
+from intake.defaults import ensure_intake_defaults
 
 
 def grant(apps, schema_editor):
-    grant_group_permissions(
-        apps,
-        "intake",
-        {
-            "Support agent": AGENT,
-            "Support manager": [*AGENT, "view_mailbox", "add_mailbox", "change_mailbox"],
-        },
-    )
+    ensure_intake_defaults(apps)
 
 
 class Migration(migrations.Migration):

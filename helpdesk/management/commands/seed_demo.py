@@ -15,6 +15,7 @@ from helpdesk import notifications, services
 from helpdesk.defaults import ensure_defaults
 from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Channel, Severity, Status
 from helpdesk.services import case_escalate
+from intake.defaults import ensure_intake_defaults
 from sla.backfill import clocks_redate
 from sla.defaults import ensure_defaults as ensure_sla_defaults
 from tenants.demo import seed_brands
@@ -80,6 +81,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             ensure_defaults(django_apps)
             ensure_sla_defaults(django_apps)
+            ensure_intake_defaults(django_apps)
             tenants = self._tenants()
             seed_brands(tenants)
             people = self._people(tenants)
