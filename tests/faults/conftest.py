@@ -221,6 +221,12 @@ def app_environment(**settings: str) -> dict[str, str]:
         SECRET_KEY="fault-tests-secret-key-that-is-long-enough-for-django-checks",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
+        # The fault tests open cases in a stream as one person: the per-hour limits (their own
+        # tests: tests/portal/test_rate_limits.py) would answer 429 long before a fault.
+        RATE_CASES_PER_PERSON_HOUR="0",
+        RATE_CASES_PER_TENANT_HOUR="0",
+        RATE_UPLOADS_PER_PERSON_HOUR="0",
+        RATE_UPLOADS_PER_TENANT_HOUR="0",
     )
     env.update(settings)
     return env

@@ -29,13 +29,15 @@ LEASE = 8  # seconds a killed worker's claim holds its row
 
 MAKE_BATCH = f"""
 from django.db import transaction
-from helpdesk.models import OutboundEmail
+from helpdesk.models import Audience, Case, NotificationKind
 from helpdesk.outbox import Draft, outbox_add
-model = OutboundEmail.objects.filter(case__isnull=False).order_by("pk").first()
+case = Case.objects.order_by("pk").first()
 with transaction.atomic():
     ids = outbox_add([
-        Draft(kind=model.kind, audience=model.audience, recipients=[f"p{{n}}@batch.test"],
-              subject=model.subject, case_id=model.case_id, context=model.context)
+        Draft(kind=NotificationKind.ACKNOWLEDGEMENT, audience=Audience.CUSTOMER,
+              recipients=[f"p{{n}}@batch.test"],
+              subject=f"[{{case.reference}}] We received your request: {{case.subject}}",
+              case_id=case.pk)
         for n in range({BATCH})
     ])
 print(",".join(map(str, ids)))
