@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime, time, timedelta
 
 import django_filters
@@ -130,8 +131,13 @@ class CaseFilter(django_filters.FilterSet):
             del self.filters["tenant"]
         choices = clock_choices(self.request.user) if self.request is not None else []
         if choices:
-            self.filters["clock"].extra["choices"] = choices
-            self.filters["clock"].extra["required"] = False
+            # A filter of this viewer's own, never the shared declared one: a form field built
+            # for another viewer (another side's choices) must not be reused.
+            clock = copy.copy(self.filters["clock"])
+            clock.__dict__.pop("_field", None)
+            clock.extra = {**clock.extra, "choices": choices, "required": False}
+            clock.parent = self
+            self.filters["clock"] = clock
         else:
             del self.filters["clock"]
 
