@@ -93,10 +93,12 @@ def test_a_database_restart_under_case_openings_loses_nothing_and_doubles_nothin
         for thread in threads:
             thread.join(60)
 
-        # What the outbox drain (beat, every minute) does: send what is still pending, and
-        # what a request that failed on the database had claimed once its lease is over.
+        # What beat's drain (every minute) does: expand the notification intents whose
+        # expansion a request's on-commit publish never reached (the database went away right
+        # after the commit), send what is still pending, and what a request that failed on the
+        # database had claimed once its lease is over.
         time.sleep(LEASE)
-        manage("shell", "-c", "from helpdesk.outbox import outbox_drain; outbox_drain()", env=env)
+        manage("shell", "-c", "from helpdesk.tasks import outbox_drain; outbox_drain()", env=env)
     finally:
         smtp.stop()
     answers = [row for rows in results.values() for row in rows]
