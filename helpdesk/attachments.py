@@ -58,7 +58,15 @@ def _detected_type(upload: UploadedFile) -> str:
     upload.seek(0)
     head = upload.read(MAGIC_BYTES)
     upload.seek(0)
-    return magic.from_buffer(head, mime=True)
+    # A file is often checked twice (a form or the email intake says early what it breaks,
+    # then the service checks again): libmagic's answer is kept with the upload, for exactly
+    # these bytes, so the second check costs a comparison, not another scan.
+    seen = getattr(upload, "_helpdesk_magic", None)
+    if seen is not None and seen[0] == head:
+        return seen[1]
+    detected = magic.from_buffer(head, mime=True)
+    upload._helpdesk_magic = (head, detected)  # type: ignore[attr-defined]
+    return detected
 
 
 def _type_fits(extension: str, detected: str) -> bool:

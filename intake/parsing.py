@@ -12,6 +12,7 @@ import email.policy
 import hashlib
 import re
 from dataclasses import dataclass, field
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 
@@ -69,8 +70,48 @@ class ParsedMessage:
         return match.group(1).upper() if match else ""
 
 
+class _RememberingHeaderFactory(HeaderRegistry):
+    """``email.policy.default``'s header factory, remembering what it built.
+
+    The standard library parses a header again on every read (``get_content_type`` alone reads
+    Content-Type several times per part), and makes a new class for it each time. A header
+    object is immutable and depends only on its name and value, so the one built before for
+    the same name and value is the same answer. Bounded: long values are not kept, and the
+    memory is emptied when full."""
+
+    MAX_ENTRIES = 4096
+    MAX_VALUE = 1000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[type, type] = {}
+        self._headers: dict[tuple[str, str], object] = {}
+
+    def __getitem__(self, name: str) -> type:
+        kind = self.registry.get(name.lower(), self.default_class)
+        made = self._classes.get(kind)
+        if made is None:
+            made = self._classes[kind] = type("_" + kind.__name__, (kind, self.base_class), {})
+        return made
+
+    def __call__(self, name: str, value: str):
+        if len(value) > self.MAX_VALUE:
+            return self[name](name, value)
+        key = (name, value)
+        header = self._headers.get(key)
+        if header is None:
+            header = self[name](name, value)
+            if len(self._headers) >= self.MAX_ENTRIES:
+                self._headers.clear()
+            self._headers[key] = header
+        return header
+
+
+POLICY = email.policy.default.clone(header_factory=_RememberingHeaderFactory())
+
+
 def parse_bytes(raw: bytes) -> EmailMessage:
-    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+    return email.message_from_bytes(raw, policy=POLICY)  # type: ignore[return-value]
 
 
 def dedup_key(raw: bytes) -> tuple[str, str]:

@@ -65,9 +65,6 @@ def message_store(
     same message delivered again (same Message-ID, or same bytes without one) is the row kept
     the first time. Raises only when the database cannot store it."""
     key, message_id = dedup_key(raw)
-    existing = InboundMessage.objects.filter(dedup_key=key).first()
-    if existing is not None:
-        return existing, False
     row = InboundMessage(
         dedup_key=key,
         message_id=message_id,
@@ -81,11 +78,13 @@ def message_store(
         received_at=timezone.now(),
     )
     try:
+        # Inserted straight away: a new message is the common case, and the unique dedup key
+        # (and IMAP UID) turn a repeat into an IntegrityError, so no query has to ask first.
         with transaction.atomic():
-            row.save()
+            row.save(force_insert=True)
     except IntegrityError:
-        # Stored a moment ago by a concurrent delivery of the same message (or the same IMAP
-        # UID, re-fetched after a crash): that row is the one.
+        # Stored before (a repeated delivery, a concurrent one, or the same IMAP UID
+        # re-fetched after a crash): that row is the one.
         again = InboundMessage.objects.filter(dedup_key=key).first()
         if again is None and uid is not None:
             again = InboundMessage.objects.filter(
@@ -98,12 +97,29 @@ def message_store(
 
 
 def email_ingest(*, raw: bytes, source: str, recipient: str = "") -> InboundMessage:
-    """Store, then process: what the pipe and the endpoint do. Only storing may raise."""
+    """Store, then process: what the pipe and the endpoint do. Only storing may raise.
+
+    The raw bytes are in hand, so they are read once, here, after storing and before the row
+    is locked, and the reading is handed to processing (a crash in between leaves the stored
+    message pending, as before: ``messages_retry`` reads it again from the row)."""
     row, created = message_store(raw=raw, source=source, recipient=recipient)
     if created or row.outcome in (Outcome.PENDING, Outcome.FAILED):
-        message_process(row.pk)
-        row.refresh_from_db(fields=[*PROCESSED_FIELDS, "attempts"])
+        done = _process(row.pk, _read(raw))
+        if done is None:  # pragma: no cover - deleted meanwhile
+            return row
+        # What processing wrote (or what a concurrent worker did), as read under the lock.
+        for name in [*PROCESSED_FIELDS, "attempts"]:
+            attname = InboundMessage._meta.get_field(name).attname
+            setattr(row, attname, getattr(done, attname))
     return row
+
+
+def _read(raw: bytes) -> ParsedMessage | Exception:
+    """The parsed message, or what the standard library's parser raised on it."""
+    try:
+        return parse(raw)
+    except Exception as error:  # noqa: BLE001 - recorded as the message's triage reason
+        return error
 
 
 # --- processing -----------------------------------------------------------------------------
@@ -128,14 +144,29 @@ def message_process(pk: int) -> str:
 
     One transaction holds the message row locked, the case change and the outcome, so a
     crash leaves the message pending with nothing done, and two workers never both act."""
+    row = _process(pk, None)
+    return row.outcome if row is not None else ""
+
+
+def _process(pk: int, parsed: ParsedMessage | Exception | None) -> InboundMessage | None:
+    """``message_process``, returning the row as it stands after (None if there is none).
+    ``parsed``: the message as ``_read`` gave it, or None to read it from the stored row."""
     with transaction.atomic():
-        row = InboundMessage.objects.select_for_update().filter(pk=pk).first()
-        if row is None or row.outcome not in (Outcome.PENDING, Outcome.FAILED):
-            return row.outcome if row else ""
+        rows = InboundMessage.objects.select_for_update()
+        if parsed is not None:
+            rows = rows.defer("raw")
+        try:
+            row = rows.get(pk=pk)
+        except InboundMessage.DoesNotExist:
+            return None
+        if row.outcome not in (Outcome.PENDING, Outcome.FAILED):
+            return row
         row.attempts += 1
         try:
             with transaction.atomic():
-                decision = _decide(row)
+                if parsed is None:
+                    parsed = _read(bytes(row.raw))
+                decision = _decide(row, parsed)
         except Exception as error:  # a bug or an outage: recorded, and retried later
             logger.exception("Inbound email %s could not be processed", row.pk)
             text = f"{type(error).__name__}: {error}"[:2000]
@@ -148,19 +179,17 @@ def message_process(pk: int) -> str:
         row.brand, row.sender_tenant = decision.brand, decision.tenant
         row.processed_at = timezone.now()
         row.save(update_fields=[*PROCESSED_FIELDS, "attempts"])
-        return row.outcome
+        return row
 
 
-def _decide(row: InboundMessage) -> Decision:
-    raw = bytes(row.raw)
-    try:
-        parsed = parse(raw)
-    except Exception as error:  # the standard library's parser gave up on it
-        return Decision(Outcome.TRIAGE, f"The message could not be read ({error!r:.200}).")
+def _decide(row: InboundMessage, parsed: ParsedMessage | Exception) -> Decision:
+    if isinstance(parsed, Exception):  # the standard library's parser gave up on it
+        return Decision(Outcome.TRIAGE, f"The message could not be read ({parsed!r:.200}).")
     row.from_address = parsed.from_address[:255]
     row.subject = parsed.subject[:255]
-    own = _own_message_ids([parsed.message_id]) if parsed.message_id else set()
-    reason = automatic_reason(parsed, {m.strip("<>") for m in own})
+    sent = _sent_by_us(parsed)
+    own = {parsed.message_id} if parsed.message_id and parsed.message_id in sent else set()
+    reason = automatic_reason(parsed, own)
     if reason:
         return Decision(Outcome.IGNORED, reason)
     brand = _brand_for(row, parsed)
@@ -169,7 +198,7 @@ def _decide(row: InboundMessage) -> Decision:
     if sender is not None and (membership := membership_of(sender)) is not None:
         decision.tenant = membership.tenant
     try:
-        case, how = _thread(row, parsed)
+        case, how = _thread(row, parsed, sent)
         if case is not None:
             return _reply(row, parsed, sender, case, how, decision)
         return _new_case(row, parsed, sender, brand, decision)
@@ -182,18 +211,28 @@ def _sender(address: str) -> User | None:
     if not address:
         return None
     people = User.objects.select_related("membership__tenant__parent__parent")
-    # Addresses are stored lower case (User.save): the unique index finds them; the
-    # case-insensitive scan is only for rows written around save().
-    return (
-        people.filter(email=address.lower()).first() or people.filter(email__iexact=address).first()
-    )
+    # Addresses are stored lower case (User.save): the unique index finds them (get(): no
+    # ordering to build for a unique match); the case-insensitive scan is only for rows
+    # written around save().
+    try:
+        return people.get(email=address.lower())
+    except User.DoesNotExist:
+        return people.filter(email__iexact=address).first()
 
 
-def _own_message_ids(ids: list[str]) -> set[str]:
-    wanted = [f"<{i}>" for i in ids]
-    return set(
-        OutboundEmail.objects.filter(message_id__in=wanted).values_list("message_id", flat=True)
+def _sent_by_us(parsed: ParsedMessage) -> dict[str, int | None]:
+    """Our own outgoing emails among the Message-IDs this message has or names (its own, for
+    loop detection; In-Reply-To and References, for threading), newest first: {Message-ID
+    without brackets: its case id}. One query for all three."""
+    ids = [i for i in [parsed.message_id, *parsed.in_reply_to, *parsed.references] if i]
+    if not ids:
+        return {}
+    rows = (
+        OutboundEmail.objects.filter(message_id__in={f"<{i}>" for i in ids})
+        .order_by("-created_at", "-id")
+        .values_list("message_id", "case_id")
     )
+    return {message_id[1:-1]: case_id for message_id, case_id in rows}
 
 
 def _brand_for(row: InboundMessage, parsed: ParsedMessage) -> Brand | None:
@@ -229,21 +268,19 @@ def _without_tag(address: str) -> str:
 # --- threading ------------------------------------------------------------------------------
 
 
-def _thread(row: InboundMessage, parsed: ParsedMessage) -> tuple[Case | None, str]:
+def _thread(
+    row: InboundMessage, parsed: ParsedMessage, sent: dict[str, int | None]
+) -> tuple[Case | None, str]:
     """The case this message answers and how we know, from (in order) In-Reply-To and
-    References matched against Message-IDs we sent or received, a signed reply address, the
-    case reference in the subject."""
+    References matched against Message-IDs we sent (``sent``: ``_sent_by_us``) or received, a
+    signed reply address, the case reference in the subject."""
     for header, ids in (("In-Reply-To", parsed.in_reply_to), ("References", parsed.references)):
         if not ids:
             continue
-        wanted = [f"<{i}>" for i in ids]
-        sent = (
-            OutboundEmail.objects.filter(message_id__in=wanted, case__isnull=False)
-            .values_list("case_id", flat=True)
-            .first()
-        )
-        if sent is not None:
-            return Case.objects.get(pk=sent), f"{header} names an email we sent"
+        wanted = set(ids)
+        ours = next((c for m, c in sent.items() if m in wanted and c is not None), None)
+        if ours is not None:
+            return Case.objects.get(pk=ours), f"{header} names an email we sent"
         received = (
             InboundMessage.objects.filter(message_id__in=ids, case__isnull=False)
             .exclude(pk=row.pk)

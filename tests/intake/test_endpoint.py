@@ -89,7 +89,7 @@ def test_when_the_message_cannot_be_stored_the_sender_is_told_to_retry(client, d
     def down(*args, **kwargs):
         raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr("intake.services.InboundMessage.objects.filter", down)
+    monkeypatch.setattr("intake.services.InboundMessage.save", down)
     response = post(client, mail())
     assert response.status_code == 503
     assert "try again" in response.json()["error"]
