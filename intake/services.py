@@ -227,12 +227,12 @@ def _sent_by_us(parsed: ParsedMessage) -> dict[str, int | None]:
     ids = [i for i in [parsed.message_id, *parsed.in_reply_to, *parsed.references] if i]
     if not ids:
         return {}
-    rows = (
-        OutboundEmail.objects.filter(message_id__in={f"<{i}>" for i in ids})
-        .order_by("-created_at", "-id")
-        .values_list("message_id", "case_id")
+    rows = OutboundEmail.objects.filter(message_id__in={f"<{i}>" for i in ids}).values_list(
+        "message_id", "case_id", "created_at", "pk"
     )
-    return {message_id[1:-1]: case_id for message_id, case_id in rows}
+    # Newest first, sorted here: usually there is no row or one, and the query stays simple.
+    newest = sorted(rows, key=lambda r: (r[2], r[3]), reverse=True)
+    return {message_id[1:-1]: case_id for message_id, case_id, _, _ in newest}
 
 
 def _brand_for(row: InboundMessage, parsed: ParsedMessage) -> Brand | None:
@@ -280,7 +280,7 @@ def _thread(
         wanted = set(ids)
         ours = next((c for m, c in sent.items() if m in wanted and c is not None), None)
         if ours is not None:
-            return Case.objects.get(pk=ours), f"{header} names an email we sent"
+            return _cases().get(pk=ours), f"{header} names an email we sent"
         received = (
             InboundMessage.objects.filter(message_id__in=ids, case__isnull=False)
             .exclude(pk=row.pk)
@@ -288,22 +288,28 @@ def _thread(
             .first()
         )
         if received is not None:
-            return Case.objects.get(pk=received), f"{header} names an email we received"
+            return _cases().get(pk=received), f"{header} names an email we received"
         for message_id in ids:
             local, _, domain = message_id.partition("@")
             if local.lower().startswith("cs-") and _our_domain(domain):
-                case = Case.objects.filter(reference__iexact=local).first()
+                case = _cases().filter(reference__iexact=local).first()
                 if case is not None:
                     return case, f"{header} names the case's thread"
     for address in [row.recipient, *parsed.recipients]:
         reference = reference_from_address(address or "")
-        if reference and (case := Case.objects.filter(reference=reference).first()):
+        if reference and (case := _cases().filter(reference=reference).first()):
             return case, "sent to the case's reply address"
     if reference := parsed.subject_reference:
-        case = Case.objects.filter(reference=reference).first()
+        case = _cases().filter(reference=reference).first()
         if case is not None:
             return case, "the subject names the case"
     return None, ""
+
+
+def _cases():
+    # With the tenant and its parent: who may act on the case is decided from them (its tier
+    # one), which would otherwise be two more queries per reply.
+    return Case.objects.select_related("tenant__parent")
 
 
 def _our_domain(domain: str) -> bool:
