@@ -76,11 +76,16 @@ class _RememberingHeaderFactory(HeaderRegistry):
     The standard library parses a header again on every read (``get_content_type`` alone reads
     Content-Type several times per part), and makes a new class for it each time. A header
     object is immutable and depends only on its name and value, so the one built before for
-    the same name and value is the same answer. Bounded: long values are not kept, and the
-    memory is emptied when full."""
+    the same name and value is the same answer. Only the MIME headers that structure a message
+    are kept (read again and again, and the same in most messages); the others (Subject,
+    Message-ID ...) differ per message and are read once. Bounded: long values are not kept,
+    and the memory is emptied when full."""
 
-    MAX_ENTRIES = 4096
-    MAX_VALUE = 1000
+    KEPT = frozenset(
+        {"content-type", "content-transfer-encoding", "content-disposition", "mime-version"}
+    )
+    MAX_ENTRIES = 512
+    MAX_VALUE = 500
 
     def __init__(self) -> None:
         super().__init__()
@@ -95,7 +100,7 @@ class _RememberingHeaderFactory(HeaderRegistry):
         return made
 
     def __call__(self, name: str, value: str):
-        if len(value) > self.MAX_VALUE:
+        if len(value) > self.MAX_VALUE or name.lower() not in self.KEPT:
             return self[name](name, value)
         key = (name, value)
         header = self._headers.get(key)
@@ -234,7 +239,12 @@ def parse(raw: bytes) -> ParsedMessage:
     if "@" not in parsed.from_address:
         parsed.from_address = ""
     parsed.recipients = _addresses(
-        [_header(message, h) for h in ("Delivered-To", "X-Original-To", "To", "Cc")]
+        [
+            parsed.headers.get("delivered-to", ""),
+            parsed.headers.get("x-original-to", ""),
+            _header(message, "To"),
+            _header(message, "Cc"),
+        ]
     )
     parsed.subject = _header(message, "Subject")[:255]
     plain, html = [], []
