@@ -17,9 +17,10 @@ between closest ranks over responded clocks: PostgreSQL's ``percentile_cont``, a
 function registered on SQLite connections. Nothing here loops over clocks in Python: each report
 is one aggregate query, grouped by any of ``KEYS``.
 
-A clock's tenant is its case's requesting tenant; its reseller that tenant's reseller (empty for
-a direct customer and for a reseller's own cases); its month is the month of its dispatch in its
-calendar's time zone.
+A clock's tenant is its case's requesting tenant (copied onto the clock when it starts: a case
+never changes tenant); its reseller is that tenant's reseller now, read through the tenant row
+(empty for a direct customer and for a reseller's own cases); its month is the month of its
+dispatch in its calendar's time zone.
 """
 
 from __future__ import annotations
@@ -29,14 +30,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import islice
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import (
     Aggregate,
+    BooleanField,
     CharField,
     Count,
+    ExpressionWrapper,
     F,
     FloatField,
     Func,
@@ -165,9 +170,9 @@ class LocalMonth(Func):
 
 def _key_expressions() -> dict[str, Any]:
     return {
-        "tenant": F("case__tenant__slug"),
+        "tenant": F("tenant__slug"),
         "reseller": SqlCase(
-            When(case__tenant__kind=TenantKind.SUBCUSTOMER, then=F("case__tenant__parent__slug")),
+            When(tenant__kind=TenantKind.SUBCUSTOMER, then=F("tenant__parent__slug")),
             default=Value(""),
             output_field=CharField(),
         ),
@@ -193,7 +198,7 @@ def bucket_conditions(now: datetime) -> dict[str, Q]:
     }
 
 
-def _aggregates(now: datetime) -> dict[str, Any]:
+def _aggregates(now: datetime, *, percentiles: bool = True) -> dict[str, Any]:
     figures: dict[str, Any] = {"dispatched": Count("pk")}
     for name, condition in bucket_conditions(now).items():
         figures[name] = Count("pk", filter=condition)
@@ -203,8 +208,9 @@ def _aggregates(now: datetime) -> dict[str, Any]:
         output_field=FloatField(),
     )
     figures["responded"] = Count("pk", filter=Q(responded_at__isnull=False))
-    figures["median_minutes"] = PercentileCont(minutes, 0.5)
-    figures["p90_minutes"] = PercentileCont(minutes, 0.9)
+    if percentiles:  # the sorts are most of a report's cost: only where they are shown
+        figures["median_minutes"] = PercentileCont(minutes, 0.5)
+        figures["p90_minutes"] = PercentileCont(minutes, 0.9)
     return figures
 
 
@@ -261,14 +267,19 @@ def format_minutes(value: float | None) -> str:
 
 
 def compliance(
-    clocks: QuerySet[ResponseClock], by: Sequence[str] = (), *, now: datetime
+    clocks: QuerySet[ResponseClock],
+    by: Sequence[str] = (),
+    *,
+    now: datetime,
+    percentiles: bool = True,
 ) -> list[Row]:
     """The report over ``clocks`` grouped by ``by`` (a subset of ``KEYS``), sorted by the keys.
-    With no keys, one total row (zeros when there are no clocks)."""
+    With no keys, one total row (zeros when there are no clocks). ``percentiles=False`` leaves
+    the median and 90th percentile out (None), for pages that show only counts and shares."""
     unknown = [key for key in by if key not in KEYS]
     if unknown:
         raise ValueError(f"unknown report key(s): {', '.join(unknown)}")
-    figures = _aggregates(now)
+    figures = _aggregates(now, percentiles=percentiles)
     if not by:
         total = clocks.order_by().aggregate(**figures)
         return [_row({}, total)]
@@ -298,8 +309,8 @@ def _row(keys: dict[str, Any], values: dict[str, Any]) -> Row:
         resolved_without_response=values["resolved_without_response"] or 0,
         running=values["running"] or 0,
         responded=values["responded"] or 0,
-        median_minutes=values["median_minutes"],
-        p90_minutes=values["p90_minutes"],
+        median_minutes=values.get("median_minutes"),
+        p90_minutes=values.get("p90_minutes"),
     )
 
 
@@ -342,18 +353,23 @@ def clocks_in(
         clocks = clocks.filter(dispatched_at__lt=dispatched_before)
     if tenant is not None:
         if tenant.kind == TenantKind.RESELLER:
-            clocks = clocks.filter(Q(case__tenant=tenant) | Q(case__tenant__parent=tenant))
+            clocks = clocks.filter(tenant__in=_with_subcustomers(tenant))
         else:
-            clocks = clocks.filter(case__tenant=tenant)
+            clocks = clocks.filter(tenant=tenant)
     if reseller is not None:
         clocks = clocks.filter(
-            case__tenant__parent=reseller, case__tenant__kind=TenantKind.SUBCUSTOMER
+            tenant__in=Tenant.objects.filter(parent=reseller, kind=TenantKind.SUBCUSTOMER)
         )
     if severity is not None:
         clocks = clocks.filter(severity=severity)
     if tier is not None:
         clocks = clocks.filter(tier=tier)
     return clocks
+
+
+def _with_subcustomers(tenant: Tenant) -> QuerySet[Tenant]:
+    """A reseller and its sub-customers, as a subquery (read when the report runs)."""
+    return Tenant.objects.filter(Q(pk=tenant.pk) | Q(parent=tenant, kind=TenantKind.SUBCUSTOMER))
 
 
 # --- the rows behind a report ---------------------------------------------------------------
@@ -410,10 +426,30 @@ class IsoUtc(Func):
         )
 
 
-def case_rows(clocks: QuerySet[ResponseClock], *, now: datetime) -> Iterator[list[Any]]:
-    """The clocks behind a report, one row each (``CASE_ROW_COLUMNS``), streamed from a
-    server-side cursor so that a million rows use flat memory. Times are ISO 8601 in UTC with
-    their offset, formatted by the database; minutes with one decimal."""
+# The first characters that make defusedcsv rewrite a text cell (spreadsheets would read the
+# cell as a formula). tests/sla/test_reports.py checks this against defusedcsv itself.
+FORMULA_STARTS = ("=", "+", "-", "@", "|", "%")
+
+
+def _starts_like_a_formula(field: str) -> Q:
+    condition = Q()
+    for start in FORMULA_STARTS:
+        condition |= Q(**{f"{field}__startswith": start})
+    return condition
+
+
+def case_row_batches(
+    clocks: QuerySet[ResponseClock], *, now: datetime, size: int = 5000
+) -> Iterator[tuple[list[tuple[Any, ...]], bool]]:
+    """The clocks behind a report, one row each (``CASE_ROW_COLUMNS``), in batches of ``size``
+    streamed from a server-side cursor, so that a million rows use flat memory. Times are ISO
+    8601 in UTC with their offset and minutes have one decimal, both done by the database;
+    missing values are None (an empty CSV cell).
+
+    Each batch comes with ``plain``: True when none of its text cells (reference, tenant) starts
+    like a formula, as the database tells, so the CSV writer may skip defusedcsv's per-cell
+    escaping for it; the other cells are digits, ISO dates and fixed state words. Every cell
+    of a batch that is not plain still goes through defusedcsv."""
     values = (
         clocks.order_by("dispatched_at", "pk")
         .annotate(
@@ -422,10 +458,14 @@ def case_rows(clocks: QuerySet[ResponseClock], *, now: datetime) -> Iterator[lis
             due_text=IsoUtc("due_at"),
             responded_text=IsoUtc("responded_at"),
             minutes=Round(F("response_minutes"), 1),
+            formula_like=ExpressionWrapper(
+                _starts_like_a_formula("case__reference") | _starts_like_a_formula("tenant__slug"),
+                output_field=BooleanField(),
+            ),
         )
         .values_list(
             "case__reference",
-            "case__tenant__slug",
+            "tenant__slug",
             "severity",
             "tier",
             "dispatched_text",
@@ -433,10 +473,14 @@ def case_rows(clocks: QuerySet[ResponseClock], *, now: datetime) -> Iterator[lis
             "responded_text",
             "minutes",
             "report_state",
+            "formula_like",
         )
     )
-    for row in values.iterator(chunk_size=5000):
-        yield [*row[:6], row[6] or "", "" if row[7] is None else row[7], row[8]]
+    rows = values.iterator(chunk_size=size)
+    flag, cells = itemgetter(len(CASE_ROW_COLUMNS)), itemgetter(slice(0, len(CASE_ROW_COLUMNS)))
+    while batch := list(islice(rows, size)):
+        # map/itemgetter run in C: no Python code per row.
+        yield list(map(cells, batch)), not any(map(flag, batch))
 
 
 # --- figures for the charts -------------------------------------------------------------------

@@ -92,6 +92,7 @@ def build_world(seed: int = 7, cases: int = 2500) -> list[ResponseClock]:
             clock_rows.append(
                 ResponseClock(
                     case=case,
+                    tenant=case.tenant,
                     tier=tier,
                     severity=case.severity,
                     calendar=rng.choice([new_york, berlin]),
