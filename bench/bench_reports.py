@@ -82,10 +82,10 @@ def fill(cases: int) -> None:
         ):
             cursor.execute(
                 f"""
-                INSERT INTO sla_responseclock (case_id, tier, sequence, severity, calendar_id, amount, unit,
+                INSERT INTO sla_responseclock (case_id, tenant_id, tier, sequence, severity, calendar_id, amount, unit,
                     at_risk_share, dispatched_at, at_risk_at, due_at, responded_at, stopped_at,
                     response_minutes, created_at, updated_at)
-                SELECT c.id, {tier}, 1, c.severity, %(calendar)s, 60, 'minutes', 0.75,
+                SELECT c.id, c.tenant_id, {tier}, 1, c.severity, %(calendar)s, 60, 'minutes', 0.75,
                        c.dispatched_at, c.dispatched_at + interval '45 minutes',
                        c.dispatched_at + interval '60 minutes',
                        CASE WHEN c.id %% 10 < 6 THEN c.dispatched_at + (c.id %% 120) * interval '1 minute' END,
