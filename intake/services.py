@@ -28,6 +28,7 @@ from intake.models import FINAL_OUTCOMES, InboundMessage, Mailbox, Outcome
 from intake.parsing import ParsedMessage, Part, dedup_key, latest_reply, parse
 from tenants.access import is_provider_staff, membership_of
 from tenants.brand_models import Brand
+from tenants.branding import brand_for_support_address
 from tenants.models import Tenant, TenantKind, User
 
 logger = logging.getLogger(__name__)
@@ -241,23 +242,8 @@ def _brand_for(row: InboundMessage, parsed: ParsedMessage) -> Brand | None:
     if row.mailbox_id and row.mailbox.brand_id:
         return row.mailbox.brand
     candidates = [a for a in [row.recipient, *parsed.recipients] if a]
-    plain = [_without_tag(a) for a in candidates]
-    if not plain:
-        return None
-    brands = {
-        b.support_email.lower(): b
-        for b in Brand.objects.select_related("tenant").filter(support_email__in=set(plain))
-    }
-    if not brands:  # support addresses are stored as typed: compare case-insensitively
-        for address in plain:
-            brand = Brand.objects.select_related("tenant").filter(support_email__iexact=address)
-            if (found := brand.first()) is not None:
-                return found
-        return None
-    for address in plain:
-        if address in brands:
-            return brands[address]
-    return None
+    # Support addresses are few and change rarely: read from the shared cache, not per message.
+    return brand_for_support_address([_without_tag(a) for a in candidates])
 
 
 def _without_tag(address: str) -> str:

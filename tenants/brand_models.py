@@ -46,12 +46,16 @@ HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 BRAND_CACHE_SECONDS = 60
 
 
+# Which brand each support address belongs to (the email intake routes by it), kept alike.
+BRAND_ADDRESSES_KEY = "brand:addresses"
+
+
 def brand_cache_key(tenant_id: int | None) -> str:
     return f"brand:{tenant_id or 'provider'}"
 
 
 def forget_brand(tenant_id: int | None) -> None:
-    cache.delete_many([brand_cache_key(tenant_id), brand_cache_key(None)])
+    cache.delete_many([brand_cache_key(tenant_id), brand_cache_key(None), BRAND_ADDRESSES_KEY])
 
 
 def validate_hex_colour(value: str) -> None:

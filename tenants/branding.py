@@ -21,7 +21,7 @@ from django.http import HttpRequest
 from django.http.request import split_domain_port
 
 from tenants.access import membership_of
-from tenants.brand_models import BRAND_CACHE_SECONDS, brand_cache_key
+from tenants.brand_models import BRAND_ADDRESSES_KEY, BRAND_CACHE_SECONDS, brand_cache_key
 from tenants.models import Brand, Tenant, TenantKind
 
 
@@ -43,6 +43,34 @@ def _cached(tenant_id: int | None, load: Callable[[], Brand]) -> Brand:
         brand.primary_host  # noqa: B018 - computed before caching, so hits cost no query
         cache.set(key, brand, BRAND_CACHE_SECONDS)
     return brand
+
+
+def brand_for_support_address(addresses: list[str]) -> Brand | None:
+    """The brand whose support address is the first of ``addresses`` (lower case) that is a
+    brand's, compared case-insensitively; None when none is. Read from the shared cache like
+    every brand (a minute at most, forgotten when a brand is saved or deleted): the email
+    intake asks for every message it receives."""
+    by_address = cache.get(BRAND_ADDRESSES_KEY)
+    if by_address is None:
+        by_address = {}
+        rows = Brand.objects.order_by("name", "pk").values_list("support_email", "tenant_id")
+        for address, tenant_id in rows:
+            by_address.setdefault(address.lower(), tenant_id)
+        cache.set(BRAND_ADDRESSES_KEY, by_address, BRAND_CACHE_SECONDS)
+    for address in addresses:
+        tenant_id = by_address.get(address)
+        if tenant_id is None:
+            continue
+
+        def load(tenant_id: int = tenant_id) -> Brand:
+            return Brand.objects.select_related("tenant").get(tenant_id=tenant_id)
+
+        try:
+            brand = _cached(tenant_id, load)
+        except Brand.DoesNotExist:  # deleted a moment ago
+            return None
+        return brand if brand.pk is not None else None
+    return None
 
 
 def provider_brand() -> Brand:

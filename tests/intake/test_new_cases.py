@@ -10,6 +10,7 @@ from PIL import Image
 from helpdesk.emails import build_message
 from helpdesk.models import Case, Channel, OutboundEmail, Severity, Tier
 from intake.models import InboundMessage, Outcome
+from tenants.brand_models import Brand
 from tenants.models import Tenant
 from tests.intake.helpers import expand_notifications, ingest, mail
 
@@ -50,6 +51,19 @@ def test_a_resellers_address_routes_a_subcustomers_mail_to_tier_one_in_its_brand
     assert "Phonism" not in text and "phonism" not in text.lower()
     team = OutboundEmail.objects.get(case=case, kind="opened")
     assert set(team.recipients) == {"rita@voicehub.test", "rob@voicehub.test"}
+
+
+def test_a_brands_new_support_address_routes_at_once_and_the_old_one_no_longer(demo):
+    # Brands are read from the cache: a change saved (as in the admin) is seen by the very
+    # next message; an address stored as typed (capitals) is matched case-insensitively.
+    ingest(mail(sender="ivan@initech.test"), recipient="support@voicehub.test")  # cached now
+    voicehub = Brand.objects.get(name="VoiceHub")
+    voicehub.support_email = "Help@VoiceHub.test"
+    voicehub.save()
+    moved = ingest(mail(sender="ivan@initech.test", to="help@voicehub.test"))
+    assert moved.outcome == Outcome.CASE_OPENED and moved.brand == voicehub
+    old = ingest(mail(sender="ivan@initech.test", to="support@voicehub.test"))
+    assert old.brand is None
 
 
 def test_mail_to_a_resellers_address_from_someone_elses_customer_waits_in_triage(demo):
