@@ -5,9 +5,15 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
 
 from helpdesk.attachments import attachment_errors, attachment_limits
-from helpdesk.models import SEVERITY_GUIDE, Severity, Status
+from helpdesk.canned import canned_texts
+from helpdesk.models import SEVERITY_GUIDE, CannedReply, Case, Severity, Status
+from tenants.models import User
+
+# The name of the picker's "Insert" button: a submit that inserts, never sends (no script).
+INSERT_CANNED = "_insert_canned"
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -37,6 +43,59 @@ class AttachmentsField(forms.FileField):
         if errors := attachment_errors(files):
             raise ValidationError(errors)
         return files
+
+
+class CannedReplySelect(forms.Select):
+    """The canned-reply picker: each option carries its text filled in for this case
+    (``data-text``), next to an "Insert" button. static/js/canned.js inserts the text at the
+    cursor of the reply box (``data-canned-for``) when one is chosen; without script the button
+    submits the form and the server appends the text to the box, sending nothing."""
+
+    template_name = "helpdesk/widgets/canned_select.html"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.texts: dict[str, str] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        text = self.texts.get(str(value))
+        if text is not None:
+            option["attrs"]["data-text"] = text
+        return option
+
+    def get_context(self, name: str, value, attrs) -> dict:
+        context = super().get_context(name, value, attrs)
+        widget = context["widget"]
+        # The reply box is the field beside it: "id_body", "id_updates-2-0-body".
+        widget["attrs"]["data-canned-for"] = widget["attrs"].get("id", "").replace("canned", "body")
+        widget["insert_name"] = INSERT_CANNED
+        return context
+
+
+class CannedReplyField(forms.ModelChoiceField):
+    widget = CannedReplySelect
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("label", "Canned reply")
+        kwargs.setdefault(
+            "help_text",
+            "Inserted into your text with the case's details filled in; edit it, then send.",
+        )
+        super().__init__(
+            queryset=CannedReply.objects.none(),
+            required=False,
+            empty_label="Choose a canned reply…",
+            **kwargs,
+        )
+
+    def offer(self, replies: QuerySet[CannedReply], case: Case, agent: User) -> None:
+        """Offer ``replies`` (the viewer's, from the access policy), filled in for ``case``."""
+        replies = replies.order_by("title")
+        self.queryset = replies
+        widget = self.widget
+        assert isinstance(widget, CannedReplySelect)
+        widget.texts = canned_texts(replies, case, agent)
 
 
 class SeverityChoiceField(forms.TypedChoiceField):
