@@ -14,6 +14,14 @@ from helpdesk.models import CannedReply, Case
 from tenants.models import User
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# What each placeholder becomes, for the people who write canned replies.
+PLACEHOLDERS = {
+    "requester_name": "the requester's name (or address)",
+    "reference": "the case reference, e.g. CS-10042",
+    "subject": "the case's subject",
+    "organisation": "the customer's name",
+    "agent_name": "your name (whoever inserts the reply)",
+}
 
 
 def placeholders(case: Case, agent: User) -> dict[str, str]:

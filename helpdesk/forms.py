@@ -47,9 +47,9 @@ class AttachmentsField(forms.FileField):
 
 class CannedReplySelect(forms.Select):
     """The canned-reply picker: each option carries its text filled in for this case
-    (``data-text``), next to an "Insert" button. static/js/canned.js inserts the text at the
-    cursor of the reply box (``data-canned-for``) when one is chosen; without script the button
-    submits the form and the server appends the text to the box, sending nothing."""
+    (``data-text``), next to an "Insert" button. With static/js/canned.js the button inserts
+    the text at the cursor of the reply box (``data-canned-for``); without script it submits
+    the form and the server appends the text to the box, sending nothing."""
 
     template_name = "helpdesk/widgets/canned_select.html"
 
@@ -89,13 +89,42 @@ class CannedReplyField(forms.ModelChoiceField):
             **kwargs,
         )
 
-    def offer(self, replies: QuerySet[CannedReply], case: Case, agent: User) -> None:
-        """Offer ``replies`` (the viewer's, from the access policy), filled in for ``case``."""
+    def offer(self, replies: QuerySet[CannedReply], case: Case, agent: User) -> bool:
+        """Offer ``replies`` (the viewer's, from the access policy), filled in for ``case``;
+        whether there is any."""
         replies = replies.order_by("title")
         self.queryset = replies
         widget = self.widget
         assert isinstance(widget, CannedReplySelect)
         widget.texts = canned_texts(replies, case, agent)
+        return bool(widget.texts)
+
+
+class CannedReplyForm(forms.ModelForm):
+    """A team's canned reply; its ``instance`` carries the team."""
+
+    class Meta:
+        model = CannedReply
+        fields = ["title", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 6})}
+        help_texts = {
+            "body": "Placeholders in braces are filled in from the case, e.g. "
+            "{requester_name} or {reference}."
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        body = self.fields["body"]
+        assert isinstance(body, forms.CharField)
+        body.max_length = 5000
+        body.widget.attrs["maxlength"] = "5000"
+
+    def clean_title(self) -> str:
+        title = self.cleaned_data["title"].strip()
+        taken = CannedReply.objects.filter(team=self.instance.team_id, title__iexact=title)
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise ValidationError("Your team already has a canned reply with this title.")
+        return title
 
 
 class SeverityChoiceField(forms.TypedChoiceField):
@@ -160,7 +189,15 @@ class CommentForm(forms.Form):
     kind = forms.ChoiceField(label="Send as", widget=forms.RadioSelect, initial=PUBLIC)
     attachments = AttachmentsField()
 
-    def __init__(self, *args, kinds: list[tuple[str, str]] | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        kinds: list[tuple[str, str]] | None = None,
+        canned: tuple[QuerySet[CannedReply], Case, User] | None = None,
+        **kwargs,
+    ) -> None:
+        """``canned``: the team's canned replies (from the access policy) to offer, with the
+        case and the person they are filled in for; the support side only."""
         super().__init__(*args, **kwargs)
         _attachments(self).show_limits()
         if kinds:
@@ -169,6 +206,18 @@ class CommentForm(forms.Form):
             kind.choices = kinds
         else:
             del self.fields["kind"]
+        if canned is not None:
+            field = CannedReplyField()
+            if field.offer(*canned):
+                self.fields["canned"] = field
+                self.order_fields(["body", "canned"])
+
+    def clean_canned(self):
+        if self.cleaned_data.get("canned"):
+            raise ValidationError(
+                "Press “Insert” to add the canned reply to your text and read it, or choose none."
+            )
+        return None
 
     @property
     def internal(self) -> bool:
