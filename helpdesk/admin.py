@@ -349,6 +349,16 @@ class CaseEventInline(HistoryInline):
         return entry_kind_html(event.visibility, event.get_visibility_display())
 
 
+def your_time(instant, calendar_zone: str) -> str:
+    """The SLA words give times in the clock calendar's zone (its support hours are there);
+    a viewer elsewhere also reads the due time in their own zone, named."""
+    viewer = timezone.get_current_timezone()
+    if getattr(viewer, "key", None) == calendar_zone:
+        return ""
+    local = timezone.localtime(instant)
+    return f" ({local:%a %H:%M %Z} your time)"
+
+
 class CaseRefused(Exception):
     """A service refused a change submitted on the case page (raised out of ``save_model`` so
     that the page's transaction rolls back)."""
@@ -562,6 +572,8 @@ class CaseAdmin(admin.ModelAdmin):
         detail = status.time_left
         if status.is_running and status.paused_until is None:
             detail = f"{detail} · due {status.due_label}"
+        if status.is_running:
+            detail += your_time(status.due_at, status.clock.calendar.timezone)
         return state_html(status.state, detail)
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
