@@ -103,21 +103,16 @@ class CannedReplyField(forms.ModelChoiceField):
 class CannedReplyForm(forms.ModelForm):
     """A team's canned reply; its ``instance`` carries the team."""
 
+    body = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Placeholders in braces are filled in from the case, e.g. {requester_name} "
+        "or {reference}.",
+    )
+
     class Meta:
         model = CannedReply
         fields = ["title", "body"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 6})}
-        help_texts = {
-            "body": "Placeholders in braces are filled in from the case, e.g. "
-            "{requester_name} or {reference}."
-        }
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        body = self.fields["body"]
-        assert isinstance(body, forms.CharField)
-        body.max_length = 5000
-        body.widget.attrs["maxlength"] = "5000"
 
     def clean_title(self) -> str:
         title = self.cleaned_data["title"].strip()

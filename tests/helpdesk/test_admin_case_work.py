@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import formats, timezone
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from helpdesk import services
 from helpdesk.models import Attachment, CannedReply, Case, EventKind, Status, Tier
@@ -71,9 +72,7 @@ def png(name: str = "screen.png", size=(64, 48)) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, out.getvalue(), content_type="image/png")
 
 
-def _with_text():
-    from PIL.PngImagePlugin import PngInfo
-
+def _with_text() -> PngInfo:
     info = PngInfo()
     info.add_text("Comment", "secret-metadata")
     return info
