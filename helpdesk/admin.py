@@ -172,6 +172,7 @@ class CaseUpdateInline(admin.StackedInline):
     form = CaseUpdateForm
     formset = CaseUpdateFormSet
     extra = 1
+    max_num = 1  # one reply or note per save, with its files and the case's changes
     can_delete = False
     verbose_name = "new reply or note"
     verbose_name_plural = "add a reply, an internal note or an escalation message"
@@ -216,6 +217,7 @@ class ReadOnlyRowsFormSet(forms.BaseInlineFormSet):
         opts = self.model._meta
         empty = self.model_admin.get_empty_value_display()
         row_class = getattr(self.model_admin, "row_class", lambda item: "")
+        labels = self.labels()
         table = []
         for item in self.get_queryset():
             cells = []
@@ -229,7 +231,8 @@ class ReadOnlyRowsFormSet(forms.BaseInlineFormSet):
                 if isinstance(field, models.TextField):
                     value = linebreaksbr(value, autoescape=True)
                 cells.append(conditional_escape(value))
-            table.append({"cells": cells, "class": row_class(item)})
+            # Each cell with its column's label: on a phone the rows are cards (case.css).
+            table.append({"cells": list(zip(labels, cells, strict=True)), "class": row_class(item)})
         return table
 
 
@@ -356,7 +359,7 @@ def your_time(instant, calendar_zone: str) -> str:
     if getattr(viewer, "key", None) == calendar_zone:
         return ""
     local = timezone.localtime(instant)
-    return f" ({local:%a %H:%M %Z} your time)"
+    return f"due {local:%a %H:%M %Z} your time"
 
 
 class CaseRefused(Exception):
@@ -572,9 +575,12 @@ class CaseAdmin(admin.ModelAdmin):
         detail = status.time_left
         if status.is_running and status.paused_until is None:
             detail = f"{detail} · due {status.due_label}"
-        if status.is_running:
-            detail += your_time(status.due_at, status.clock.calendar.timezone)
-        return state_html(status.state, detail)
+        html = state_html(status.state, detail)
+        yours = your_time(status.due_at, status.clock.calendar.timezone)
+        if status.is_running and yours:
+            # On a line of its own: the state's words do not wrap (sla/admin.css).
+            return format_html('{}<br><span class="quiet">{}</span>', html, yours)
+        return html
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
