@@ -15,13 +15,18 @@
   function insert(box, text) {
     var atEnd = box.selectionStart >= box.value.replace(/\s+$/, "").length;
     if (box.dataset.touched && !atEnd) {
-      // Where the cursor was left (a textarea keeps it while the picker has the focus).
-      box.setRangeText(text, box.selectionStart, box.selectionEnd, "end");
+      // Where the cursor was left (a textarea keeps it while the picker has the focus), as
+      // a paragraph of its own: a canned reply is a block of text, not words in a sentence.
+      var before = box.value.slice(0, box.selectionStart);
+      var after = box.value.slice(box.selectionEnd);
+      var block = (before && !/\n$/.test(before) ? "\n\n" : "") + text
+        + (after && !/^\n/.test(after) ? "\n\n" : "");
+      box.setRangeText(block, box.selectionStart, box.selectionEnd, "end");
     } else {
       // The box was never used, or the cursor is after the text: after what is written, as
       // its own paragraph (as the server does).
-      var before = box.value.replace(/\s+$/, "");
-      box.value = before ? before + "\n\n" + text : text;
+      var written = box.value.replace(/\s+$/, "");
+      box.value = written ? written + "\n\n" + text : text;
       box.setSelectionRange(box.value.length, box.value.length);
     }
     box.dispatchEvent(new Event("input", { bubbles: true }));

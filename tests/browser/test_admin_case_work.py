@@ -43,13 +43,14 @@ def test_staff_reply_with_a_canned_text_a_file_and_a_status_in_one_save(
 
     box = alice.locator("#id_updates-2-0-body")
     box.fill("Thanks for the report.\n\nBest regards")
-    # The cursor after the first paragraph: the canned reply goes there, not at the end.
-    box.evaluate("b => { b.focus(); b.setSelectionRange(22, 22); }")
+    # The cursor on the blank line after the first paragraph: the canned reply goes there, as
+    # a paragraph of its own, not at the end.
+    box.evaluate("b => { b.focus(); b.setSelectionRange(24, 24); }")
     reply_form = alice.locator("#updates-2-0")
     reply_form.get_by_label("Canned reply").select_option(label="Acknowledge")
     reply_form.get_by_role("button", name="Insert").click()
     value = box.input_value()
-    assert value.startswith(f"Thanks for the report.Hello {ann},")
+    assert value.startswith(f"Thanks for the report.\n\nHello {ann},")
     assert case.reference in value and value.endswith("Alice Agent\n\nBest regards")
     expect(reply_form.get_by_label("Canned reply")).to_have_value("")  # inserted, not chosen
     box.fill(value.replace("within the hour", "within 30 minutes"))  # edited before sending
