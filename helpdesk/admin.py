@@ -60,7 +60,7 @@ from sla.admin import (
 )
 from sla.selectors import sla_status, with_sla
 from tenants.access import signed_in
-from tenants.models import TenantKind, User
+from tenants.models import Tenant, TenantKind, User
 
 
 class CaseUpdateForm(forms.ModelForm):
@@ -620,7 +620,7 @@ class CaseAdmin(admin.ModelAdmin):
         chosen = data.get(name, "") if name else ""
         reply = (
             access.canned_replies_visible_to(signed_in(request)).filter(pk=chosen).first()
-            if chosen.isdigit() and len(chosen) < 12
+            if chosen.isascii() and chosen.isdigit() and len(chosen) < 12
             else None
         )
         if name is None or reply is None:
@@ -758,3 +758,11 @@ class CannedReplyAdmin(admin.ModelAdmin):
     list_display = ["title", "team"]
     list_filter = ["team"]
     search_fields = ["title", "body"]
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "team":
+            # The teams that answer cases: the provider's staff and each reseller's people.
+            kwargs["queryset"] = Tenant.objects.filter(
+                kind__in=[TenantKind.PROVIDER, TenantKind.RESELLER]
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

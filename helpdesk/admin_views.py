@@ -90,7 +90,7 @@ class AssigneeFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "none":
             return queryset.filter(assignee=None)
-        if value and value.isdigit():
+        if value and value.isascii() and value.isdigit():
             return queryset.filter(assignee_id=int(value))
         return queryset
 

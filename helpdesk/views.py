@@ -335,7 +335,10 @@ def _insert_canned(request: SignedInRequest, case: Case) -> HttpResponse:
     chosen = request.POST.get("canned", "")
     reply = (
         access.canned_replies_visible_to(request.user).filter(pk=chosen).first()
-        if _canned(request.user, case) and chosen.isdigit() and len(chosen) < 12
+        if _canned(request.user, case)
+        and chosen.isascii()
+        and chosen.isdigit()
+        and len(chosen) < 12
         else None
     )
     if reply is None:

@@ -354,7 +354,16 @@ def test_insert_into_an_empty_box_and_with_another_teams_reply(alice, demo, new_
         page = page_text(alice.post(url(new_case), data))
         assert "Choose a canned reply first" in page
         assert reply.body[:20] not in page
+    for bad in ("abc", "²", "99999999999999999999"):
+        data = form_data(new_case, body="Mine", canned=bad, _insert_canned="1")
+        assert "Choose a canned reply first" in page_text(alice.post(url(new_case), data))
     assert not new_case.updates.exists()
+
+
+def test_the_assignee_filter_refuses_digits_of_other_scripts(alice) -> None:
+    # "²".isdigit() is true, int("²") an error: it used to be a 500.
+    response = alice.get(reverse("admin:helpdesk_case_changelist"), {"assignee": "²"})
+    assert response.status_code == 200
 
 
 def test_saving_with_a_canned_reply_chosen_and_text_written_asks_to_insert(alice, new_case, hello):

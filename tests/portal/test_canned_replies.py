@@ -108,7 +108,7 @@ def test_another_teams_reply_is_never_inserted(
         assert "Choose a canned reply first" in page
         assert comment_box(page) == "Mine"
         assert reply.body[:20] not in page
-    for bad in ("", "abc", "99999999999999999999"):
+    for bad in ("", "abc", "99999999999999999999", "²", "١٢"):
         data = {"body": "Mine", "canned": bad, "_insert_canned": "1"}
         assert client.post(url, data).status_code == 200
     # A customer's agent cannot insert anything, not even their reseller's.
