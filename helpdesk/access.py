@@ -40,7 +40,7 @@ from tenants.access import (
     subcustomers_managed_by,
     tenants_visible_to,
 )
-from tenants.models import TenantKind
+from tenants.models import Tenant, TenantKind
 
 # The people half, re-exported so that views and services ask one module.
 __all__ = [
@@ -207,5 +207,6 @@ def clocks_visible_to(user) -> QuerySet[ResponseClock]:
         return clocks.none()
     tenant = user.membership.tenant
     if tenant.kind == TenantKind.RESELLER:
-        return clocks.filter(Q(case__tenant=tenant) | Q(case__tenant__parent=tenant))
-    return clocks.filter(case__tenant=tenant, tier=Tier.ONE)
+        # The clock's own tenant (its case's): no join to the cases.
+        return clocks.filter(tenant__in=Tenant.objects.filter(Q(pk=tenant.pk) | Q(parent=tenant)))
+    return clocks.filter(tenant=tenant, tier=Tier.ONE)
