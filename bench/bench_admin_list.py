@@ -14,7 +14,7 @@ Then, in-process through Django's test client (middleware, admin, template: the 
 share), the list as a support agent opens it (no filter, no search): 3 warm-up requests, then
 REPEATS timed ones; prints the median, the 95th percentile, the queries per request, and the
 plan of the list's main query (EXPLAIN ANALYZE: which index, whether PostgreSQL sorts, its own
-execution time). To compare, run it once after ``python manage.py migrate helpdesk 0012`` (no
+execution time). To compare, run it once after ``python manage.py migrate helpdesk 0013`` (no
 index) and once after ``python manage.py migrate`` (the index).
 """
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("helpdesk", "0012_canned_replies"),
+        ("helpdesk", "0013_intent_failures"),
         ("tenants", "0005_provider_brand"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
