@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from api import views_keys as api_keys
-from helpdesk import views
+from helpdesk import views, views_canned
 from intake import views as intake_views
 from sla import views as sla_views
 from tenants import views as tenant_views
@@ -36,6 +36,17 @@ urlpatterns = [
     path("queue/", views.tier_one_queue, name="tier-one-queue"),
     path("queue/assign/", views.queue_assign, name="queue-assign"),
     path("team/", tenant_views.team, name="team"),
+    path("team/canned-replies/", views_canned.canned_replies, name="canned-replies"),
+    path(
+        "team/canned-replies/<int:pk>/",
+        views_canned.canned_reply_edit,
+        name="canned-reply-edit",
+    ),
+    path(
+        "team/canned-replies/<int:pk>/delete/",
+        views_canned.canned_reply_delete,
+        name="canned-reply-delete",
+    ),
     path("team/<int:user_id>/active/", tenant_views.member_active, name="team-member-active"),
     path("team/<int:user_id>/resend/", tenant_views.member_resend, name="team-member-resend"),
     path("team/<int:user_id>/role/", tenant_views.member_role, name="team-member-role"),
