@@ -3,6 +3,7 @@ services (``helpdesk.services``, ``tenants.services``), called by the views."""
 
 from __future__ import annotations
 
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
@@ -13,6 +14,43 @@ from helpdesk.models import Attachment, Case, CaseUpdate, Severity, Status, Tier
 from sla.models import ResponseClock
 from sla.selectors import SlaStatus, clock_tiers
 from tenants.models import Membership, Role, Tenant
+
+
+def _json_type(field: serializers.Field) -> type | tuple[type, ...] | None:
+    """The JSON type the schema gives a writable field (None: no check of ours)."""
+    if isinstance(field, serializers.BooleanField):
+        return bool
+    if isinstance(field, serializers.IntegerField):
+        return int
+    if isinstance(field, serializers.ListField):
+        return list
+    if isinstance(field, serializers.ChoiceField):
+        kinds = {type(key) for key in field.choices}
+        return kinds.pop() if len(kinds) == 1 else None
+    if isinstance(field, serializers.CharField):
+        return str
+    return None
+
+
+class StrictTypes:
+    """JSON values of exactly the type the schema states: the framework would take 0 for a
+    name or "yes" for a flag, which a client that sent them almost certainly did not mean.
+    (Form data, whose values are all text, is left to the fields' own parsing.)"""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and not isinstance(data, QueryDict):
+            errors = {}
+            for name, field in self.fields.items():  # type: ignore[attr-defined]
+                value = data.get(name)
+                expected = None if field.read_only else _json_type(field)
+                if value is None or expected is None:
+                    continue
+                if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                    names = {bool: "true or false", int: "a whole number", list: "a list"}
+                    errors[name] = [f"Expected {names.get(expected, 'text')}."]  # type: ignore[call-overload]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)  # type: ignore[misc]
 
 
 def viewer_clocks(case: Case, user) -> list[ResponseClock]:
@@ -119,7 +157,7 @@ class CaseSerializer(CaseSummarySerializer):
         return UpdateSerializer(updates, many=True).data
 
 
-class CaseOpenSerializer(serializers.Serializer):
+class CaseOpenSerializer(StrictTypes, serializers.Serializer):
     tenant = serializers.SlugField(
         required=False, help_text="The organisation's slug (default: the key's own)."
     )
@@ -133,7 +171,7 @@ class CaseOpenSerializer(serializers.Serializer):
     )
 
 
-class CaseChangeSerializer(serializers.Serializer):
+class CaseChangeSerializer(StrictTypes, serializers.Serializer):
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
@@ -144,7 +182,7 @@ class CaseChangeSerializer(serializers.Serializer):
         return data
 
 
-class UpdateAddSerializer(serializers.Serializer):
+class UpdateAddSerializer(StrictTypes, serializers.Serializer):
     body = serializers.CharField()
     internal = serializers.BooleanField(default=False)
     escalation = serializers.BooleanField(default=False)
@@ -165,18 +203,18 @@ class PersonSerializer(serializers.ModelSerializer):
         fields = ["id", "email", "first_name", "last_name", "role", "active"]
 
 
-class InviteSerializer(serializers.Serializer):
+class InviteSerializer(StrictTypes, serializers.Serializer):
     email = serializers.EmailField()
     first_name = serializers.CharField(required=False, allow_blank=True, default="")
     last_name = serializers.CharField(required=False, allow_blank=True, default="")
     role = serializers.ChoiceField(choices=Role.choices, default=Role.AGENT)
 
 
-class ActiveSerializer(serializers.Serializer):
+class ActiveSerializer(StrictTypes, serializers.Serializer):
     active = serializers.BooleanField()
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(StrictTypes, serializers.ModelSerializer):
     class Meta:
         model = Tenant
         fields = ["id", "name", "slug", "timezone", "is_active"]
@@ -188,36 +226,42 @@ class CustomerSerializer(serializers.ModelSerializer):
         }
 
 
-class CustomerChangeSerializer(serializers.Serializer):
+class CustomerChangeSerializer(StrictTypes, serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     timezone = serializers.CharField(max_length=64, required=False)
     active = serializers.BooleanField(required=False)
 
 
-class PlanSerializer(serializers.Serializer):
+class PlanSerializer(StrictTypes, serializers.Serializer):
     plan = serializers.CharField(
         allow_null=True, help_text="A plan's name, or null for the default plan."
     )
 
 
-class WebhookSubscriptionSerializer(serializers.ModelSerializer):
+class WebhookSubscriptionSerializer(StrictTypes, serializers.ModelSerializer):
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEvent.choices),
         required=False,
         help_text="Event types to receive; empty or absent: all.",
     )
-    secret = serializers.CharField(
-        read_only=True, help_text="Shown when the subscription is created or its secret rotated."
-    )
 
     class Meta:
         model = WebhookSubscription
-        fields = ["id", "url", "events", "is_active", "created_at", "secret"]
+        fields = ["id", "url", "events", "is_active", "created_at"]
         read_only_fields = ["id", "created_at"]
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
         data["events"] = [e for e in instance.events.split(",") if e]
-        if not self.context.get("show_secret"):
-            data.pop("secret", None)
         return data
+
+
+class WebhookSecretSerializer(WebhookSubscriptionSerializer):
+    """A subscription with its signing secret: only in the answer that creates it or rotates it."""
+
+    secret = serializers.CharField(
+        read_only=True, help_text="Shown when the subscription is created or its secret rotated."
+    )
+
+    class Meta(WebhookSubscriptionSerializer.Meta):
+        fields = [*WebhookSubscriptionSerializer.Meta.fields, "secret"]
