@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import time_machine
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -341,3 +346,73 @@ def test_the_pinned_connection_still_names_the_host(
     headers, _ = receiver.received[0]
     assert headers["host"] == f"hooks.dev.example:{port}"
     assert connections == [("127.0.0.1", port)]
+
+
+def _certificate(name: str, folder) -> tuple[str, str]:
+    """A self-signed certificate for ``name``: (certificate file, key file)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+@pytest.mark.parametrize("certified", ["hooks.tls.example", "someone-else.example"])
+def test_https_goes_to_the_checked_address_with_the_name_for_sni_and_the_certificate(
+    demo,
+    settings,
+    monkeypatch,
+    connections,
+    tmp_path,
+    certified,
+    django_capture_on_commit_callbacks,
+) -> None:
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    cert_file, key_file = _certificate(certified, tmp_path)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    names: list[str | None] = []
+    server_context.sni_callback = lambda sock, name, context: names.append(name)
+    receiver = Receiver()
+    receiver.server.socket = server_context.wrap_socket(receiver.server.socket, server_side=True)
+    monkeypatch.setattr(
+        webhook_sender, "tls_context", lambda: ssl.create_default_context(cafile=cert_file)
+    )
+    try:
+        port = receiver.server.server_port
+        Resolver(monkeypatch, "hooks.tls.example", ["127.0.0.1"])
+        subscribe(demo["bob"], f"https://hooks.tls.example:{port}/hook")
+        with django_capture_on_commit_callbacks(execute=True):
+            open_case("acme", demo["ann"])
+        delivery = WebhookDelivery.objects.get()
+        assert connections == [("127.0.0.1", port)]
+        if certified == "hooks.tls.example":
+            assert delivery.status == DeliveryStatus.DELIVERED, delivery.last_error
+            assert names == ["hooks.tls.example"]
+            assert receiver.received[0][0]["host"] == f"hooks.tls.example:{port}"
+        else:  # a certificate for another name is refused: checked against the URL's name
+            assert delivery.status == DeliveryStatus.PENDING
+            assert "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
+            assert receiver.received == []
+    finally:
+        receiver.stop()
