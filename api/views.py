@@ -4,11 +4,10 @@ written twice. Errors are JSON with a reason (``api.errors``)."""
 
 from __future__ import annotations
 
-import copy
 import zoneinfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
@@ -50,9 +49,7 @@ class CasePagination(pagination.CursorPagination):
         except ValueError:
             size = 0
         if not 1 <= size <= self.max_page_size:
-            raise ValidationError(
-                {"page_size": f"A whole number from 1 to {self.max_page_size}."}
-            )
+            raise ValidationError({"page_size": f"A whole number from 1 to {self.max_page_size}."})
         return size
 
     def get_schema_operation_parameters(self, view):
@@ -65,17 +62,22 @@ class CasePagination(pagination.CursorPagination):
 
 class ApiCaseFilter(CaseFilter):
     """The portal's filters and search; the order is the cursor's (newest first), so there is
-    no ``sort``. Every filter the schema lists is there for every caller: where the portal
-    leaves one out of a short form (one organisation, one clock), a value the caller cannot
+    no ``sort``. Every filter the schema lists is there for every caller (no ``short_form``):
+    where the portal leaves one out (one organisation, one clock), a value the caller cannot
     choose is a 400 here, never silently ignored."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        for name in ("tenant", "clock"):
-            if name not in self.filters:
-                kept = copy.deepcopy(self.base_filters[name])
-                kept.parent = self
-                self.filters[name] = kept
+    short_form = False
+
+    def __init__(self, data=None, *args, **kwargs) -> None:
+        if data is not None:  # as in the portal's form, a filter sent empty is no filter
+            data = data.copy()
+            for key in list(data):
+                kept = [value for value in data.getlist(key) if value != ""]
+                if kept:
+                    data.setlist(key, kept)
+                else:
+                    del data[key]
+        super().__init__(data, *args, **kwargs)
 
     def filter_queryset(self, queryset):
         return super(CaseFilter, self).filter_queryset(queryset)
@@ -84,13 +86,16 @@ class ApiCaseFilter(CaseFilter):
 del ApiCaseFilter.base_filters["sort"]
 
 
-def _case_for(request: Request, reference: str) -> Case:
+_CLOCKS = Prefetch("response_clocks", ResponseClock.objects.select_related("calendar"))
+
+
+def _case_for(request: Request, reference: str, *, to_change: bool = True) -> Case:
+    """The case through the policy (another tenant's is a 404), with what the services need to
+    change it (the people on it, the tenant's parent for notifications), or, to read it, only
+    what its body shows."""
+    related = ("tenant__parent", "requester", "assignee") if to_change else ("tenant",)
     return get_object_or_404(
-        access.cases_visible_to(request.user)
-        .select_related("tenant__parent", "requester", "assignee")
-        .prefetch_related(
-            Prefetch("response_clocks", ResponseClock.objects.select_related("calendar"))
-        ),
+        access.cases_visible_to(request.user).select_related(*related).prefetch_related(_CLOCKS),
         reference=reference,
     )
 
@@ -134,9 +139,11 @@ class CaseList(generics.ListAPIView):
             opened_by=request.user,
             attachments=values.get("attachments", []),
         )
-        case = _case_for(request, case.reference)
+        # The case as the service left it (its tenant is the caller's or one fetched through
+        # the policy above): no second fetch, only its clocks.
+        prefetch_related_objects([case], _CLOCKS)
         return Response(
-            s.CaseSerializer(case, context={"request": request}).data,
+            s.CaseSerializer(case, context={"request": request, "just_opened": True}).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -145,7 +152,7 @@ class CaseList(generics.ListAPIView):
 class CaseDetail(APIView):
     @extend_schema(responses=s.CaseSerializer)
     def get(self, request: Request, reference: str) -> Response:
-        case = _case_for(request, reference)
+        case = _case_for(request, reference, to_change=False)
         return Response(s.CaseSerializer(case, context={"request": request}).data)
 
     @extend_schema(request=s.CaseChangeSerializer, responses=s.CaseSerializer)
