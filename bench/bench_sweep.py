@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk_bench \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/14 \\
-    .venv/bin/python bench/bench_sweep.py [--running 100000] [--breaches 10000]
+    .venv/bin/python bench/bench_sweep.py [--running 100000] [--breaches 10000] [--webhooks]
 
 The database must hold the cases already (``seed_demo`` then ``seed_bulk --cases 1000000``).
 The script then shapes the SLA data, every run the same way (it rewrites SLA events, SLA
@@ -17,6 +17,10 @@ timeline entries and the outbox of that database: never point it at real data):
   new breaches, records them and enqueues their emails on the broker (Redis: run no worker on
   that database meanwhile, the queued messages are purged at the end), and (3) the process's
   peak memory while sweeping growing numbers of breaches.
+
+With ``--webhooks`` every tenant has a webhook subscription (to an address nobody serves: the
+deliveries are written and enqueued, never sent), so each breach also writes its deliveries;
+the script's own subscriptions and their deliveries are removed at the end.
 """
 
 from __future__ import annotations
@@ -40,12 +44,15 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from api.models import WebhookDelivery, WebhookSubscription  # noqa: E402
 from helpdesk.celery import app  # noqa: E402
 from helpdesk.models import Case, CaseEvent, EventKind, OutboundEmail  # noqa: E402
 from sla import sweep as sweeping  # noqa: E402
 from sla.models import ResponseClock, SlaEvent  # noqa: E402
+from tenants.models import Tenant  # noqa: E402
 
 ON_TRACK = 10_000
+BENCH_HOOK = "https://bench-sweep.invalid/hook"
 
 
 def sql(statement: str, params: list | None = None) -> int:
@@ -95,6 +102,7 @@ def shape(breaches: int) -> list[int]:
     SlaEvent.objects.all().delete()
     CaseEvent.objects.filter(kind__in=[EventKind.SLA_AT_RISK, EventKind.SLA_BREACHED]).delete()
     OutboundEmail.objects.all().delete()
+    WebhookDelivery.objects.filter(subscription__url=BENCH_HOOK).delete()
     ids = list(
         ResponseClock.objects.filter(stopped_at=None).order_by("id").values_list("pk", flat=True)
     )
@@ -173,12 +181,24 @@ def main() -> None:
     parser.add_argument("--running", type=int, default=100_000)
     parser.add_argument("--breaches", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--webhooks", action="store_true", help="give every tenant a webhook subscription"
+    )
+    parser.add_argument(
+        "--skip-memory", action="store_true", help="measure (1) and (2) only, not part (3)"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Run this on PostgreSQL (DATABASE_URL=postgres://...).")
     broker = settings.CELERY_BROKER_URL
     cases = Case.objects.count()
     print(f"database: {settings.DATABASES['default']['NAME']}, {cases:,} cases; broker: {broker}")
+    WebhookSubscription.objects.filter(url=BENCH_HOOK).delete()
+    if args.webhooks:
+        WebhookSubscription.objects.bulk_create(
+            WebhookSubscription(tenant=tenant, url=BENCH_HOOK) for tenant in Tenant.objects.all()
+        )
+        print(f"webhooks: every tenant subscribed ({Tenant.objects.count():,} subscriptions)")
     ensure_running(args.running)
     soon = shape(args.breaches)
     running = ResponseClock.objects.filter(stopped_at=None).count()
@@ -212,18 +232,20 @@ def main() -> None:
     result = sweeping.sweep()
     elapsed = time.perf_counter() - start
     emails = OutboundEmail.objects.count()
+    hooks = WebhookDelivery.objects.filter(subscription__url=BENCH_HOOK).count()
     queued = purge_queue()
     print(
         f"(2) sweep finding {len(soon):,} new breaches: {elapsed:.2f} s (target < 10 s): "
         f"{result.breached:,} breach events, {result.breached:,} timeline entries, "
-        f"{emails:,} outbox rows, {queued:,} broker messages (fan-out tasks), "
+        f"{emails:,} outbox rows, {hooks:,} webhook deliveries, "
+        f"{queued:,} broker messages (fan-out and delivery tasks), "
         f"{result.batches} batches of up to {settings.SLA_SWEEP_BATCH:,} clocks; "
         f"RSS {before / 1024:.0f} MiB before, peak {rss_kib('VmHWM') / 1024:.0f} MiB"
     )
 
     # (3) Memory while sweeping growing numbers of breaches (bounded batches: flat).
     print("\n(3) peak RSS of the sweeping process by new breaches found:")
-    for count in (1_000, 5_000, 10_000, 20_000):
+    for count in () if args.skip_memory else (1_000, 5_000, 10_000, 20_000):
         soon = shape(count)
         make_due(soon)
         purge_queue()
@@ -238,6 +260,7 @@ def main() -> None:
             f"peak {rss_kib('VmHWM') / 1024:.0f} MiB, after {rss_kib() / 1024:.0f} MiB"
         )
     shape(args.breaches)
+    WebhookSubscription.objects.filter(url=BENCH_HOOK).delete()
     print("\nThe bench data is left shaped as for (1); nothing else was changed.")
 
 

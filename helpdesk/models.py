@@ -385,6 +385,11 @@ class NotificationIntent(models.Model):
     context = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
     queued_at = models.DateTimeField(help_text="Last handed to the broker (or tried to be).")
+    # The drain's failed expansions (``notifications.intents_drain``): counted, the last error
+    # kept, and after ``INTENT_MAX_ATTEMPTS`` given up (``failed_at``) until staff retry it.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["queued_at"], name="intent_queued")]

@@ -21,6 +21,7 @@ Nobody is emailed about their own action.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from api.models import WebhookEvent
@@ -239,6 +240,10 @@ def _case_opened_drafts(case: Case, opened_by: User | None, severity: int) -> li
 # --- intents: expanded by the worker ----------------------------------------------------------
 
 EXPAND_TASK = "helpdesk.tasks.notification_expand"
+# Drains (one a minute, each intent at most every ``OUTBOX_REQUEUE_AFTER``) before an intent
+# whose expansion keeps raising is given up and shown to staff.
+INTENT_MAX_ATTEMPTS = 5
+logger = logging.getLogger(__name__)
 
 
 def _intents() -> QuerySet[NotificationIntent]:
@@ -270,19 +275,71 @@ def intent_expand(pk: int) -> bool:
 def intents_drain(*, now: datetime | None = None, batch: int = 200) -> int:
     """Expand the intents still there a while after their publish (the broker was down, or a
     message was lost), here rather than through the broker: the drain is already a worker.
-    Their emails then go the outbox's way. Returns how many were expanded."""
+    Their emails then go the outbox's way. Returns how many were expanded.
+
+    Each intent is expanded in its own savepoint: one whose expansion raises (a bug, data the
+    templates do not expect) rolls back its own writes only, is logged as an ERROR with its id,
+    and waits ``OUTBOX_REQUEUE_AFTER`` for the next drain; after ``INTENT_MAX_ATTEMPTS`` it is
+    given up (``failed_at``), counted on the outbox admin page with its last error, until
+    staff try it again there (``intents_retry``). The others in its batch are not held up."""
     now = now or timezone.now()
-    stale = _intents().filter(queued_at__lt=now - settings.OUTBOX_REQUEUE_AFTER)
+    stale = _intents().filter(failed_at=None, queued_at__lt=now - settings.OUTBOX_REQUEUE_AFTER)
     total = 0
     while True:
         with transaction.atomic():
             intents = list(stale.order_by("queued_at", "id")[:batch])
+            expanded = []
             for intent in intents:
-                _expand(intent)
-            NotificationIntent.objects.filter(pk__in=[i.pk for i in intents]).delete()
-        total += len(intents)
+                try:
+                    with transaction.atomic():  # a savepoint: a failure undoes this one only
+                        _expand(intent)
+                except Exception as error:
+                    _expansion_failed(intent, error, now)
+                else:
+                    expanded.append(intent.pk)
+            NotificationIntent.objects.filter(pk__in=expanded).delete()
+        total += len(expanded)
+        # A failed intent is queued again at ``now``: this drain does not pick it up again.
         if len(intents) < batch:
             return total
+
+
+def _expansion_failed(intent: NotificationIntent, error: Exception, now: datetime) -> None:
+    attempts = intent.attempts + 1
+    give_up = attempts >= INTENT_MAX_ATTEMPTS
+    logger.error(
+        "Could not expand notification intent %s (%s, case %s), attempt %d of %d%s",
+        intent.pk,
+        intent.kind,
+        intent.case.reference,
+        attempts,
+        INTENT_MAX_ATTEMPTS,
+        ": given up, see the outbox admin page" if give_up else "; the next drain tries again",
+        exc_info=error,
+    )
+    NotificationIntent.objects.filter(pk=intent.pk).update(
+        attempts=F("attempts") + 1,
+        last_error=f"{type(error).__name__}: {error}"[:1000],
+        queued_at=now,
+        failed_at=now if give_up else None,
+    )
+
+
+def intents_failed() -> QuerySet[NotificationIntent]:
+    """The intents the drain gave up on, newest failure first (for the outbox admin)."""
+    return (
+        NotificationIntent.objects.exclude(failed_at=None)
+        .select_related("case")
+        .order_by("-failed_at", "-id")
+    )
+
+
+def intents_retry() -> int:
+    """Give the failed intents to the next drain again (after the cause was fixed), with their
+    attempts counted from zero. Returns how many."""
+    return NotificationIntent.objects.exclude(failed_at=None).update(
+        failed_at=None, attempts=0, queued_at=timezone.now() - settings.OUTBOX_REQUEUE_AFTER
+    )
 
 
 def update_added(update: CaseUpdate) -> None:

@@ -3,10 +3,16 @@
 Counters live in Django's cache (the embedded default's local memory, Redis in production:
 every web process then shares them). Each limit is a fixed one-hour window: ``cache.add``
 creates the window's counter with the window's lifetime and ``cache.incr`` counts atomically
-on both backends. A surface asks for what it is about to do with ``reserve`` before calling
-the service and gives it back with ``release`` if the service refused, so a form error never
-uses up someone's allowance. The limits come from the settings (``RATE_*``, see
-``.env.example``); 0 turns one off.
+on both backends. A surface runs the service inside ``charged``: it reserves what the person is
+about to do before the service runs and gives it back if the service refused (or failed), so a
+form error never uses up someone's allowance and nothing is counted for a case that was not
+written. The limits come from the settings (``RATE_*``, see ``.env.example``); 0 turns one off.
+
+Who applies them: the surfaces where a person types, the portal and the widget (the same
+limits, one counter: a person's allowance is shared by both). Not the services: the other
+callers of ``case_open`` have their own limits (the API per key, ``api.authentication``; the
+email intake per sender and hour, ``intake``) or are staff (the admin, seeds), and a limit
+inside the service would change what those answer.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpResponse
 
 WINDOW_SECONDS = 3600
 
@@ -43,11 +51,19 @@ WHAT = {"case": ("case", "cases opened"), "upload": ("file", "files uploaded")}
 
 
 class RateLimited(Exception):
-    """Refused: ``message`` says which limit and when to try again (for a 429 page)."""
+    """Refused: ``message`` says which limit and when to try again (for a 429 page),
+    ``retry_after`` the seconds until the window ends (for its Retry-After header)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after
+
+    def answer(self, response: HttpResponse) -> HttpResponse:
+        """``response`` (the form shown again with the message) as a 429 with Retry-After."""
+        response.status_code = 429
+        response["Retry-After"] = str(self.retry_after)
+        return response
 
 
 @dataclass
@@ -73,7 +89,8 @@ def reserve(
     with no tenant (provider staff) has only the personal limits."""
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    minutes_left = max(1, math.ceil((WINDOW_SECONDS - now % WINDOW_SECONDS) / 60))
+    seconds_left = max(1, math.ceil(WINDOW_SECONDS - now % WINDOW_SECONDS))
+    minutes_left = max(1, math.ceil(seconds_left / 60))
     wanted = {"case": cases, "upload": uploads}
     taken: list[tuple[str, int]] = []
     for limit in LIMITS:
@@ -98,6 +115,23 @@ def reserve(
             raise RateLimited(
                 f"{who} reached the limit of {limit.allowed} {done} per hour. "
                 f"Try again in {minutes_left} minute{'s' if minutes_left != 1 else ''}"
-                + (f", or send fewer {noun}s at once." if amount > 1 else ".")
+                + (f", or send fewer {noun}s at once." if amount > 1 else "."),
+                retry_after=seconds_left,
             )
     return Reservation(taken)
+
+
+@contextlib.contextmanager
+def charged(
+    *, user_id: int, tenant_id: int | None, cases: int = 0, uploads: int = 0
+) -> Iterator[Reservation]:
+    """Run the block (the service call) on the person's allowance: ``RateLimited`` before it
+    runs when a limit would be passed; the allowance given back when the block raises (a
+    ``ValidationError`` from the service, a database error), so only what was written counts.
+    """
+    reservation = reserve(user_id=user_id, tenant_id=tenant_id, cases=cases, uploads=uploads)
+    try:
+        yield reservation
+    except BaseException:
+        reservation.release()
+        raise

@@ -200,29 +200,27 @@ def case_new(request: SignedInRequest) -> HttpResponse:
     form = NewCaseForm(request.POST or None, request.FILES or None, provider=request.brand.name)
     if request.method == "POST" and form.is_valid():
         try:
-            reservation = ratelimits.reserve(
+            with ratelimits.charged(
                 user_id=request.user.pk,
                 tenant_id=membership.tenant_id,
                 cases=1,
                 uploads=len(form.cleaned_data["attachments"]),
-            )
+            ):
+                case = services.case_open(
+                    tenant=membership.tenant,
+                    subject=form.cleaned_data["subject"],
+                    description=form.cleaned_data["description"],
+                    severity=form.cleaned_data["severity"],
+                    channel=Channel.PORTAL,
+                    requester=request.user,
+                    opened_by=request.user,
+                    attachments=form.cleaned_data["attachments"],
+                )
         except ratelimits.RateLimited as limited:
             form.add_error(None, limited.message)
             context = {"form": form, "tenant": membership.tenant}
-            return render(request, "helpdesk/case_new.html", context, status=429)
-        try:
-            case = services.case_open(
-                tenant=membership.tenant,
-                subject=form.cleaned_data["subject"],
-                description=form.cleaned_data["description"],
-                severity=form.cleaned_data["severity"],
-                channel=Channel.PORTAL,
-                requester=request.user,
-                opened_by=request.user,
-                attachments=form.cleaned_data["attachments"],
-            )
+            return limited.answer(render(request, "helpdesk/case_new.html", context))
         except ValidationError as error:
-            reservation.release()
             apply_service_errors(form, error)
         else:
             messages.success(request, f"Case {case.reference} is open. We'll be in touch.")
@@ -382,27 +380,23 @@ def case_comment(request: SignedInRequest, reference: str) -> HttpResponse:
     if form.is_valid():
         membership = access.membership_of(request.user)
         try:
-            reservation = ratelimits.reserve(
+            with ratelimits.charged(
                 user_id=request.user.pk,
                 tenant_id=membership.tenant_id if membership else None,
                 uploads=len(form.cleaned_data["attachments"]),
-            )
+            ):
+                services.update_add(
+                    case=case,
+                    author=request.user,
+                    body=form.cleaned_data["body"],
+                    internal=form.internal,
+                    escalation=form.escalation,
+                    attachments=form.cleaned_data["attachments"],
+                )
         except ratelimits.RateLimited as limited:
             form.add_error("attachments", limited.message)
-            response = _case_page(request, case, comment_form=form)
-            response.status_code = 429
-            return response
-        try:
-            services.update_add(
-                case=case,
-                author=request.user,
-                body=form.cleaned_data["body"],
-                internal=form.internal,
-                escalation=form.escalation,
-                attachments=form.cleaned_data["attachments"],
-            )
+            return limited.answer(_case_page(request, case, comment_form=form))
         except ValidationError as error:
-            reservation.release()
             apply_service_errors(form, error)
         else:
             messages.success(request, "Your comment was added.")

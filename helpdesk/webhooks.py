@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Q
 
 from api.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from helpdesk.celery import app as celery_app
@@ -26,11 +26,21 @@ DELIVER_TASK = "api.tasks.deliver_webhook"
 logger = logging.getLogger(__name__)
 
 
-def _subscriptions(case: Case) -> list[WebhookSubscription]:
-    tenants = Q(tenant_id=case.tenant_id)
-    if case.tenant.kind == TenantKind.SUBCUSTOMER:
-        tenants |= Q(tenant_id=case.tenant.parent_id)
-    return list(WebhookSubscription.objects.filter(tenants, is_active=True))
+def _interested_tenants(case: Case) -> list[int]:
+    """The case's tenant and, for a sub-customer, its reseller: whose subscriptions hear."""
+    if case.tenant.kind == TenantKind.SUBCUSTOMER and case.tenant.parent_id:
+        return [case.tenant_id, case.tenant.parent_id]
+    return [case.tenant_id]
+
+
+def _subscriptions_of(tenant_ids: Iterable[int]) -> dict[int, list[WebhookSubscription]]:
+    """Active subscriptions by tenant, in one query however many tenants."""
+    found: dict[int, list[WebhookSubscription]] = defaultdict(list)
+    for subscription in WebhookSubscription.objects.filter(
+        tenant_id__in=set(tenant_ids), is_active=True
+    ):
+        found[subscription.tenant_id].append(subscription)
+    return found
 
 
 def _payload(case: Case, support_side: bool) -> dict:
@@ -56,41 +66,63 @@ def _update_visible(update: CaseUpdate, support_side: bool) -> bool:
 
 def case_event(case: Case, event: str, *, update: CaseUpdate | None = None, **extra) -> int:
     """Write one delivery per interested subscription; returns how many."""
+    subscriptions = _subscriptions_of(_interested_tenants(case))
+    return _write(_deliveries(case, event, subscriptions, update=update, **extra))
+
+
+def _deliveries(
+    case: Case,
+    event: str,
+    subscriptions: dict[int, list[WebhookSubscription]],
+    *,
+    update: CaseUpdate | None = None,
+    **extra,
+) -> list[WebhookDelivery]:
+    """The deliveries (unsaved) of ``event`` on ``case`` for the interested subscriptions
+    among ``subscriptions`` (by tenant)."""
     rows = []
-    for subscription in _subscriptions(case):
-        if not subscription.wants(event):
-            continue
-        support_side = subscription.tenant_id != case.tenant_id
-        if update is not None and not _update_visible(update, support_side):
-            continue
-        if event == WebhookEvent.ESCALATED and not support_side:
-            continue  # the tier is the support side's business (white label)
-        data = _payload(case, support_side)
-        if update is not None:
-            data["update"] = {
-                "id": update.pk,
-                "visibility": update.visibility,
-                "body": update.body,
-                "by_support": update.by_support,
-                "created_at": update.created_at.isoformat(),
-            }
-        data.update({k: v for k, v in extra.items() if support_side or k != "tier"})
-        rows.append(
-            WebhookDelivery(
-                subscription=subscription,
-                event=event,
-                case_reference=case.reference,
-                message_id=f"msg_{uuid.uuid4().hex}",
-                payload={"type": event, "data": data},
+    for tenant_id in _interested_tenants(case):
+        for subscription in subscriptions.get(tenant_id, ()):
+            if not subscription.wants(event):
+                continue
+            support_side = subscription.tenant_id != case.tenant_id
+            if update is not None and not _update_visible(update, support_side):
+                continue
+            if event == WebhookEvent.ESCALATED and not support_side:
+                continue  # the tier is the support side's business (white label)
+            data = _payload(case, support_side)
+            if update is not None:
+                data["update"] = {
+                    "id": update.pk,
+                    "visibility": update.visibility,
+                    "body": update.body,
+                    "by_support": update.by_support,
+                    "created_at": update.created_at.isoformat(),
+                }
+            data.update({k: v for k, v in extra.items() if support_side or k != "tier"})
+            rows.append(
+                WebhookDelivery(
+                    subscription=subscription,
+                    event=event,
+                    case_reference=case.reference,
+                    message_id=f"msg_{uuid.uuid4().hex}",
+                    payload={"type": event, "data": data},
+                )
             )
-        )
-    return _write(rows)
+    return rows
 
 
 def sla_events(event: str, case_ids: Iterable[int]) -> int:
-    """At risk / breached, from the sweep: one delivery per case and interested subscription."""
-    cases = Case.objects.filter(pk__in=list(case_ids)).select_related("tenant")
-    return sum(case_event(case, event) for case in cases)
+    """At risk / breached, from the sweep: one delivery per case and interested subscription.
+    A constant number of queries per sweep batch, however many cases it breached: the cases,
+    their tenants' subscriptions (once for all of them) and the deliveries' insert."""
+    cases = list(Case.objects.filter(pk__in=list(case_ids)).select_related("tenant"))
+    if not cases:
+        return 0
+    subscriptions = _subscriptions_of(t for case in cases for t in _interested_tenants(case))
+    if not subscriptions:
+        return 0
+    return _write([row for case in cases for row in _deliveries(case, event, subscriptions)])
 
 
 def _write(rows: list[WebhookDelivery]) -> int:

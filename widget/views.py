@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from helpdesk import access
+from helpdesk import access, ratelimits
 from helpdesk.forms import CommentForm, NewCaseForm, apply_service_errors
 from helpdesk.models import OPEN_STATUSES, Case, Channel
 from helpdesk.services import case_open, update_add
@@ -152,28 +152,41 @@ def case_new(request: HttpRequest, session: str) -> HttpResponse:
     form = NewCaseForm(request.POST or None, request.FILES or None, provider=request.brand.name)
     if request.method == "POST" and form.is_valid():
         try:
-            case = case_open(
-                tenant=tenant,
-                subject=form.cleaned_data["subject"],
-                description=form.cleaned_data["description"],
-                severity=form.cleaned_data["severity"],
-                channel=Channel.WIDGET,
-                requester=request.user,
-                opened_by=request.user,
-                attachments=form.cleaned_data["attachments"],
-            )
+            # The portal's limits and counters: a person's allowance is the same in both.
+            with ratelimits.charged(
+                user_id=request.user.pk,
+                tenant_id=tenant.pk,
+                cases=1,
+                uploads=len(form.cleaned_data["attachments"]),
+            ):
+                case = case_open(
+                    tenant=tenant,
+                    subject=form.cleaned_data["subject"],
+                    description=form.cleaned_data["description"],
+                    severity=form.cleaned_data["severity"],
+                    channel=Channel.WIDGET,
+                    requester=request.user,
+                    opened_by=request.user,
+                    attachments=form.cleaned_data["attachments"],
+                )
+        except ratelimits.RateLimited as limited:
+            # The form again with what they typed (files cannot be put back into a file input).
+            form.add_error(None, limited.message)
+            return limited.answer(_case_new_page(request, session, form))
         except ValidationError as error:
             apply_service_errors(form, error)
         else:
             url = reverse("widget-case", kwargs={"session": session, "reference": case.reference})
             return redirect(f"{url}?notice=opened")
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "widget/case_new.html",
-        _ctx(request, session, form=form, tenant=tenant),
-        status=status,
-    )
+    response = _case_new_page(request, session, form)
+    if request.method == "POST":
+        response.status_code = 400
+    return response
+
+
+def _case_new_page(request: HttpRequest, session: str, form: NewCaseForm) -> HttpResponse:
+    context = _ctx(request, session, form=form, tenant=request.widget.tenant)
+    return render(request, "widget/case_new.html", context)
 
 
 def _case_for(request: HttpRequest, reference: str) -> Case:
@@ -221,14 +234,22 @@ def case_reply(request: HttpRequest, session: str, reference: str) -> HttpRespon
     form = CommentForm(request.POST, request.FILES)  # public replies only: no kind to choose
     if form.is_valid():
         try:
-            update_add(
-                case=case,
-                author=request.user,
-                body=form.cleaned_data["body"],
-                internal=False,
-                escalation=False,
-                attachments=form.cleaned_data["attachments"],
-            )
+            with ratelimits.charged(
+                user_id=request.user.pk,
+                tenant_id=request.widget.tenant.pk,
+                uploads=len(form.cleaned_data["attachments"]),
+            ):
+                update_add(
+                    case=case,
+                    author=request.user,
+                    body=form.cleaned_data["body"],
+                    internal=False,
+                    escalation=False,
+                    attachments=form.cleaned_data["attachments"],
+                )
+        except ratelimits.RateLimited as limited:
+            form.add_error("attachments", limited.message)
+            return limited.answer(_case_page(request, session, case, form=form))
         except ValidationError as error:
             apply_service_errors(form, error)
         else:
