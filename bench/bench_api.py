@@ -28,7 +28,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# Celery's loader puts the working directory first on sys.path: run from another checkout, the
+# modules imported after setup would be that checkout's.
+os.chdir(ROOT)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 # Many openings by one person in a minute: the portal's hourly limit must not stop the bench.
