@@ -5,7 +5,7 @@ from django.views import defaults
 
 from api import errors as api_errors
 from api import views_keys as api_keys
-from helpdesk import errors, views
+from helpdesk import errors, views, views_canned
 from intake import views as intake_views
 from sla import views as sla_views
 from tenants import views as tenant_views
@@ -40,6 +40,17 @@ urlpatterns = [
     path("queue/", views.tier_one_queue, name="tier-one-queue"),
     path("queue/assign/", views.queue_assign, name="queue-assign"),
     path("team/", tenant_views.team, name="team"),
+    path("team/canned-replies/", views_canned.canned_replies, name="canned-replies"),
+    path(
+        "team/canned-replies/<int:pk>/",
+        views_canned.canned_reply_edit,
+        name="canned-reply-edit",
+    ),
+    path(
+        "team/canned-replies/<int:pk>/delete/",
+        views_canned.canned_reply_delete,
+        name="canned-reply-delete",
+    ),
     path("team/<int:user_id>/active/", tenant_views.member_active, name="team-member-active"),
     path("team/<int:user_id>/resend/", tenant_views.member_resend, name="team-member-resend"),
     path("team/<int:user_id>/role/", tenant_views.member_role, name="team-member-role"),

@@ -50,7 +50,9 @@ def clocks_backfill(cases: Iterable[Case]) -> int:
             except NoTarget:
                 logger.exception("No SLA clock for %s", case.reference)
                 continue
-        row = ResponseClock(case=case, tier=Tier.ONE, created_at=now, updated_at=now)
+        row = ResponseClock(
+            case=case, tenant_id=case.tenant_id, tier=Tier.ONE, created_at=now, updated_at=now
+        )
         apply_schedule(row, schedule_from_target(targets[key], case.dispatched_at), case.severity)
         if case.first_response_at is not None:
             row.responded_at = row.stopped_at = case.first_response_at

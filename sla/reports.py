@@ -17,26 +17,33 @@ between closest ranks over responded clocks: PostgreSQL's ``percentile_cont``, a
 function registered on SQLite connections. Nothing here loops over clocks in Python: each report
 is one aggregate query, grouped by any of ``KEYS``.
 
-A clock's tenant is its case's requesting tenant; its reseller that tenant's reseller (empty for
-a direct customer and for a reseller's own cases); its month is the month of its dispatch in its
-calendar's time zone.
+A clock's tenant is its case's requesting tenant (copied onto the clock when it starts: a case
+never changes tenant); its reseller is that tenant's reseller now, read through the tenant row
+(empty for a direct customer and for a reseller's own cases); its month is the month of its
+dispatch in its calendar's time zone.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import islice
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
+    BooleanField,
     CharField,
     Count,
+    ExpressionWrapper,
     F,
     FloatField,
     Func,
@@ -46,7 +53,7 @@ from django.db.models import (
     When,
 )
 from django.db.models import Case as SqlCase
-from django.db.models.functions import Round, TruncDate
+from django.db.models.functions import TruncDate
 
 from sla.models import ResponseClock
 from tenants.models import Tenant, TenantKind
@@ -132,12 +139,11 @@ class PercentileCont(Aggregate):
 
     def as_sqlite(self, compiler, connection, **extra_context):
         _register_sqlite(connection)
-        return self.as_sql(
-            compiler,
-            connection,
-            template="%(function)s(%(fraction)s, %(expressions)s)",
-            **extra_context,
-        )
+        # The registered aggregate takes the fraction as its first argument (a FILTER clause,
+        # when there is one, is added around this template by Aggregate.as_sql).
+        clone = self.copy()
+        clone.template = "%(function)s(%(fraction)s, %(expressions)s)"
+        return super(PercentileCont, clone).as_sql(compiler, connection, **extra_context)
 
 
 class LocalMonth(Func):
@@ -160,14 +166,36 @@ class LocalMonth(Func):
         return self.as_sql(compiler, connection, function="sla_local_month", **extra_context)
 
 
+# --- how PostgreSQL runs them ----------------------------------------------------------------
+
+# A report over a reseller's year sorts several hundred thousand clocks by their groups (the
+# percentiles make PostgreSQL group by sorting): with the default 4 MB that sort goes to disk.
+# JIT compilation costs more than it saves on queries of this size.
+REPORT_WORK_MEM = "128MB"
+
+
+@contextmanager
+def _tuned() -> Iterator[None]:
+    """Run the report's query with ``REPORT_WORK_MEM`` and without JIT on PostgreSQL (settings
+    local to this transaction, or savepoint's transaction: they end with it)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)",
+                    [REPORT_WORK_MEM],
+                )
+        yield
+
+
 # --- what is counted ------------------------------------------------------------------------
 
 
 def _key_expressions() -> dict[str, Any]:
     return {
-        "tenant": F("case__tenant__slug"),
+        "tenant": F("tenant__slug"),
         "reseller": SqlCase(
-            When(case__tenant__kind=TenantKind.SUBCUSTOMER, then=F("case__tenant__parent__slug")),
+            When(tenant__kind=TenantKind.SUBCUSTOMER, then=F("tenant__parent__slug")),
             default=Value(""),
             output_field=CharField(),
         ),
@@ -193,18 +221,22 @@ def bucket_conditions(now: datetime) -> dict[str, Q]:
     }
 
 
-def _aggregates(now: datetime) -> dict[str, Any]:
-    figures: dict[str, Any] = {"dispatched": Count("pk")}
+# Counts count a column that is never NULL and that every report index holds (Django allows no
+# COUNT(*) with a filter): COUNT(id) would send PostgreSQL to the table for the id.
+EVERY = "due_at"
+
+
+def _aggregates(now: datetime, *, percentiles: bool = True) -> dict[str, Any]:
+    figures: dict[str, Any] = {"dispatched": Count(EVERY)}
     for name, condition in bucket_conditions(now).items():
-        figures[name] = Count("pk", filter=condition)
-    minutes = SqlCase(
-        When(responded_at__isnull=False, then=F("response_minutes")),
-        default=None,
-        output_field=FloatField(),
-    )
-    figures["responded"] = Count("pk", filter=Q(responded_at__isnull=False))
-    figures["median_minutes"] = PercentileCont(minutes, 0.5)
-    figures["p90_minutes"] = PercentileCont(minutes, 0.9)
+        figures[name] = Count(EVERY, filter=condition)
+    responded = Q(responded_at__isnull=False)
+    figures["responded"] = Count(EVERY, filter=responded)
+    if percentiles:  # the sorts are most of a report's cost: only where they are shown
+        # Only responded clocks enter the sort (minutes are stored with the response); the
+        # two percentiles share one sort on PostgreSQL (same input, same filter).
+        figures["median_minutes"] = PercentileCont("response_minutes", 0.5, filter=responded)
+        figures["p90_minutes"] = PercentileCont("response_minutes", 0.9, filter=responded)
     return figures
 
 
@@ -261,16 +293,22 @@ def format_minutes(value: float | None) -> str:
 
 
 def compliance(
-    clocks: QuerySet[ResponseClock], by: Sequence[str] = (), *, now: datetime
+    clocks: QuerySet[ResponseClock],
+    by: Sequence[str] = (),
+    *,
+    now: datetime,
+    percentiles: bool = True,
 ) -> list[Row]:
     """The report over ``clocks`` grouped by ``by`` (a subset of ``KEYS``), sorted by the keys.
-    With no keys, one total row (zeros when there are no clocks)."""
+    With no keys, one total row (zeros when there are no clocks). ``percentiles=False`` leaves
+    the median and 90th percentile out (None), for pages that show only counts and shares."""
     unknown = [key for key in by if key not in KEYS]
     if unknown:
         raise ValueError(f"unknown report key(s): {', '.join(unknown)}")
-    figures = _aggregates(now)
+    figures = _aggregates(now, percentiles=percentiles)
     if not by:
-        total = clocks.order_by().aggregate(**figures)
+        with _tuned():
+            total = clocks.order_by().aggregate(**figures)
         return [_row({}, total)]
     expressions = _key_expressions()
     grouped = (
@@ -279,7 +317,8 @@ def compliance(
         .values(*(f"key_{key}" for key in by))
         .annotate(**figures)
     )
-    rows = [_row({key: values[f"key_{key}"] for key in by}, values) for values in grouped]
+    with _tuned():
+        rows = [_row({key: values[f"key_{key}"] for key in by}, values) for values in grouped]
     rows.sort(key=lambda row: tuple(_sortable(row.keys[key]) for key in by))
     return rows
 
@@ -298,8 +337,8 @@ def _row(keys: dict[str, Any], values: dict[str, Any]) -> Row:
         resolved_without_response=values["resolved_without_response"] or 0,
         running=values["running"] or 0,
         responded=values["responded"] or 0,
-        median_minutes=values["median_minutes"],
-        p90_minutes=values["p90_minutes"],
+        median_minutes=values.get("median_minutes"),
+        p90_minutes=values.get("p90_minutes"),
     )
 
 
@@ -342,18 +381,23 @@ def clocks_in(
         clocks = clocks.filter(dispatched_at__lt=dispatched_before)
     if tenant is not None:
         if tenant.kind == TenantKind.RESELLER:
-            clocks = clocks.filter(Q(case__tenant=tenant) | Q(case__tenant__parent=tenant))
+            clocks = clocks.filter(tenant__in=_with_subcustomers(tenant))
         else:
-            clocks = clocks.filter(case__tenant=tenant)
+            clocks = clocks.filter(tenant=tenant)
     if reseller is not None:
         clocks = clocks.filter(
-            case__tenant__parent=reseller, case__tenant__kind=TenantKind.SUBCUSTOMER
+            tenant__in=Tenant.objects.filter(parent=reseller, kind=TenantKind.SUBCUSTOMER)
         )
     if severity is not None:
         clocks = clocks.filter(severity=severity)
     if tier is not None:
         clocks = clocks.filter(tier=tier)
     return clocks
+
+
+def _with_subcustomers(tenant: Tenant) -> QuerySet[Tenant]:
+    """A reseller and its sub-customers, as a subquery (read when the report runs)."""
+    return Tenant.objects.filter(Q(pk=tenant.pk) | Q(parent=tenant, kind=TenantKind.SUBCUSTOMER))
 
 
 # --- the rows behind a report ---------------------------------------------------------------
@@ -410,10 +454,54 @@ class IsoUtc(Func):
         )
 
 
-def case_rows(clocks: QuerySet[ResponseClock], *, now: datetime) -> Iterator[list[Any]]:
-    """The clocks behind a report, one row each (``CASE_ROW_COLUMNS``), streamed from a
-    server-side cursor so that a million rows use flat memory. Times are ISO 8601 in UTC with
-    their offset, formatted by the database; minutes with one decimal."""
+# The first characters that make defusedcsv rewrite a text cell (spreadsheets would read the
+# cell as a formula). tests/sla/test_reports.py checks this against defusedcsv itself.
+FORMULA_STARTS = ("=", "+", "-", "@", "|", "%")
+
+
+def _starts_like_a_formula(field: str) -> Q:
+    condition = Q()
+    for start in FORMULA_STARTS:
+        condition |= Q(**{f"{field}__startswith": start})
+    return condition
+
+
+class MinutesText(Func):
+    """Minutes with one decimal (half away from zero, as ``Round``) as text, formatted by the
+    database: a float column would cost a Python conversion per row of the export."""
+
+    output_field = CharField()
+    arity = 1
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(ROUND(CAST(%(expressions)s AS numeric), 1) AS text)",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(ROUND(%(expressions)s, 1) AS TEXT)",
+            **extra_context,
+        )
+
+
+def case_row_batches(
+    clocks: QuerySet[ResponseClock], *, now: datetime, size: int = 5000
+) -> Iterator[tuple[list[tuple[Any, ...]], bool]]:
+    """The clocks behind a report, one row each (``CASE_ROW_COLUMNS``), in batches of ``size``
+    streamed from a server-side cursor, so that a million rows use flat memory. Times are ISO
+    8601 in UTC with their offset and minutes have one decimal, both done by the database;
+    missing values are None (an empty CSV cell).
+
+    Each batch comes with ``plain``: True when none of its text cells (reference, tenant) starts
+    like a formula, as the database tells, so the CSV writer may skip defusedcsv's per-cell
+    escaping for it; the other cells are digits, ISO dates and fixed state words. Every cell
+    of a batch that is not plain still goes through defusedcsv."""
     values = (
         clocks.order_by("dispatched_at", "pk")
         .annotate(
@@ -421,11 +509,15 @@ def case_rows(clocks: QuerySet[ResponseClock], *, now: datetime) -> Iterator[lis
             dispatched_text=IsoUtc("dispatched_at"),
             due_text=IsoUtc("due_at"),
             responded_text=IsoUtc("responded_at"),
-            minutes=Round(F("response_minutes"), 1),
+            minutes=MinutesText("response_minutes"),
+            formula_like=ExpressionWrapper(
+                _starts_like_a_formula("case__reference") | _starts_like_a_formula("tenant__slug"),
+                output_field=BooleanField(),
+            ),
         )
         .values_list(
             "case__reference",
-            "case__tenant__slug",
+            "tenant__slug",
             "severity",
             "tier",
             "dispatched_text",
@@ -433,10 +525,17 @@ def case_rows(clocks: QuerySet[ResponseClock], *, now: datetime) -> Iterator[lis
             "responded_text",
             "minutes",
             "report_state",
+            "formula_like",
         )
     )
-    for row in values.iterator(chunk_size=5000):
-        yield [*row[:6], row[6] or "", "" if row[7] is None else row[7], row[8]]
+    flag, cells = itemgetter(len(CASE_ROW_COLUMNS)), itemgetter(slice(0, len(CASE_ROW_COLUMNS)))
+    # In a transaction of its own: PostgreSQL's server-side cursor then streams rows as the
+    # query produces them, rather than a cursor WITH HOLD that first stores the whole result.
+    with _tuned():
+        rows = values.iterator(chunk_size=size)
+        while batch := list(islice(rows, size)):
+            # map/itemgetter run in C, and no column needs a conversion: no Python per row.
+            yield list(map(cells, batch)), not any(map(flag, batch))
 
 
 # --- figures for the charts -------------------------------------------------------------------
@@ -460,8 +559,9 @@ def response_distribution(clocks: QuerySet[ResponseClock]) -> list[tuple[str, in
         condition = Q(responded_at__isnull=False, response_minutes__gte=low)
         if high is not None:
             condition &= Q(response_minutes__lt=high)
-        figures[f"band_{n}"] = Count("pk", filter=condition)
-    counted = clocks.order_by().aggregate(**figures)
+        figures[f"band_{n}"] = Count(EVERY, filter=condition)
+    with _tuned():
+        counted = clocks.order_by().aggregate(**figures)
     return [(label, counted[f"band_{n}"]) for n, (_, _, label) in enumerate(DISTRIBUTION_BANDS)]
 
 
@@ -474,18 +574,24 @@ def breaches_per_day(
     low = datetime.combine(first, time.min, tzinfo=zone)
     high = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone)
     breached = bucket_conditions(now)["breached"]
-    counted = dict(
-        clocks.filter(breached, due_at__gte=low, due_at__lt=min(high, now))
-        .order_by()
-        .annotate(day=TruncDate("due_at", tzinfo=zone))
-        .values("day")
-        .annotate(n=Count("pk"))
-        .values_list("day", "n")
-    )
+    with _tuned():
+        counted = _counted_by_day(
+            clocks.filter(breached, due_at__gte=low, due_at__lt=min(high, now)), zone
+        )
     days = (last - first).days + 1
     return [
         (first + timedelta(days=d), counted.get(first + timedelta(days=d), 0)) for d in range(days)
     ]
+
+
+def _counted_by_day(clocks: QuerySet[ResponseClock], zone: ZoneInfo) -> dict[date, int]:
+    return dict(
+        clocks.order_by()
+        .annotate(day=TruncDate("due_at", tzinfo=zone))
+        .values("day")
+        .annotate(n=Count(EVERY))
+        .values_list("day", "n")
+    )
 
 
 def open_clocks_by_tier(
@@ -497,8 +603,11 @@ def open_clocks_by_tier(
         .order_by()
         .values("tier")
         .annotate(
-            at_risk=Count("pk", filter=Q(at_risk_at__lte=now, due_at__gte=now)),
-            breached=Count("pk", filter=Q(due_at__lt=now)),
+            at_risk=Count(EVERY, filter=Q(at_risk_at__lte=now, due_at__gte=now)),
+            breached=Count(EVERY, filter=Q(due_at__lt=now)),
         )
     )
-    return {row["tier"]: {"at_risk": row["at_risk"], "breached": row["breached"]} for row in rows}
+    with _tuned():
+        return {
+            row["tier"]: {"at_risk": row["at_risk"], "breached": row["breached"]} for row in rows
+        }

@@ -202,7 +202,14 @@ def clock_start(
             logger.exception("No SLA clock started for %s (tier %s)", case.reference, tier)
             return None
     now = timezone.now()
-    row = ResponseClock(case=case, tier=tier, sequence=sequence, created_at=now, updated_at=now)
+    row = ResponseClock(
+        case=case,
+        tenant_id=case.tenant_id,
+        tier=tier,
+        sequence=sequence,
+        created_at=now,
+        updated_at=now,
+    )
     apply_schedule(row, schedule, case.severity)
     row.save()
     if tier == Tier.ONE == case.tier:  # opening: the only clock, no query needed to sync
