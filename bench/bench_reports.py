@@ -88,7 +88,7 @@ def fill(cases: int) -> None:
         )
         for tier, condition in (
             (1, "TRUE"),
-            (2, "c.tenant_id = ANY(%(subs)s::int[]) AND abs(hashint4(c.id + 3)::bigint) %% 4 = 0"),
+            (2, "c.tenant_id = ANY(%(subs)s::int[]) AND abs(hashint8(c.id + 3)::bigint) %% 4 = 0"),
         ):
             cursor.execute(
                 f"""
@@ -99,15 +99,15 @@ def fill(cases: int) -> None:
                        c.dispatched_at, c.dispatched_at + interval '45 minutes',
                        c.dispatched_at + interval '60 minutes',
                        CASE WHEN c.status <> 'resolved' THEN NULL
-                            WHEN abs(hashint4(c.id)::bigint) %% 10 < 6 THEN c.dispatched_at + (abs(hashint4(c.id * 2 + {tier})::bigint) %% 120) * interval '1 minute'
-                            WHEN abs(hashint4(c.id)::bigint) %% 10 > 6 THEN c.dispatched_at + (abs(hashint4(c.id * 2 + {tier})::bigint) %% 240) * interval '1 minute' END,
+                            WHEN abs(hashint8(c.id)::bigint) %% 10 < 6 THEN c.dispatched_at + (abs(hashint8(c.id * 2 + {tier})::bigint) %% 120) * interval '1 minute'
+                            WHEN abs(hashint8(c.id)::bigint) %% 10 > 6 THEN c.dispatched_at + (abs(hashint8(c.id * 2 + {tier})::bigint) %% 240) * interval '1 minute' END,
                        CASE WHEN c.status <> 'resolved' THEN NULL
-                            WHEN abs(hashint4(c.id)::bigint) %% 10 < 6 THEN c.dispatched_at + (abs(hashint4(c.id * 2 + {tier})::bigint) %% 120) * interval '1 minute'
-                            WHEN abs(hashint4(c.id)::bigint) %% 10 = 6 THEN c.dispatched_at + (abs(hashint4(c.id * 2 + {tier})::bigint) %% 90) * interval '1 minute'
-                            ELSE c.dispatched_at + (abs(hashint4(c.id * 2 + {tier})::bigint) %% 240) * interval '1 minute' END,
+                            WHEN abs(hashint8(c.id)::bigint) %% 10 < 6 THEN c.dispatched_at + (abs(hashint8(c.id * 2 + {tier})::bigint) %% 120) * interval '1 minute'
+                            WHEN abs(hashint8(c.id)::bigint) %% 10 = 6 THEN c.dispatched_at + (abs(hashint8(c.id * 2 + {tier})::bigint) %% 90) * interval '1 minute'
+                            ELSE c.dispatched_at + (abs(hashint8(c.id * 2 + {tier})::bigint) %% 240) * interval '1 minute' END,
                        CASE WHEN c.status <> 'resolved' THEN NULL
-                            WHEN abs(hashint4(c.id)::bigint) %% 10 < 6 THEN (abs(hashint4(c.id * 2 + {tier})::bigint) %% 120)::float
-                            WHEN abs(hashint4(c.id)::bigint) %% 10 > 6 THEN (abs(hashint4(c.id * 2 + {tier})::bigint) %% 240)::float END,
+                            WHEN abs(hashint8(c.id)::bigint) %% 10 < 6 THEN (abs(hashint8(c.id * 2 + {tier})::bigint) %% 120)::float
+                            WHEN abs(hashint8(c.id)::bigint) %% 10 > 6 THEN (abs(hashint8(c.id * 2 + {tier})::bigint) %% 240)::float END,
                        c.dispatched_at, c.dispatched_at
                 FROM helpdesk_case c
                 WHERE c.reference LIKE 'CS-B%%' AND {condition}
