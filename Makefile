@@ -20,8 +20,11 @@ run: install
 	DEBUG=true $(BIN)/python manage.py seed_demo
 	DEBUG=true PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start --procfile Procfile
 
+# TEST_WORKERS: parallel test processes (pytest-xdist); `auto` is one per core.
+TEST_WORKERS ?= auto
+
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,12 +7,12 @@ from __future__ import annotations
 import zoneinfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, pagination, status
+from rest_framework import generics, pagination, parsers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,6 +27,9 @@ from sla.models import Plan, ResponseClock
 from tenants import services as tenant_services
 from tenants.models import Membership, Tenant
 
+# Opening a case and adding an update take attachments: multipart as well as JSON.
+WITH_FILES = [parsers.JSONParser, parsers.MultiPartParser]
+
 
 class CasePagination(pagination.CursorPagination):
     """Keyset paging, newest first: no COUNT over millions of cases."""
@@ -36,24 +39,63 @@ class CasePagination(pagination.CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def get_page_size(self, request: Request) -> int:
+        """A page size that is not a whole number from 1 to 100 is a 400, not quietly 25."""
+        value = request.query_params.get(self.page_size_query_param)
+        if value is None:
+            return self.page_size
+        try:
+            size = int(value)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= self.max_page_size:
+            raise ValidationError({"page_size": f"A whole number from 1 to {self.max_page_size}."})
+        return size
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
 
 class ApiCaseFilter(CaseFilter):
-    """The portal's filters and search; the order is the cursor's (newest first)."""
+    """The portal's filters and search; the order is the cursor's (newest first), so there is
+    no ``sort``. Every filter the schema lists is there for every caller (no ``short_form``):
+    where the portal leaves one out (one organisation, one clock), a value the caller cannot
+    choose is a 400 here, never silently ignored."""
 
-    def sort_by(self, queryset, name, value):
-        return queryset
+    short_form = False
+
+    def __init__(self, data=None, *args, **kwargs) -> None:
+        if data is not None:  # as in the portal's form, a filter sent empty is no filter
+            data = data.copy()
+            for key in list(data):
+                kept = [value for value in data.getlist(key) if value != ""]
+                if kept:
+                    data.setlist(key, kept)
+                else:
+                    del data[key]
+        super().__init__(data, *args, **kwargs)
 
     def filter_queryset(self, queryset):
         return super(CaseFilter, self).filter_queryset(queryset)
 
 
-def _case_for(request: Request, reference: str) -> Case:
+del ApiCaseFilter.base_filters["sort"]
+
+
+_CLOCKS = Prefetch("response_clocks", ResponseClock.objects.select_related("calendar"))
+
+
+def _case_for(request: Request, reference: str, *, to_change: bool = True) -> Case:
+    """The case through the policy (another tenant's is a 404), with what the services need to
+    change it (the people on it, the tenant's parent for notifications), or, to read it, only
+    what its body shows."""
+    related = ("tenant__parent", "requester", "assignee") if to_change else ("tenant",)
     return get_object_or_404(
-        access.cases_visible_to(request.user)
-        .select_related("tenant__parent", "requester", "assignee")
-        .prefetch_related(
-            Prefetch("response_clocks", ResponseClock.objects.select_related("calendar"))
-        ),
+        access.cases_visible_to(request.user).select_related(*related).prefetch_related(_CLOCKS),
         reference=reference,
     )
 
@@ -64,6 +106,7 @@ class CaseList(generics.ListAPIView):
     pagination_class = CasePagination
     filter_backends = [DjangoFilterBackend]
     filterset_class = ApiCaseFilter
+    parser_classes = WITH_FILES
 
     def get_queryset(self):
         return access.cases_visible_to(self.request.user).select_related("tenant")
@@ -96,9 +139,11 @@ class CaseList(generics.ListAPIView):
             opened_by=request.user,
             attachments=values.get("attachments", []),
         )
-        case = _case_for(request, case.reference)
+        # The case as the service left it (its tenant is the caller's or one fetched through
+        # the policy above): no second fetch, only its clocks.
+        prefetch_related_objects([case], _CLOCKS)
         return Response(
-            s.CaseSerializer(case, context={"request": request}).data,
+            s.CaseSerializer(case, context={"request": request, "just_opened": True}).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -107,7 +152,7 @@ class CaseList(generics.ListAPIView):
 class CaseDetail(APIView):
     @extend_schema(responses=s.CaseSerializer)
     def get(self, request: Request, reference: str) -> Response:
-        case = _case_for(request, reference)
+        case = _case_for(request, reference, to_change=False)
         return Response(s.CaseSerializer(case, context={"request": request}).data)
 
     @extend_schema(request=s.CaseChangeSerializer, responses=s.CaseSerializer)
@@ -131,6 +176,8 @@ class CaseDetail(APIView):
 
 @extend_schema(tags=["cases"])
 class CaseUpdates(APIView):
+    parser_classes = WITH_FILES
+
     @extend_schema(responses=s.UpdateSerializer(many=True))
     def get(self, request: Request, reference: str) -> Response:
         case = _case_for(request, reference)
@@ -350,7 +397,7 @@ class Webhooks(APIView):
         return Response(s.WebhookSubscriptionSerializer(subscriptions, many=True).data)
 
     @extend_schema(
-        request=s.WebhookSubscriptionSerializer, responses={201: s.WebhookSubscriptionSerializer}
+        request=s.WebhookSubscriptionSerializer, responses={201: s.WebhookSecretSerializer}
     )
     def post(self, request: Request) -> Response:
         """Subscribe a URL; the response shows the signing secret, once."""
@@ -369,7 +416,7 @@ class Webhooks(APIView):
             is_active=data.validated_data.get("is_active", True),
             created_by=request.user,
         )
-        body = s.WebhookSubscriptionSerializer(subscription, context={"show_secret": True}).data
+        body = s.WebhookSecretSerializer(subscription).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -383,13 +430,11 @@ class WebhookDetail(APIView):
 
 @extend_schema(tags=["webhooks"])
 class WebhookRotate(APIView):
-    @extend_schema(request=None, responses=s.WebhookSubscriptionSerializer)
+    @extend_schema(request=None, responses=s.WebhookSecretSerializer)
     def post(self, request: Request, pk: int) -> Response:
         """A new secret; deliveries carry signatures by both until the next rotation."""
         subscription = _subscription_for(request, pk)
         subscription.previous_secret = subscription.secret
         subscription.secret = new_webhook_secret()
         subscription.save(update_fields=["secret", "previous_secret"])
-        return Response(
-            s.WebhookSubscriptionSerializer(subscription, context={"show_secret": True}).data
-        )
+        return Response(s.WebhookSecretSerializer(subscription).data)

@@ -5,6 +5,11 @@ to a private or loopback address outside development (SSRF).
 Signature: ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256
 of "id.timestamp.body">`` with the subscription's secret (and its previous one during a
 rotation), so any Standard Webhooks library verifies it.
+
+DNS rebinding: the target's name is resolved once per attempt, every address checked, and the
+connection made to exactly the checked address (the name kept for the Host header, and for SNI
+and the certificate check over https), so a name that answers a public address to the check and
+a private one to the connection reaches nothing private.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
 import socket
-import urllib.error
-import urllib.request
+import ssl
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -38,36 +44,100 @@ class UnsafeTarget(ValueError):
     """The URL points at a private, loopback or otherwise non-public address."""
 
 
-def check_target(url: str) -> None:
-    """Refuse URLs that are not http(s) or that resolve to a non-public address (unless
-    WEBHOOKS_ALLOW_PRIVATE, for development). Raises UnsafeTarget with the reason."""
+class Unresolved(UnsafeTarget):
+    """The host name does not resolve (now: at sending it may again later)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A webhook URL resolved once: the address that was checked is the one connected to."""
+
+    scheme: str
+    host: str
+    port: int
+    address: str
+    path: str
+
+
+def resolve_target(url: str) -> Target:
+    """Resolve the URL's host once and refuse it unless it is http(s) and every address it
+    resolves to is public (any address, unless WEBHOOKS_ALLOW_PRIVATE, for development).
+    Raises UnsafeTarget (Unresolved if the name does not resolve) with the reason."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeTarget("Use an http:// or https:// URL with a host name.")
-    if settings.WEBHOOKS_ALLOW_PRIVATE:
-        return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as error:
-        raise UnsafeTarget(f"{parts.hostname} does not resolve: {error}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise UnsafeTarget(f"{parts.hostname} points at a non-public address ({address}).")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, ValueError) as error:
+        raise Unresolved(f"{parts.hostname} does not resolve: {error}") from None
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not addresses:
+        raise Unresolved(f"{parts.hostname} does not resolve.")
+    if not settings.WEBHOOKS_ALLOW_PRIVATE:
+        for address in addresses:
+            if not address.is_global:
+                raise UnsafeTarget(f"{parts.hostname} points at a non-public address ({address}).")
+    path = parts.path or "/"
+    return Target(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port,
+        address=str(addresses[0]),
+        path=f"{path}?{parts.query}" if parts.query else path,
+    )
+
+
+def check_target(url: str) -> None:
+    """``resolve_target`` for a subscription's URL when it is written (UnsafeTarget if not)."""
+    resolve_target(url)
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to the checked address, never a second lookup of the name (DNS rebinding): the
+    Host header still carries the name."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self.address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to the checked address, with the name for SNI and the certificate check."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout, context=tls_context())
+        self.address = target.address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def tls_context() -> ssl.SSLContext:
+    """The system's trusted authorities, certificates checked against the URL's host name."""
+    return ssl.create_default_context()
+
+
+def post(target: Target, body: bytes, headers: dict[str, str]) -> int:
+    """POST once to the pinned address; the status code (redirects are not followed: one
+    could lead anywhere)."""
+    pinned = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    connection = pinned(target, TIMEOUT_SECONDS)
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:
     key = base64.b64decode(secret.removeprefix("whsec_"))
     digest = hmac.new(key, f"{message_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # a redirect could lead anywhere: not followed
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
 
 
 def _earlier_pending(delivery: WebhookDelivery) -> bool:
@@ -101,16 +171,15 @@ def deliver(pk: int) -> bool:
         if subscription.previous_secret:
             signatures.append(sign(subscription.previous_secret, delivery.message_id, stamp, body))
         delivery.attempts += 1
-        code, error = None, ""
+        code, error, permanent = None, "", False
         try:
             if not subscription.is_active:
                 raise UnsafeTarget("The subscription is switched off.")
-            check_target(subscription.url)
-            request = urllib.request.Request(  # noqa: S310 - scheme checked above
-                subscription.url,
-                data=body.encode(),
-                method="POST",
-                headers={
+            target = resolve_target(subscription.url)
+            code = post(
+                target,
+                body.encode(),
+                {
                     "Content-Type": "application/json",
                     "User-Agent": "helpdesk-webhooks/1",
                     "webhook-id": delivery.message_id,
@@ -118,11 +187,12 @@ def deliver(pk: int) -> bool:
                     "webhook-signature": " ".join(signatures),
                 },
             )
-            with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-                code = response.status
-        except urllib.error.HTTPError as failure:
-            code, error = failure.code, f"HTTP {failure.code}"
-        except (UnsafeTarget, OSError, ValueError) as failure:
+            if not 200 <= code < 300:
+                error = f"HTTP {code}"
+        except UnsafeTarget as refused:
+            error = f"{type(refused).__name__}: {refused}"
+            permanent = not isinstance(refused, Unresolved)
+        except (OSError, ValueError, http.client.HTTPException) as failure:
             error = f"{type(failure).__name__}: {failure}"
         delivery.last_status_code = code
         if code is not None and 200 <= code < 300:
@@ -133,11 +203,7 @@ def deliver(pk: int) -> bool:
             )
         else:
             delivery.last_error = error[:1000] or f"HTTP {code}"
-            if (
-                delivery.attempts >= MAX_ATTEMPTS
-                or isinstance(error, str)
-                and "UnsafeTarget" in error
-            ):
+            if delivery.attempts >= MAX_ATTEMPTS or permanent:
                 delivery.status = DeliveryStatus.FAILED
             else:
                 backoff = min(30 * 2 ** (delivery.attempts - 1), 6 * 3600)

@@ -19,7 +19,15 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Tier, Visibility
+from helpdesk.models import (
+    Attachment,
+    CannedReply,
+    Case,
+    CaseEvent,
+    CaseUpdate,
+    Tier,
+    Visibility,
+)
 from sla.models import ResponseClock
 from tenants.access import (
     active_membership,
@@ -41,6 +49,8 @@ __all__ = [
     "can_manage_people_of",
     "can_open_case_for",
     "can_see_reports",
+    "canned_replies_managed_by",
+    "canned_replies_visible_to",
     "cases_visible_to",
     "clocks_visible_to",
     "events_visible_to",
@@ -144,6 +154,27 @@ def is_requesting_side(user, case: Case) -> bool:
 
 def can_act_on_case(user, case: Case) -> bool:
     return is_support_side(user, case) or is_requesting_side(user, case)
+
+
+# --- canned replies ---------------------------------------------------------------------------
+
+
+def canned_replies_visible_to(user) -> QuerySet[CannedReply]:
+    """The canned replies a person may use: a team's own. Provider staff use the provider's;
+    a reseller's people their reseller's. Nobody else answers cases, so nobody else has any
+    (a reseller never sees the provider's or another reseller's)."""
+    replies = CannedReply.objects.all()
+    if is_provider_staff(user):
+        return replies.filter(team__kind=TenantKind.PROVIDER)
+    reseller = reseller_of(user)
+    return replies.none() if reseller is None else replies.filter(team=reseller)
+
+
+def canned_replies_managed_by(user) -> QuerySet[CannedReply]:
+    """The canned replies a reseller's admins write, change and delete in the portal (provider
+    staff manage theirs in the admin); fetch through this so others' ids are a 404."""
+    reseller = reseller_administered_by(user)
+    return CannedReply.objects.none() if reseller is None else reseller.canned_replies.all()
 
 
 # --- report rows (SPEC §9) --------------------------------------------------------------------

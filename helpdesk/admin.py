@@ -11,16 +11,17 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import display_for_field, label_for_field
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.defaultfilters import linebreaksbr
+from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from helpdesk import services
+from helpdesk import access, services
 from helpdesk.admin_forms import (
     CappedCountPaginator,
     HandBackForm,
@@ -33,8 +34,13 @@ from helpdesk.admin_views import (
     admin_default_ordering,
     case_search,
 )
-from helpdesk.canned import canned_reply_text
-from helpdesk.forms import apply_service_errors
+from helpdesk.canned import canned_reply_text, insert_at_end
+from helpdesk.forms import (
+    INSERT_CANNED,
+    AttachmentsField,
+    CannedReplyField,
+    apply_service_errors,
+)
 from helpdesk.models import (
     Attachment,
     CannedReply,
@@ -54,7 +60,7 @@ from sla.admin import (
 )
 from sla.selectors import sla_status, with_sla
 from tenants.access import signed_in
-from tenants.models import TenantKind, User
+from tenants.models import Tenant, TenantKind, User
 
 
 class CaseUpdateForm(forms.ModelForm):
@@ -68,24 +74,29 @@ class CaseUpdateForm(forms.ModelForm):
         help_text="On a reseller's customer's case, write to the reseller in the escalation "
         "thread: the customer only hears from its reseller.",
     )
-
-    canned = forms.ModelChoiceField(
-        queryset=CannedReply.objects.filter(team__kind=TenantKind.PROVIDER),
-        required=False,
-        label="Canned reply",
-        help_text="Used when the text is left empty, with the case's details filled in.",
+    canned = CannedReplyField(
+        help_text="Inserted into the text above with the case's details filled in (at the "
+        "cursor, or after what is written); edit it, then save. Chosen with the text left "
+        "empty, it is sent as it stands."
     )
+    attachments = AttachmentsField(help_text="Sent with this reply or note, to its readers.")
 
     class Meta:
         model = CaseUpdate
         fields = ["body"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 3})}
+        widgets = {"body": forms.Textarea(attrs={"rows": 5})}
 
     def __init__(self, *args, case: Case | None = None, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.case, self.user = case, user
         self.fields["body"].required = False
+        attachments = self.fields["attachments"]
+        assert isinstance(attachments, AttachmentsField)
+        attachments.show_limits()
+        canned = self.fields["canned"]
+        assert isinstance(canned, CannedReplyField)
         if case is not None and user is not None:
+            canned.offer(access.canned_replies_visible_to(user), case, user)
             # Default to what staff may write: on an escalated sub-customer case a public
             # reply is refused, so the escalation thread.
             kinds = services.update_kinds(case, user)
@@ -95,8 +106,17 @@ class CaseUpdateForm(forms.ModelForm):
     def clean(self) -> dict:
         super().clean()
         data = self.cleaned_data
-        if data.get("canned") and not data.get("body", "").strip() and self.case is not None:
-            data["body"] = canned_reply_text(data["canned"], self.case, self.user)
+        body = data.get("body", "").strip()
+        if data.get("canned") and self.case is not None:
+            if body:
+                # Never send text nobody has read: inserting shows it in the box first.
+                self.add_error(
+                    "canned",
+                    "Press “Insert” to add the canned reply to your text and read it, or "
+                    "choose none.",
+                )
+            else:
+                data["body"] = canned_reply_text(data["canned"], self.case, self.user)
         if self.has_changed() and not data.get("body", "").strip():
             self.add_error("body", "Write a reply or choose a canned reply.")
         if self.has_changed() and self.case is not None and data.get("body"):
@@ -114,8 +134,8 @@ class CaseUpdateForm(forms.ModelForm):
 
 
 class CaseUpdateFormSet(forms.BaseInlineFormSet):
-    """New updates are saved through ``update_add`` (first-response rule, events), never
-    by a bare ``save()``."""
+    """New updates are saved through ``update_add`` (first-response rule, events, attachment
+    rules), never by a bare ``save()``."""
 
     request: HttpRequest
 
@@ -126,6 +146,13 @@ class CaseUpdateFormSet(forms.BaseInlineFormSet):
             "user": signed_in(self.request),
         }
 
+    def is_valid(self) -> bool:
+        # "Insert" of a canned reply (CaseAdmin.insert_canned) shows the page again with the
+        # text inserted: nothing of the submission is saved, and it is no error.
+        if getattr(self.request, "canned_insert_only", False):
+            return False
+        return super().is_valid()
+
     def save_new(self, form: forms.ModelForm, commit: bool = True) -> CaseUpdate:
         kind = form.cleaned_data.get("kind")
         return services.update_add(
@@ -134,6 +161,7 @@ class CaseUpdateFormSet(forms.BaseInlineFormSet):
             body=form.cleaned_data["body"],
             internal=kind == "internal",
             escalation=kind == "escalation",
+            attachments=form.cleaned_data.get("attachments") or (),
         )
 
 
@@ -144,10 +172,11 @@ class CaseUpdateInline(admin.StackedInline):
     form = CaseUpdateForm
     formset = CaseUpdateFormSet
     extra = 1
+    max_num = 1  # one reply or note per save, with its files and the case's changes
     can_delete = False
     verbose_name = "new reply or note"
     verbose_name_plural = "add a reply, an internal note or an escalation message"
-    fields = ["body", "kind", "canned"]
+    fields = ["body", "canned", "kind", "attachments"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CaseUpdate]:
         return super().get_queryset(request).none()
@@ -181,11 +210,14 @@ class ReadOnlyRowsFormSet(forms.BaseInlineFormSet):
         assert model is not None  # an inline formset always has its model
         return [str(label_for_field(name, model, self.model_admin)) for name in self.columns]
 
-    def rows(self) -> list[list[str]]:
-        """Each row's cells, as the admin shows read-only values, from one query."""
+    def rows(self) -> list[dict]:
+        """Each row's cells, as the admin shows read-only values, and its class (what kind of
+        entry it is), from one query."""
         assert self.model is not None
         opts = self.model._meta
         empty = self.model_admin.get_empty_value_display()
+        row_class = getattr(self.model_admin, "row_class", lambda item: "")
+        labels = self.labels()
         table = []
         for item in self.get_queryset():
             cells = []
@@ -199,13 +231,15 @@ class ReadOnlyRowsFormSet(forms.BaseInlineFormSet):
                 if isinstance(field, models.TextField):
                     value = linebreaksbr(value, autoescape=True)
                 cells.append(conditional_escape(value))
-            table.append(cells)
+            # Each cell with its column's label: on a phone the rows are cards (case.css).
+            table.append({"cells": list(zip(labels, cells, strict=True)), "class": row_class(item)})
         return table
 
 
 class HistoryInline(admin.TabularInline):
     """A read-only list of the case's rows (conversation, files, timeline), in one query
-    whatever its length; ``list_select_related`` names what its columns read."""
+    whatever its length, fetched through the access policy (``visible``);
+    ``list_select_related`` names what its columns read."""
 
     template = "admin/helpdesk/case/history_inline.html"
     formset = ReadOnlyRowsFormSet
@@ -213,8 +247,11 @@ class HistoryInline(admin.TabularInline):
     can_delete = False
     list_select_related: Sequence[str] = ()
 
+    def visible(self, user: User) -> QuerySet:
+        raise NotImplementedError
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related(*self.list_select_related)
+        return self.visible(signed_in(request)).select_related(*self.list_select_related)
 
     def get_formset(self, request: HttpRequest, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -228,18 +265,56 @@ class HistoryInline(admin.TabularInline):
         return False
 
 
+def entry_kind_html(visibility: str, label: str) -> str:
+    """Who reads an entry, as a label in words with its colour (static/admin-daily/case.css):
+    never the colour alone."""
+    return format_html('<span class="entry-kind entry-kind-{}">{}</span>', visibility, label)
+
+
+def files_html(attachments) -> str:
+    """Links to files, each with its size as people read it ("1.2 MB")."""
+    return format_html_join(
+        mark_safe("<br>"),  # noqa: S308 - a constant tag
+        '<a href="{}">{}</a> <span class="quiet">({})</span>',
+        ((a.get_absolute_url(), a.filename, filesizeformat(a.size)) for a in attachments),
+    )
+
+
 class CaseUpdateHistoryInline(HistoryInline):
     model = CaseUpdate
     verbose_name_plural = "conversation"
-    fields = ["created_at", "visibility", "author_email", "body"]
+    fields = ["created_at", "entry_kind", "author_email", "body", "files"]
     readonly_fields = fields  # type: ignore[assignment]  # a list of names, as the base's
+
+    def visible(self, user: User) -> QuerySet[CaseUpdate]:
+        # Each reply's files in one more query, through the same policy.
+        files = Prefetch("attachments", queryset=access.attachments_visible_to(user))
+        return access.updates_visible_to(user).prefetch_related(files)
+
+    def row_class(self, update: CaseUpdate) -> str:
+        return f"entry entry-{update.visibility}"
+
+    @admin.display(description="kind")
+    def entry_kind(self, update: CaseUpdate) -> str:
+        return entry_kind_html(update.visibility, update.get_visibility_display())
+
+    @admin.display(description="files")
+    def files(self, update: CaseUpdate) -> str:
+        return files_html(update.attachments.all()) or "—"
 
 
 class AttachmentInline(HistoryInline):
     model = Attachment
-    fields = ["download", "size", "uploaded_by", "created_at"]
+    fields = ["download", "human_size", "sent_with", "uploaded_by", "created_at"]
     readonly_fields = fields  # type: ignore[assignment]  # a list of names, as the base's
-    list_select_related = ["uploaded_by"]
+    list_select_related = ["uploaded_by", "update"]
+
+    def visible(self, user: User) -> QuerySet[Attachment]:
+        return access.attachments_visible_to(user)
+
+    def row_class(self, attachment: Attachment) -> str:
+        update = attachment.update
+        return f"entry entry-{update.visibility}" if update else ""
 
     @admin.display(description="file")
     def download(self, attachment: Attachment) -> str:
@@ -247,13 +322,44 @@ class AttachmentInline(HistoryInline):
             '<a href="{}">{}</a>', attachment.get_absolute_url(), attachment.filename
         )
 
+    @admin.display(description="size")
+    def human_size(self, attachment: Attachment) -> str:
+        return filesizeformat(attachment.size)
+
+    @admin.display(description="sent with")
+    def sent_with(self, attachment: Attachment) -> str:
+        update = attachment.update
+        if update is None:
+            return "The opening request"
+        return entry_kind_html(update.visibility, update.get_visibility_display())
+
 
 class CaseEventInline(HistoryInline):
     model = CaseEvent
     verbose_name_plural = "timeline"
-    fields = ["created_at", "kind", "old_value", "new_value", "actor", "reason", "visibility"]
+    fields = ["created_at", "kind", "old_value", "new_value", "actor", "reason", "seen_by"]
     readonly_fields = fields  # type: ignore[assignment]  # a list of names, as the base's
     list_select_related = ["actor"]  # the actor of every row in the same query
+
+    def visible(self, user: User) -> QuerySet[CaseEvent]:
+        return access.events_visible_to(user)
+
+    def row_class(self, event: CaseEvent) -> str:
+        return f"entry entry-{event.visibility}"
+
+    @admin.display(description="visibility")
+    def seen_by(self, event: CaseEvent) -> str:
+        return entry_kind_html(event.visibility, event.get_visibility_display())
+
+
+def your_time(instant, calendar_zone: str) -> str:
+    """The SLA words give times in the clock calendar's zone (its support hours are there);
+    a viewer elsewhere also reads the due time in their own zone, named."""
+    viewer = timezone.get_current_timezone()
+    if getattr(viewer, "key", None) == calendar_zone:
+        return ""
+    local = timezone.localtime(instant)
+    return f"due {local:%a %H:%M %Z} your time"
 
 
 class CaseRefused(Exception):
@@ -286,11 +392,18 @@ class CaseChangeForm(forms.ModelForm):
         # The instance as stored (the form's own instance is overwritten before save): a copy
         # of the one the admin fetched, with its tenant, rather than fetching it again.
         self.current = current = copy.copy(self.instance)
-        allowed = {current.status, *services.allowed_statuses(current, signed_in(self.request))}
+        staff = signed_in(self.request)
+        # With the reply written in the same save: on a new case, "Waiting on customer" too.
+        allowed = {current.status, *services.statuses_with_reply(current, staff)}
         status, assignee = self.fields["status"], self.fields["assignee"]
         assert isinstance(status, forms.ChoiceField)
         assert isinstance(assignee, forms.ModelChoiceField)
         status.choices = [c for c in Status.choices if c[0] in allowed]
+        if set(allowed) - {current.status, *services.allowed_statuses(current, staff)}:
+            status.help_text = (
+                "“In progress” and “Waiting on customer” need a public reply, written below "
+                "in the same save (the reply is saved first)."
+            )
         assignee.queryset = User.objects.filter(is_staff=True, is_active=True)
 
     def clean(self) -> dict:
@@ -313,7 +426,12 @@ class CaseChangeForm(forms.ModelForm):
 
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
-    Media = SlaAdminMedia
+    class Media:
+        # Static files only (strict CSP): the SLA state colours, the entry kinds' colours, and
+        # the canned-reply "Insert" at the cursor.
+        css = {"all": (*SlaAdminMedia.css["all"], "admin-daily/case.css")}
+        js = ("js/canned.js",)
+
     form = CaseChangeForm
     list_display = [
         "reference",
@@ -457,7 +575,12 @@ class CaseAdmin(admin.ModelAdmin):
         detail = status.time_left
         if status.is_running and status.paused_until is None:
             detail = f"{detail} · due {status.due_label}"
-        return state_html(status.state, detail)
+        html = state_html(status.state, detail)
+        yours = your_time(status.due_at, status.clock.calendar.timezone)
+        if status.is_running and yours:
+            # On a line of its own: the state's words do not wrap (sla/admin.css).
+            return format_html('{}<br><span class="quiet">{}</span>', html, yours)
+        return html
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -469,46 +592,92 @@ class CaseAdmin(admin.ModelAdmin):
     def changeform_view(
         self, request: HttpRequest, object_id=None, form_url: str = "", extra_context=None
     ) -> HttpResponse:
+        if request.method == "POST" and object_id and INSERT_CANNED in request.POST:
+            self.insert_canned(request, object_id)
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except CaseRefused as refused:
             # Django's view ran in one transaction, now rolled back: no severity, status,
-            # assignee or reply of this submission is kept. Show the same form again with the
-            # refusal as its errors (and no "changed successfully").
+            # assignee, reply or file of this submission is kept. Show the same form again
+            # with the refusal as its errors (and no "changed successfully").
+            if request.FILES:
+                refused.error = ValidationError(
+                    [*refused.error.messages, "Nothing was saved: attach the files again."]
+                )
             request.case_refusal = refused.error  # type: ignore[attr-defined]
             return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def insert_canned(self, request: HttpRequest, object_id: str) -> None:
+        """The "Insert" button of a page without script: the chosen canned reply, filled in
+        for the case, goes after the text in the reply box, and the page is shown again with
+        everything as it was typed. Nothing is saved (``CaseUpdateFormSet.is_valid``)."""
+        case = self.get_object(request, object_id)
+        if case is None:
+            return  # the admin's own "does not exist" answer
+        request.canned_insert_only = True  # type: ignore[attr-defined]
+        data = request.POST.copy()
+        name = next((k for k in data if k.endswith("-canned") and data[k]), None)
+        chosen = data.get(name, "") if name else ""
+        reply = (
+            access.canned_replies_visible_to(signed_in(request)).filter(pk=chosen).first()
+            if chosen.isascii() and chosen.isdigit() and len(chosen) < 12
+            else None
+        )
+        if name is None or reply is None:
+            messages.warning(request, "Choose a canned reply first, then press “Insert”.")
+            return
+        body = name.removesuffix("canned") + "body"
+        data[body] = insert_at_end(
+            data.get(body, ""), canned_reply_text(reply, case, signed_in(request))
+        )
+        data[name] = ""
+        request.POST = data  # type: ignore[assignment]  # a QueryDict, as Django's
+        messages.info(request, f"“{reply.title}” is inserted in your reply: edit it, then save.")
 
     def save_model(
         self, request: HttpRequest, obj: Case, form: forms.ModelForm, change: bool
     ) -> None:
-        """Apply the change through the services; a refusal raises ``CaseRefused``, which
-        ``changeform_view`` turns into form errors after the transaction rolled back."""
-        current = Case.objects.get(pk=obj.pk)
-        data = form.cleaned_data
+        """Nothing is written here: ``save_related`` applies the whole submission (the reply
+        first, then the case's changes), all through the services."""
+
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm, formsets, change: bool
+    ) -> None:
+        """One save does everything the page says: the new reply or note with its files first
+        (a new case's first public reply makes it "Responded", from where "Waiting on
+        customer" may follow), then severity, status and assignee. A refusal of any part
+        raises ``CaseRefused``, which ``changeform_view`` turns into form errors after the
+        transaction rolled back: nothing of the submission is half-saved."""
         try:
-            if data["severity"] != current.severity:
-                services.case_change_severity(
-                    case=current,
-                    actor=signed_in(request),
-                    severity=data["severity"],
-                    reason=data["reason"],
-                )
-            if data["status"] != current.status:
-                services.case_change_status(
-                    case=current,
-                    actor=signed_in(request),
-                    status=data["status"],
-                    reason=data["reason"],
-                )
-            if data["assignee"] != current.assignee:
-                services.case_assign(
-                    case=current, actor=signed_in(request), assignee=data["assignee"]
-                )
+            super().save_related(request, form, formsets, change)
+            self.apply_changes(request, form)
         except ValidationError as error:
             raise CaseRefused(error) from error
         except PermissionDenied as error:
             raise CaseRefused(ValidationError(str(error))) from error
-        obj.refresh_from_db()
+        form.instance.refresh_from_db()
+
+    def apply_changes(self, request: HttpRequest, form: forms.ModelForm) -> None:
+        """What was changed on the form (not what differs from the case now: the reply may
+        have moved its status already), through the services."""
+        current = Case.objects.get(pk=form.instance.pk)
+        data, changed = form.cleaned_data, form.changed_data
+        if "severity" in changed and data["severity"] != current.severity:
+            services.case_change_severity(
+                case=current,
+                actor=signed_in(request),
+                severity=data["severity"],
+                reason=data["reason"],
+            )
+        if "status" in changed and data["status"] != current.status:
+            services.case_change_status(
+                case=current,
+                actor=signed_in(request),
+                status=data["status"],
+                reason=data["reason"],
+            )
+        if "assignee" in changed and data["assignee"] != current.assignee:
+            services.case_assign(case=current, actor=signed_in(request), assignee=data["assignee"])
 
     # --- opening a case for a customer (phone, chat, other) ---
 
@@ -589,3 +758,11 @@ class CannedReplyAdmin(admin.ModelAdmin):
     list_display = ["title", "team"]
     list_filter = ["team"]
     search_fields = ["title", "body"]
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "team":
+            # The teams that answer cases: the provider's staff and each reseller's people.
+            kwargs["queryset"] = Tenant.objects.filter(
+                kind__in=[TenantKind.PROVIDER, TenantKind.RESELLER]
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

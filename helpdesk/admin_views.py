@@ -9,12 +9,11 @@ import re
 from django.contrib import admin
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import Case as Choose
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, When
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from helpdesk.models import OPEN_STATUSES, Case, CaseUpdate, Tier
+from helpdesk.models import OPEN_STATUSES, Case, CaseUpdate, Tier, awaiting_rank
 from sla.selectors import filter_by_sla_state
 from tenants.models import User
 
@@ -24,13 +23,9 @@ AWAITING_STATES = ("on_track", "at_risk", "breached")
 def admin_default_ordering() -> list:
     """The order the list opens in: open cases with no response yet first, then other open
     cases, then the rest; within each, soonest due first (no due time last), newest last.
-    A column header click still sorts by that column."""
-    waiting_first = Choose(
-        When(Q(status__in=OPEN_STATUSES, first_response_at=None), then=0),
-        When(status__in=OPEN_STATUSES, then=1),
-        default=2,
-    )
-    return [waiting_first.asc(), F("response_due_at").asc(nulls_last=True), "-id"]
+    The index ``case_admin_order`` serves it. A column header click still sorts by that
+    column."""
+    return [awaiting_rank().asc(), F("response_due_at").asc(), F("id").desc()]
 
 
 def awaiting_response(queryset: QuerySet[Case]) -> QuerySet[Case]:
@@ -90,7 +85,7 @@ class AssigneeFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "none":
             return queryset.filter(assignee=None)
-        if value and value.isdigit():
+        if value and value.isascii() and value.isdigit():
             return queryset.filter(assignee_id=int(value))
         return queryset
 

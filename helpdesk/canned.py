@@ -1,15 +1,27 @@
 """Canned replies filled in for one case: each ``{name}`` placeholder becomes the case's value;
 an unknown one stays as typed so a typo shows instead of vanishing. Plain substitution, not
-``str.format``: a body can never reach attributes of the values."""
+``str.format``: a body can never reach attributes of the values.
+
+A canned reply is inserted into the reply box, never sent as it stands: the person edits it
+(static/js/canned.js inserts at the cursor; without script the server appends it)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from helpdesk.models import CannedReply, Case
 from tenants.models import User
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# What each placeholder becomes, for the people who write canned replies.
+PLACEHOLDERS = {
+    "requester_name": "the requester's name (or address)",
+    "reference": "the case reference, e.g. CS-10042",
+    "subject": "the case's subject",
+    "organisation": "the customer's name",
+    "agent_name": "your name (whoever inserts the reply)",
+}
 
 
 def placeholders(case: Case, agent: User) -> dict[str, str]:
@@ -27,3 +39,15 @@ def placeholders(case: Case, agent: User) -> dict[str, str]:
 def canned_reply_text(reply: CannedReply, case: Case, agent: User) -> str:
     values = placeholders(case, agent)
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), reply.body)
+
+
+def canned_texts(replies: Iterable[CannedReply], case: Case, agent: User) -> dict[str, str]:
+    """Each reply's text filled in for this case, by id: what the picker inserts."""
+    return {str(reply.pk): canned_reply_text(reply, case, agent) for reply in replies}
+
+
+def insert_at_end(body: str, text: str) -> str:
+    """The reply box after inserting ``text`` where no cursor is known (a page without
+    script, or the server): after what is already written, as its own paragraph."""
+    body = body.rstrip()
+    return f"{body}\n\n{text}" if body else text

@@ -120,17 +120,25 @@ class CaseFilter(django_filters.FilterSet):
         label="Sort",
     )
 
+    # The portal's form leaves out filters with nothing to choose (one organisation, one clock).
+    short_form = True
+
     class Meta:
         model = Case
         fields: list[str] = []
 
     def __init__(self, data=None, *args, **kwargs) -> None:
         super().__init__(data, *args, **kwargs)
-        # One organisation means nothing to choose: keep the form short.
-        if self.request is not None and _organisations(self.request).count() < 2:
+        # One organisation means nothing to choose: keep the form short (a form's concern; the
+        # API keeps every filter, see ``short_form``).
+        if (
+            self.short_form
+            and self.request is not None
+            and _organisations(self.request).count() < 2
+        ):
             del self.filters["tenant"]
         choices = clock_choices(self.request.user) if self.request is not None else []
-        if choices:
+        if choices or not self.short_form:
             # A filter of this viewer's own, never the shared declared one: a form field built
             # for another viewer (another side's choices) must not be reused.
             clock = copy.copy(self.filters["clock"])

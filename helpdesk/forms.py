@@ -5,9 +5,15 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
 
 from helpdesk.attachments import attachment_errors, attachment_limits
-from helpdesk.models import SEVERITY_GUIDE, Severity, Status
+from helpdesk.canned import canned_texts
+from helpdesk.models import SEVERITY_GUIDE, CannedReply, Case, Severity, Status
+from tenants.models import User
+
+# The name of the picker's "Insert" button: a submit that inserts, never sends (no script).
+INSERT_CANNED = "_insert_canned"
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -37,6 +43,83 @@ class AttachmentsField(forms.FileField):
         if errors := attachment_errors(files):
             raise ValidationError(errors)
         return files
+
+
+class CannedReplySelect(forms.Select):
+    """The canned-reply picker: each option carries its text filled in for this case
+    (``data-text``), next to an "Insert" button. With static/js/canned.js the button inserts
+    the text at the cursor of the reply box (``data-canned-for``); without script it submits
+    the form and the server appends the text to the box, sending nothing."""
+
+    template_name = "helpdesk/widgets/canned_select.html"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.texts: dict[str, str] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        text = self.texts.get(str(value))
+        if text is not None:
+            option["attrs"]["data-text"] = text
+        return option
+
+    def get_context(self, name: str, value, attrs) -> dict:
+        context = super().get_context(name, value, attrs)
+        widget = context["widget"]
+        # The reply box is the field beside it: "id_body", "id_updates-2-0-body".
+        widget["attrs"]["data-canned-for"] = widget["attrs"].get("id", "").replace("canned", "body")
+        widget["insert_name"] = INSERT_CANNED
+        return context
+
+
+class CannedReplyField(forms.ModelChoiceField):
+    widget = CannedReplySelect
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("label", "Canned reply")
+        kwargs.setdefault(
+            "help_text",
+            "Inserted into your text with the case's details filled in; edit it, then send.",
+        )
+        super().__init__(
+            queryset=CannedReply.objects.none(),
+            required=False,
+            empty_label="Choose a canned reply…",
+            **kwargs,
+        )
+
+    def offer(self, replies: QuerySet[CannedReply], case: Case, agent: User) -> bool:
+        """Offer ``replies`` (the viewer's, from the access policy), filled in for ``case``;
+        whether there is any."""
+        replies = replies.order_by("title")
+        self.queryset = replies
+        widget = self.widget
+        assert isinstance(widget, CannedReplySelect)
+        widget.texts = canned_texts(replies, case, agent)
+        return bool(widget.texts)
+
+
+class CannedReplyForm(forms.ModelForm):
+    """A team's canned reply; its ``instance`` carries the team."""
+
+    body = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Placeholders in braces are filled in from the case, e.g. {requester_name} "
+        "or {reference}.",
+    )
+
+    class Meta:
+        model = CannedReply
+        fields = ["title", "body"]
+
+    def clean_title(self) -> str:
+        title = self.cleaned_data["title"].strip()
+        taken = CannedReply.objects.filter(team=self.instance.team_id, title__iexact=title)
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise ValidationError("Your team already has a canned reply with this title.")
+        return title
 
 
 class SeverityChoiceField(forms.TypedChoiceField):
@@ -101,7 +184,15 @@ class CommentForm(forms.Form):
     kind = forms.ChoiceField(label="Send as", widget=forms.RadioSelect, initial=PUBLIC)
     attachments = AttachmentsField()
 
-    def __init__(self, *args, kinds: list[tuple[str, str]] | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        kinds: list[tuple[str, str]] | None = None,
+        canned: tuple[QuerySet[CannedReply], Case, User] | None = None,
+        **kwargs,
+    ) -> None:
+        """``canned``: the team's canned replies (from the access policy) to offer, with the
+        case and the person they are filled in for; the support side only."""
         super().__init__(*args, **kwargs)
         _attachments(self).show_limits()
         if kinds:
@@ -110,6 +201,18 @@ class CommentForm(forms.Form):
             kind.choices = kinds
         else:
             del self.fields["kind"]
+        if canned is not None:
+            field = CannedReplyField()
+            if field.offer(*canned):
+                self.fields["canned"] = field
+                self.order_fields(["body", "canned"])
+
+    def clean_canned(self):
+        if self.cleaned_data.get("canned"):
+            raise ValidationError(
+                "Press “Insert” to add the canned reply to your text and read it, or choose none."
+            )
+        return None
 
     @property
     def internal(self) -> bool:

@@ -102,6 +102,31 @@ class Counter(models.Model):
         return f"{self.name}={self.value}"
 
 
+def awaiting_rank() -> models.Case:
+    """Where a case comes in the admin's default list (issue 16): open and not yet answered
+    first, then other open cases, then the rest; in each, cases with a due time before those
+    without (so that the due time sorts within a rank with no NULLS LAST, which SQLite's
+    indexes do not take). The list's ORDER BY and the index ``case_admin_order`` are this one
+    expression (statuses sorted: a set's order changes between processes, and PostgreSQL
+    uses the index only for the very same expression)."""
+    open_statuses = sorted(OPEN_STATUSES)
+    unanswered = models.Q(status__in=open_statuses, first_response_at=None)
+    is_open = models.Q(status__in=open_statuses)
+    no_due = models.Q(response_due_at=None)
+    ranks = [
+        (unanswered & ~no_due, 0),
+        (unanswered, 1),
+        (is_open & ~no_due, 2),
+        (is_open, 3),
+        (~no_due, 4),
+    ]
+    return models.Case(
+        *(models.When(condition, then=models.Value(rank)) for condition, rank in ranks),
+        default=models.Value(5),
+        output_field=models.IntegerField(),
+    )
+
+
 class Case(models.Model):
     reference = models.CharField(max_length=20, unique=True, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="cases")
@@ -149,6 +174,10 @@ class Case(models.Model):
             models.Index(fields=["status", "severity"], name="case_status_severity"),
             models.Index(fields=["response_due_at", "id"], name="case_response_due"),
             models.Index(fields=["tier_one_due_at", "id"], name="case_tier_one_due"),
+            # The admin list's default order: awaiting a response first, due soonest.
+            models.Index(
+                awaiting_rank(), "response_due_at", models.F("id").desc(), name="case_admin_order"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

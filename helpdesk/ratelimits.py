@@ -1,9 +1,9 @@
 """Rate limits on opening cases and uploading files, per person and per tenant (issue 15).
 
 Counters live in Django's cache (the embedded default's local memory, Redis in production:
-every web process then shares them). Each limit is a fixed one-hour window: ``cache.add``
-creates the window's counter with the window's lifetime and ``cache.incr`` counts atomically
-on both backends. A surface runs the service inside ``charged``: it reserves what the person is
+every web process then shares them). Each limit is a fixed one-hour window whose counter is
+created with the window's lifetime and counted atomically, on Redis all of a request's limits
+in one round trip. A surface runs the service inside ``charged``: it reserves what the person is
 about to do before the service runs and gives it back if the service refused (or failed), so a
 form error never uses up someone's allowance and nothing is counted for a case that was not
 written. The limits come from the settings (``RATE_*``, see ``.env.example``); 0 turns one off.
@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpResponse
 
 WINDOW_SECONDS = 3600
@@ -81,6 +82,31 @@ def _key(limit: Limit, owner_id: int, window: int) -> str:
     return f"rate:{limit.action}:{limit.scope}:{owner_id}:{window}"
 
 
+def _count(amounts: list[tuple[str, int]]) -> list[int]:
+    """Add each amount to its window's counter and return the new counts. On Redis in one
+    round trip (SET NX EX creates the counter with the window's lifetime, INCRBY counts: what
+    ``add`` and ``incr`` do, on any Redis version); on any other cache ``add`` then ``incr``,
+    atomic there too."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        # The one private call: Django's Redis cache has no pipeline of its own.
+        pipe = backend._cache.get_client(write=True).pipeline(transaction=False)
+        for key, amount in amounts:
+            name = backend.make_and_validate_key(key)
+            pipe.set(name, 0, ex=WINDOW_SECONDS + 60, nx=True)
+            pipe.incrby(name, amount)
+        return [int(count) for count in pipe.execute()[1::2]]
+    counts = []
+    for key, amount in amounts:
+        cache.add(key, 0, WINDOW_SECONDS + 60)
+        try:
+            counts.append(cache.incr(key, amount))
+        except ValueError:  # evicted between add and incr: start the window again
+            cache.set(key, amount, WINDOW_SECONDS + 60)
+            counts.append(amount)
+    return counts
+
+
 def reserve(
     *, user_id: int, tenant_id: int | None, cases: int = 0, uploads: int = 0
 ) -> Reservation:
@@ -92,22 +118,17 @@ def reserve(
     seconds_left = max(1, math.ceil(WINDOW_SECONDS - now % WINDOW_SECONDS))
     minutes_left = max(1, math.ceil(seconds_left / 60))
     wanted = {"case": cases, "upload": uploads}
-    taken: list[tuple[str, int]] = []
+    limits, taken = [], []
     for limit in LIMITS:
         amount = wanted[limit.action]
-        if amount <= 0 or limit.allowed <= 0:
-            continue
         owner = user_id if limit.scope == "person" else tenant_id
-        if owner is None:
+        if amount <= 0 or limit.allowed <= 0 or owner is None:
             continue
-        key = _key(limit, owner, window)
-        cache.add(key, 0, WINDOW_SECONDS + 60)
-        try:
-            count = cache.incr(key, amount)
-        except ValueError:  # evicted between add and incr: start the window again
-            cache.set(key, amount, WINDOW_SECONDS + 60)
-            count = amount
-        taken.append((key, amount))
+        limits.append(limit)
+        taken.append((_key(limit, owner, window), amount))
+    if not taken:
+        return Reservation([])
+    for limit, (_, amount), count in zip(limits, taken, _count(taken), strict=True):
         if count > limit.allowed:
             Reservation(taken).release()
             noun, done = WHAT[limit.action]

@@ -5,6 +5,7 @@ one machine: an SQLite file under `var/`, the console email backend, no Redis.
 """
 
 import os
+import urllib.parse
 from datetime import timedelta
 from pathlib import Path
 
@@ -149,6 +150,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL and "PYTEST_VERSION" in os.environ and os.environ.get("PYTEST_XDIST_WORKER"):
+    # The test suite's parallel workers (pytest-xdist, "gw0", "gw1"...) each take a Redis
+    # database of their own after REDIS_URL's: tests clear the cache and run Celery workers,
+    # which must never reach another test process's.
+    _redis = urllib.parse.urlsplit(REDIS_URL)
+    _db = int(_redis.path.strip("/") or 0) + 1 + int(os.environ["PYTEST_XDIST_WORKER"][2:])
+    REDIS_URL = urllib.parse.urlunsplit(_redis._replace(path=f"/{_db}"))
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -310,13 +318,12 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON everywhere; the two operations that take files (opening a case, adding an update)
+    # also take multipart (api.views.WITH_FILES), and the schema says exactly that.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["api.authentication.PerKeyThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/minute")},
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

@@ -1,22 +1,26 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views import defaults
 
+from api import errors as api_errors
 from api import views_keys as api_keys
-from helpdesk import views
+from helpdesk import errors, views, views_canned
 from intake import views as intake_views
 from sla import views as sla_views
 from tenants import views as tenant_views
 from tenants.forms import BrandedPasswordResetForm, ThrottledAuthenticationForm
 
-# A database outage is a 503 with a "try again" page, anything else the static 500 page.
-handler500 = "helpdesk.errors.server_error"
+# A database outage is a 503 with a "try again" page, anything else the static 500 page. Under
+# /api/ each of these answers is JSON with a reason instead of a page (api.errors).
+handler500 = api_errors.json_for_api(errors.server_error)
+handler404 = api_errors.json_for_api(defaults.page_not_found)
 
 admin.site.site_header = "Phonism helpdesk"
 admin.site.site_title = "Phonism helpdesk"
 admin.site.index_title = "Support desk"
 
-handler400 = "helpdesk.views.bad_request"
+handler400 = api_errors.json_for_api(views.bad_request)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -36,6 +40,17 @@ urlpatterns = [
     path("queue/", views.tier_one_queue, name="tier-one-queue"),
     path("queue/assign/", views.queue_assign, name="queue-assign"),
     path("team/", tenant_views.team, name="team"),
+    path("team/canned-replies/", views_canned.canned_replies, name="canned-replies"),
+    path(
+        "team/canned-replies/<int:pk>/",
+        views_canned.canned_reply_edit,
+        name="canned-reply-edit",
+    ),
+    path(
+        "team/canned-replies/<int:pk>/delete/",
+        views_canned.canned_reply_delete,
+        name="canned-reply-delete",
+    ),
     path("team/<int:user_id>/active/", tenant_views.member_active, name="team-member-active"),
     path("team/<int:user_id>/resend/", tenant_views.member_resend, name="team-member-resend"),
     path("team/<int:user_id>/role/", tenant_views.member_role, name="team-member-role"),

@@ -21,8 +21,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from helpdesk import access, ratelimits, services
 from helpdesk.attachments import attachment_thumbnail
+from helpdesk.canned import canned_reply_text, insert_at_end
 from helpdesk.filters import CaseFilter
 from helpdesk.forms import (
+    INSERT_CANNED,
     CommentForm,
     EscalateForm,
     NewCaseForm,
@@ -237,7 +239,9 @@ def _case_for(request: SignedInRequest, reference: str) -> Case:
     )
 
 
-def _case_page(request: SignedInRequest, case: Case, **forms) -> HttpResponse:
+def _case_page(
+    request: SignedInRequest, case: Case, status: int | None = None, **forms
+) -> HttpResponse:
     user = request.user
     support = access.is_support_side(user, case)
     updates = list(
@@ -277,7 +281,8 @@ def _case_page(request: SignedInRequest, case: Case, **forms) -> HttpResponse:
         "status_form": forms.get("status_form") or StatusForm(),
         "status_actions": [(s, _status_action_label(case.status, s)) for s in statuses],
     }
-    status = 400 if forms else 200
+    if status is None:
+        status = 400 if forms else 200
     return render(request, "helpdesk/case_detail.html", context, status=status)
 
 
@@ -292,7 +297,7 @@ def composer_default(case: Case, kinds: list[str]) -> str | None:
     return CommentForm.PUBLIC if CommentForm.PUBLIC in kinds else kinds[0]
 
 
-def _composer(request: HttpRequest, case: Case, updates: list) -> CommentForm:
+def _composer(request: SignedInRequest, case: Case, updates: list) -> CommentForm:
     """The comment form, ready for the usual next step. ``?pass_on=<update id>`` quotes an
     escalation-thread message into a public reply for the reseller to edit and send."""
     kinds = _comment_kinds(case, request.user)
@@ -308,7 +313,45 @@ def _composer(request: HttpRequest, case: Case, updates: list) -> CommentForm:
     )
     if quoted is not None and CommentForm.PUBLIC in values:
         initial = {"kind": CommentForm.PUBLIC, "body": quote_for_reply(quoted.body)}
-    return CommentForm(kinds=kinds, initial=initial)
+    return CommentForm(kinds=kinds, initial=initial, canned=_canned(request.user, case))
+
+
+def _canned(user: User, case: Case):
+    """The canned replies the comment form offers: the support side's team's, filled in for
+    this case; none for the requesting side."""
+    if not access.is_support_side(user, case):
+        return None
+    return access.canned_replies_visible_to(user), case, user
+
+
+def _insert_canned(request: SignedInRequest, case: Case) -> HttpResponse:
+    """ "Insert" on a page without script: the chosen canned reply, filled in, goes after what
+    is written in the comment box, and the page is shown again to edit it. Nothing is sent."""
+    kinds = _comment_kinds(case, request.user)
+    kind = request.POST.get("kind")
+    body = request.POST.get("body", "")[:20_000]
+    chosen = request.POST.get("canned", "")
+    reply = (
+        access.canned_replies_visible_to(request.user).filter(pk=chosen).first()
+        if _canned(request.user, case)
+        and chosen.isascii()
+        and chosen.isdigit()
+        and len(chosen) < 12
+        else None
+    )
+    if reply is None:
+        messages.warning(request, "Choose a canned reply first, then press “Insert”.")
+    else:
+        body = insert_at_end(body, canned_reply_text(reply, case, request.user))
+        messages.info(request, f"“{reply.title}” is inserted: edit it, then add your comment.")
+    initial = {
+        "body": body,
+        "kind": kind
+        if kind in {k for k, _ in kinds}
+        else composer_default(case, [k for k, _ in kinds]),
+    }
+    form = CommentForm(kinds=kinds, initial=initial, canned=_canned(request.user, case))
+    return _case_page(request, case, comment_form=form, status=200)
 
 
 def quote_for_reply(body: str) -> str:
@@ -376,7 +419,14 @@ def case_detail(request: SignedInRequest, reference: str) -> HttpResponse:
 @require_POST
 def case_comment(request: SignedInRequest, reference: str) -> HttpResponse:
     case = _case_for(request, reference)
-    form = CommentForm(request.POST, request.FILES, kinds=_comment_kinds(case, request.user))
+    if INSERT_CANNED in request.POST:
+        return _insert_canned(request, case)
+    form = CommentForm(
+        request.POST,
+        request.FILES,
+        kinds=_comment_kinds(case, request.user),
+        canned=_canned(request.user, case),
+    )
     if form.is_valid():
         membership = access.membership_of(request.user)
         try:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -158,3 +161,35 @@ def _private_attachments(tmp_path, settings) -> None:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+MANAGE = Path(__file__).resolve().parent.parent / "manage.py"
+
+
+@pytest.fixture(scope="session")
+def _demo_database_template(tmp_path_factory) -> Path:
+    """A SQLite file with the demo world, as `make run` leaves it, made once per session by the
+    commands themselves (``migrate`` and ``seed_demo``, each a process); its files beside it."""
+    folder = tmp_path_factory.mktemp("demo-database")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{folder / 'helpdesk.sqlite3'}",
+        "REDIS_URL": "",
+        "ATTACHMENTS_ROOT": str(folder / "files"),
+    }
+    for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
+        done = subprocess.run(  # noqa: S603 - our own manage.py
+            [sys.executable, str(MANAGE), *command], env=env, capture_output=True, check=False
+        )
+        assert done.returncode == 0, done.stderr.decode()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def demo_database(_demo_database_template, tmp_path_factory) -> tuple[str, Path]:
+    """A module's own copy of that file, for commands run from the shell: its DATABASE_URL and
+    the folder of its files (ATTACHMENTS_ROOT)."""
+    folder = tmp_path_factory.mktemp("shell")
+    shutil.copy(_demo_database_template / "helpdesk.sqlite3", folder / "helpdesk.sqlite3")
+    shutil.copytree(_demo_database_template / "files", folder / "files")
+    return f"sqlite:///{folder / 'helpdesk.sqlite3'}", folder / "files"

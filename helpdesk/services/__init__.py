@@ -20,7 +20,12 @@ from helpdesk.services.cases import (
 )
 from helpdesk.services.escalation import can_escalate, case_escalate, case_hand_back
 from helpdesk.services.people import member_invite
-from helpdesk.services.updates import update_add, update_kinds, update_visibility
+from helpdesk.services.updates import (
+    statuses_with_reply,
+    update_add,
+    update_kinds,
+    update_visibility,
+)
 
 __all__ = [
     "EMERGENCY_NOT_ENTITLED",
@@ -36,6 +41,7 @@ __all__ = [
     "case_open",
     "member_invite",
     "reserve_references",
+    "statuses_with_reply",
     "update_add",
     "update_kinds",
     "update_visibility",

@@ -4,6 +4,7 @@ support side's first public reply is the response."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from copy import copy
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -20,6 +21,7 @@ from helpdesk.models import (
     Tier,
     Visibility,
 )
+from helpdesk.services.cases import allowed_statuses
 from helpdesk.services.common import actor_check, case_lock, event_add, status_set
 from sla import services as sla
 from tenants.models import TenantKind, User
@@ -140,3 +142,19 @@ def update_kinds(case: Case, author: User) -> list[str]:
             continue
         kinds.append(kind)
     return kinds
+
+
+def statuses_with_reply(case: Case, author: User) -> list[str]:
+    """The statuses ``author`` may move ``case`` to in the same step as a public reply (the
+    admin's one save: the reply first, then the status). A new case becomes "Responded" with
+    the support side's first public reply, so the moves from "Responded" are open too; for
+    any other case, the same as ``allowed_statuses``."""
+    statuses = allowed_statuses(case, author)
+    if case.status != Status.NEW or "public" not in update_kinds(case, author):
+        return statuses
+    if not access.is_support_side(author, case):
+        return statuses
+    answered = copy(case)
+    answered.status = Status.RESPONDED
+    more = allowed_statuses(answered, author)
+    return [s for s in Status.values if s in statuses or s in more]

@@ -5,12 +5,18 @@ private address outside development, and a sub-customer's never carry the provid
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import time_machine
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -239,3 +245,174 @@ def test_only_admins_manage_webhooks_and_only_their_own(demo, settings) -> None:
     assert rita.delete(reverse("api:webhook-detail", args=[hook["id"]])).status_code == 404
     assert rita.post(reverse("api:webhook-rotate", args=[hook["id"]])).status_code == 404
     assert WebhookSubscription.objects.filter(pk=hook["id"]).exists()
+
+
+class Resolver:
+    """``socket.getaddrinfo`` for one name, answering from a script (the last answer repeats):
+    what a rebinding attacker's DNS server does. Other names resolve as usual."""
+
+    def __init__(self, monkeypatch, name: str, answers: list[str]) -> None:
+        self.name, self.answers, self.asked = name, answers, 0
+        real = socket.getaddrinfo
+
+        def getaddrinfo(host, port, *args, **kwargs):
+            if host != self.name:
+                return real(host, port, *args, **kwargs)
+            address = self.answers[min(self.asked, len(self.answers) - 1)]
+            self.asked += 1
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def connections(monkeypatch) -> list[tuple[str, int]]:
+    """Every address a connection is opened to (a name given is looked up, as the real
+    function does). Loopback ones are really made (where the receiver listens); a public one
+    is refused at once, as an unreachable host would be."""
+    made: list[tuple[str, int]] = []
+    real = socket.create_connection
+
+    def create_connection(address, *args, **kwargs):
+        host, port = address
+        # As the real one does, a name is looked up (again) here.
+        host = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)[0][4][0]
+        made.append((host, port))
+        if not host.startswith("127."):
+            raise ConnectionRefusedError(f"{host} refused (test)")
+        return real((host, port), *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    return made
+
+
+PUBLIC = "93.184.216.34"
+
+
+def test_a_name_rebound_to_loopback_after_the_check_reaches_nothing_private(
+    demo, settings, monkeypatch, connections, django_capture_on_commit_callbacks
+) -> None:
+    """Public to the check, loopback to any later lookup: the connection goes to the checked
+    public address, never to a second answer."""
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    inside = Receiver()  # what the attacker aims at: a service on the sender's loopback
+    try:
+        port = inside.server.server_port
+        resolver = Resolver(monkeypatch, "hooks.rebind.example", [PUBLIC, PUBLIC, "127.0.0.1"])
+        subscribe(demo["bob"], f"http://hooks.rebind.example:{port}/hook")  # checked: public
+        with django_capture_on_commit_callbacks(execute=True):
+            open_case("acme", demo["ann"])
+        delivery = WebhookDelivery.objects.get()
+        assert connections == [(PUBLIC, port)]
+        assert inside.received == []
+        assert resolver.asked == 2  # one lookup when subscribing, one for the attempt
+        assert delivery.status == DeliveryStatus.PENDING  # unreachable: tried again later
+        assert "ConnectionRefusedError" in delivery.last_error
+    finally:
+        inside.stop()
+
+
+def test_a_name_that_resolves_to_loopback_at_sending_is_refused_without_connecting(
+    demo, settings, monkeypatch, connections, django_capture_on_commit_callbacks
+) -> None:
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    inside = Receiver()
+    try:
+        port = inside.server.server_port
+        Resolver(monkeypatch, "hooks.rebind.example", [PUBLIC, "127.0.0.1"])
+        subscribe(demo["bob"], f"http://hooks.rebind.example:{port}/hook")
+        with django_capture_on_commit_callbacks(execute=True):
+            open_case("acme", demo["ann"])
+        delivery = WebhookDelivery.objects.get()
+        assert connections == []
+        assert inside.received == []
+        assert delivery.status == DeliveryStatus.FAILED
+        assert "non-public address (127.0.0.1)" in delivery.last_error
+    finally:
+        inside.stop()
+
+
+def test_the_pinned_connection_still_names_the_host(
+    demo, receiver, monkeypatch, connections, django_capture_on_commit_callbacks
+) -> None:
+    """In development (private targets allowed) the one lookup is used too, and the receiver
+    sees the URL's host name, not the address."""
+    port = receiver.server.server_port
+    Resolver(monkeypatch, "hooks.dev.example", ["127.0.0.1"])
+    subscribe(demo["bob"], f"http://hooks.dev.example:{port}/hook?team=noc")
+    with django_capture_on_commit_callbacks(execute=True):
+        open_case("acme", demo["ann"])
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED
+    headers, _ = receiver.received[0]
+    assert headers["host"] == f"hooks.dev.example:{port}"
+    assert connections == [("127.0.0.1", port)]
+
+
+def _certificate(name: str, folder) -> tuple[str, str]:
+    """A self-signed certificate for ``name``: (certificate file, key file)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+@pytest.mark.parametrize("certified", ["hooks.tls.example", "someone-else.example"])
+def test_https_goes_to_the_checked_address_with_the_name_for_sni_and_the_certificate(
+    demo,
+    settings,
+    monkeypatch,
+    connections,
+    tmp_path,
+    certified,
+    django_capture_on_commit_callbacks,
+) -> None:
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    cert_file, key_file = _certificate(certified, tmp_path)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    names: list[str | None] = []
+    server_context.sni_callback = lambda sock, name, context: names.append(name)
+    receiver = Receiver()
+    receiver.server.socket = server_context.wrap_socket(receiver.server.socket, server_side=True)
+    monkeypatch.setattr(
+        webhook_sender, "tls_context", lambda: ssl.create_default_context(cafile=cert_file)
+    )
+    try:
+        port = receiver.server.server_port
+        Resolver(monkeypatch, "hooks.tls.example", ["127.0.0.1"])
+        subscribe(demo["bob"], f"https://hooks.tls.example:{port}/hook")
+        with django_capture_on_commit_callbacks(execute=True):
+            open_case("acme", demo["ann"])
+        delivery = WebhookDelivery.objects.get()
+        assert connections == [("127.0.0.1", port)]
+        if certified == "hooks.tls.example":
+            assert delivery.status == DeliveryStatus.DELIVERED, delivery.last_error
+            assert names == ["hooks.tls.example"]
+            assert receiver.received[0][0]["host"] == f"hooks.tls.example:{port}"
+        else:  # a certificate for another name is refused: checked against the URL's name
+            assert delivery.status == DeliveryStatus.PENDING
+            assert "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
+            assert receiver.received == []
+    finally:
+        receiver.stop()

@@ -16,4 +16,10 @@ def bug(request: HttpRequest) -> HttpResponse:
     raise ValueError("a bug")
 
 
-urlpatterns = [path("boom/db/", database_down), path("boom/bug/", bug), *site_urls]
+urlpatterns = [
+    path("boom/db/", database_down),
+    path("boom/bug/", bug),
+    path("api/v1/boom/db/", database_down),
+    path("api/v1/boom/bug/", bug),
+    *site_urls,
+]

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from helpdesk.canned import canned_reply_text
+from helpdesk.canned import canned_reply_text, insert_at_end
 from helpdesk.models import CannedReply, Case, Status
 from tenants.models import Tenant, TenantKind
 from tests.conftest import sign_in
@@ -62,3 +62,17 @@ def test_staff_send_a_canned_reply_from_the_case_page(client, demo, thanks) -> N
     assert reply.body.startswith("Hello ")
     assert case.reference in reply.body
     assert reply.visibility == "public"
+
+
+def test_inserting_without_a_cursor_puts_the_reply_after_the_text() -> None:
+    assert insert_at_end("", "Hello") == "Hello"
+    assert insert_at_end("Thanks.  \n\n", "Hello") == "Thanks.\n\nHello"
+    assert insert_at_end("Line one\nline two", "Hello") == "Line one\nline two\n\nHello"
+
+
+def test_the_admin_offers_only_teams_that_answer_cases(client, demo) -> None:
+    sign_in(client, demo["admin"])
+    page = client.get(reverse("admin:helpdesk_cannedreply_add")).content.decode()
+    select = page[page.index('name="team"') : page.index("</select>", page.index('name="team"'))]
+    assert "Phonism" in select and "VoiceHub" in select
+    assert "Acme Telecom" not in select and "Initech" not in select

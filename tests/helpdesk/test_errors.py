@@ -33,3 +33,13 @@ def test_other_errors_stay_a_plain_500(client, demo) -> None:
     response = client.get("/boom/bug/")
     assert response.status_code == 500
     assert "Something went wrong" in response.content.decode()
+
+
+def test_under_the_api_the_same_answers_are_json_with_a_reason(client, demo) -> None:
+    client.raise_request_exception = False
+    outage = client.get("/api/v1/boom/db/")
+    assert outage.status_code == 503 and outage["Retry-After"] == "30"
+    assert outage["Content-Type"] == "application/json"
+    assert "try again" in outage.json()["detail"]
+    bug = client.get("/api/v1/boom/bug/")
+    assert bug.status_code == 500 and bug.json()["detail"].startswith("Server error")

@@ -36,18 +36,14 @@ def run(
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("pipe")
+def folder(demo_database) -> Path:
+    return demo_database[1]
 
 
 @pytest.fixture(scope="module")
-def world(folder) -> str:
+def world(demo_database) -> str:
     """A real database file with the demo world, as `make run` leaves it."""
-    url = f"sqlite:///{folder / 'helpdesk.sqlite3'}"
-    for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
-        done = run(command, b"", url, folder)
-        assert done.returncode == 0, done.stderr.decode()
-    return url
+    return demo_database[0]
 
 
 def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:

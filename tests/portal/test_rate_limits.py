@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -17,7 +18,7 @@ from tests.factories import TenantFactory, member, open_case
 
 pytestmark = pytest.mark.django_db
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = django_settings.REDIS_URL  # one database per parallel test process
 
 
 def signed_in(user) -> Client:

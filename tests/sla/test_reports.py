@@ -277,20 +277,10 @@ MANAGE = str(Path(__file__).resolve().parents[2] / "manage.py")
 
 
 @pytest.fixture(scope="module")
-def shell_env(tmp_path_factory) -> dict[str, str]:
+def shell_env(demo_database) -> dict[str, str]:
     """A database of its own for commands run from the shell, migrated, with the demo world."""
-    folder = tmp_path_factory.mktemp("shell")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{folder / 'helpdesk.sqlite3'}",
-        "REDIS_URL": "",
-        "ATTACHMENTS_ROOT": str(folder / "attachments"),
-    }
-    for command in (["migrate", "--noinput"], ["seed_demo"]):
-        subprocess.run(  # noqa: S603 - our own manage.py
-            [sys.executable, MANAGE, *command], env=env, check=True, capture_output=True
-        )
-    return env
+    url, files = demo_database
+    return {**os.environ, "DATABASE_URL": url, "REDIS_URL": "", "ATTACHMENTS_ROOT": str(files)}
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -19,7 +20,7 @@ from tests.widget.conftest import HOST
 
 pytestmark = pytest.mark.django_db
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = django_settings.REDIS_URL  # one database per parallel test process
 OWN_ORIGIN = "http://testserver"
 
 

@@ -1,6 +1,6 @@
 """A real Celery worker on Redis, in a thread of the test process (celery.contrib.testing).
 
-Tests marked ``redis`` need a Redis server (REDIS_URL, else redis://127.0.0.1:6379/0): on a
+Tests marked ``redis`` need a Redis server (REDIS_URL, else the local one): on a
 developer's machine without one they are skipped with a loud warning; in CI they fail.
 """
 
@@ -13,12 +13,16 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 from kombu import pools
 
 from helpdesk.celery import app
 from tests.conftest import IN_CI
 
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+# The settings' (a database of its own per parallel test process, see helpdesk/settings.py);
+# without REDIS_URL (SQLite runs), the local server, again one database per test process.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+REDIS_URL = settings.REDIS_URL or f"redis://127.0.0.1:6379/{1 + int(_WORKER[2:]) if _WORKER else 0}"
 SKIP_REASON = "needs Redis for a real Celery worker (REDIS_URL=redis://...)"
 
 

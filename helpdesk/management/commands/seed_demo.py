@@ -13,7 +13,16 @@ from django.utils import timezone
 
 from helpdesk import notifications, services
 from helpdesk.defaults import ensure_defaults
-from helpdesk.models import Attachment, Case, CaseEvent, CaseUpdate, Channel, Severity, Status
+from helpdesk.models import (
+    Attachment,
+    CannedReply,
+    Case,
+    CaseEvent,
+    CaseUpdate,
+    Channel,
+    Severity,
+    Status,
+)
 from helpdesk.services import case_escalate
 from intake.defaults import ensure_intake_defaults
 from sla.backfill import clocks_redate
@@ -60,6 +69,34 @@ PEOPLE = {
     "uma@umbrella.test": ("Uma", "Umbrella", "umbrella", Role.AGENT, None, False),
 }
 
+# team slug: (title, body); placeholders as in helpdesk.canned.
+CANNED_REPLIES = {
+    "phonism": [
+        (
+            "Acknowledge",
+            "Hello {requester_name},\n\nThank you: we are looking into {reference} now and "
+            "will update you within the hour.\n\n{agent_name}",
+        ),
+        (
+            "Ask for a capture",
+            "Could you send a packet capture (.pcap) of a failing call on {reference}? "
+            "Attach it here.",
+        ),
+    ],
+    "voicehub": [
+        (
+            "Fixed, please confirm",
+            "Hello {requester_name},\n\nThis is fixed for {organisation}. Could you confirm "
+            "on your side? We will close {reference} in three days otherwise.\n\n{agent_name}",
+        ),
+        (
+            "Passed to our provider",
+            "We have passed {reference} to our network team and will come back to you "
+            "as soon as we hear from them.",
+        ),
+    ],
+}
+
 SUBJECTS = [
     "Handsets at the Boston office cannot register",
     "Provisioning profile not applied to new Yealink phones",
@@ -91,6 +128,7 @@ class Command(BaseCommand):
                         user=user, key_hex=DEMO_TOTP_KEY_HEX, recovery_codes=DEMO_RECOVERY_CODES
                     )
             seed_widget_demo()
+            self._canned_replies(tenants)
             with notifications.muted():  # back-dated history: nobody is emailed about it
                 created = self._cases(tenants, people)
             watched = self._breach_demo(tenants, people) if created else None
@@ -114,6 +152,13 @@ class Command(BaseCommand):
             f"({DEMO_RECOVERY_CODES[0]} ... {DEMO_RECOVERY_CODES[-1]}, each works once; "
             "seed_demo restores them)."
         )
+
+    def _canned_replies(self, tenants: dict[str, Tenant]) -> None:
+        for slug, replies in CANNED_REPLIES.items():
+            for title, body in replies:
+                CannedReply.objects.get_or_create(
+                    team=tenants[slug], title=title, defaults={"body": body}
+                )
 
     def _tenants(self) -> dict[str, Tenant]:
         tenants: dict[str, Tenant] = {}
