@@ -738,6 +738,8 @@ def _scope_of(clocks: QuerySet[ResponseClock]) -> _Scope | None:
                 return False
             name, lookup = target.name, child.lookup_name
             if name == "dispatched_at" and lookup in bounds:
+                if not isinstance(child.rhs, datetime) or child.rhs.tzinfo is None:
+                    return False
                 bounds[lookup].append(child.rhs)
             elif lookup in _REPLAYABLE.get(name, ()):
                 where &= Q(**{f"{name}__{lookup}": child.rhs})
