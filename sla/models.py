@@ -483,6 +483,14 @@ class ResponseClock(models.Model):
                 name="sla_clock_report_due",
                 include=["responded_at", "stopped_at", "tenant_id", "tier", "severity"],
             ),
+            # Reports count running clocks live (stopped ones come from ClockRollup): the few
+            # running clocks of a period, without reading its stopped ones.
+            models.Index(
+                fields=["dispatched_at"],
+                name="sla_clock_running_dispatch",
+                condition=Q(stopped_at=None),
+                include=["tenant_id", "tier", "severity", "due_at", "calendar_id"],
+            ),
             # The dashboard's "right now" by tier reads it alone (INCLUDE).
             models.Index(
                 fields=["due_at"],
@@ -587,3 +595,59 @@ class SlaWatch(ResponseClock):
         proxy = True
         verbose_name = "case at risk or breached"
         verbose_name_plural = "at risk or breached now"
+
+
+class RollupOutcome(models.IntegerChoices):
+    """How a stopped clock ended (its report bucket, final once it stops)."""
+
+    MET = 1, "Met"
+    MISSED_RESPONDED = 2, "Missed, responded late"
+    MISSED_UNANSWERED = 3, "Missed, stopped unanswered after due"
+    RESOLVED_WITHOUT_RESPONSE = 4, "Resolved without response"
+
+
+class ClockRollup(models.Model):
+    """How many *stopped* clocks share one report key: their calendar, the month of their
+    dispatch in that calendar's zone (as reports group it), their tenant, tier and severity,
+    how they ended and their response minutes (whole in practice, so a month's values are few).
+
+    Maintained on PostgreSQL by statement-level triggers on ``sla_responseclock`` and
+    ``sla_calendar`` (migration ``sla 0008``): every writer, the services, bulk SQL and
+    migrations alike, keeps it exact in the writing transaction. A stopped clock's bucket does
+    not depend on when a report runs, so a report over whole months reads these counts (and its
+    percentiles from the minutes' histogram) instead of every clock; running clocks and the
+    partial months at a period's ends are still counted live (``sla.reports``). SQLite has no
+    triggers here: reports there are always live. Nothing else writes it.
+    """
+
+    calendar = models.ForeignKey(
+        Calendar,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,  # sla_rollup_month leads with it
+    )
+    month = models.CharField(max_length=7)
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,  # sla_rollup_tenant leads with it
+    )
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    outcome = models.PositiveSmallIntegerField(choices=RollupOutcome.choices)
+    response_minutes = models.FloatField(null=True, blank=True)
+    n = models.BigIntegerField()
+
+    class Meta:
+        # The unique key the triggers upsert on is an expression index (NULL minutes are one
+        # key) created by the migration on PostgreSQL.
+        indexes = [
+            models.Index(fields=["calendar", "month", "tenant"], name="sla_rollup_month"),
+            models.Index(fields=["tenant", "month"], name="sla_rollup_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.n} clocks of {self.month}"

@@ -25,37 +25,40 @@ dispatch in its calendar's time zone.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from itertools import islice
 from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from defusedcsv import csv as defused_csv
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
-    BooleanField,
     CharField,
     Count,
-    ExpressionWrapper,
     F,
     FloatField,
     Func,
     Q,
     QuerySet,
+    Sum,
+    TextField,
     Value,
     When,
 )
 from django.db.models import Case as SqlCase
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Cast, Coalesce, TruncDate
 
-from sla.models import ResponseClock
+from sla.models import Calendar, ClockRollup, ResponseClock, RollupOutcome
 from tenants.models import Tenant, TenantKind
 
 KEYS = ("tenant", "reseller", "tier", "severity", "month")
@@ -298,13 +301,20 @@ def compliance(
     *,
     now: datetime,
     percentiles: bool = True,
+    rollups: bool = True,
 ) -> list[Row]:
     """The report over ``clocks`` grouped by ``by`` (a subset of ``KEYS``), sorted by the keys.
     With no keys, one total row (zeros when there are no clocks). ``percentiles=False`` leaves
-    the median and 90th percentile out (None), for pages that show only counts and shares."""
+    the median and 90th percentile out (None), for pages that show only counts and shares.
+    On PostgreSQL the stopped clocks of whole months come from the roll-ups where ``clocks``
+    allows it (see ``_histogram``); ``rollups=False`` computes everything from the clocks (the
+    tests compare the two)."""
     unknown = [key for key in by if key not in KEYS]
     if unknown:
         raise ValueError(f"unknown report key(s): {', '.join(unknown)}")
+    counted = _histogram(clocks, by, now=now, minutes=percentiles) if rollups else None
+    if counted is not None:
+        return _rows_of(counted, by, percentiles=percentiles)
     figures = _aggregates(now, percentiles=percentiles)
     if not by:
         with _tuned():
@@ -490,52 +500,89 @@ class MinutesText(Func):
         )
 
 
-def case_row_batches(
-    clocks: QuerySet[ResponseClock], *, now: datetime, size: int = 5000
-) -> Iterator[tuple[list[tuple[Any, ...]], bool]]:
-    """The clocks behind a report, one row each (``CASE_ROW_COLUMNS``), in batches of ``size``
-    streamed from a server-side cursor, so that a million rows use flat memory. Times are ISO
-    8601 in UTC with their offset and minutes have one decimal, both done by the database;
-    missing values are None (an empty CSV cell).
-
-    Each batch comes with ``plain``: True when none of its text cells (reference, tenant) starts
-    like a formula, as the database tells, so the CSV writer may skip defusedcsv's per-cell
-    escaping for it; the other cells are digits, ISO dates and fixed state words. Every cell
-    of a batch that is not plain still goes through defusedcsv."""
-    values = (
-        clocks.order_by("dispatched_at", "pk")
-        .annotate(
-            report_state=state_expression(now),
-            dispatched_text=IsoUtc("dispatched_at"),
-            due_text=IsoUtc("due_at"),
-            responded_text=IsoUtc("responded_at"),
-            minutes=MinutesText("response_minutes"),
-            formula_like=ExpressionWrapper(
-                _starts_like_a_formula("case__reference") | _starts_like_a_formula("tenant__slug"),
-                output_field=BooleanField(),
-            ),
-        )
-        .values_list(
-            "case__reference",
-            "tenant__slug",
-            "severity",
-            "tier",
-            "dispatched_text",
-            "due_text",
-            "responded_text",
-            "minutes",
-            "report_state",
-            "formula_like",
-        )
+def case_rows(clocks: QuerySet[ResponseClock], *, now: datetime) -> QuerySet:
+    """The clocks behind a report, each annotated with the cells of its export row
+    (``CASE_ROW_COLUMNS``, as ``values_list(*CASE_ROW_CELLS)``), oldest dispatch first.
+    Times are ISO 8601 in UTC with their offset and minutes have one decimal, both made by
+    the database; missing values are None (an empty CSV cell)."""
+    return clocks.order_by("dispatched_at", "pk").annotate(
+        report_state=state_expression(now),
+        dispatched_text=IsoUtc("dispatched_at"),
+        due_text=IsoUtc("due_at"),
+        responded_text=IsoUtc("responded_at"),
+        minutes=MinutesText("response_minutes"),
     )
-    flag, cells = itemgetter(len(CASE_ROW_COLUMNS)), itemgetter(slice(0, len(CASE_ROW_COLUMNS)))
-    # In a transaction of its own: PostgreSQL's server-side cursor then streams rows as the
-    # query produces them, rather than a cursor WITH HOLD that first stores the whole result.
+
+
+CASE_ROW_CELLS = (
+    "case__reference",
+    "tenant__slug",
+    "severity",
+    "tier",
+    "dispatched_text",
+    "due_text",
+    "responded_text",
+    "minutes",
+    "report_state",
+)
+# Text cells the csv module would quote (delimiter, quote, line breaks): such a row is written
+# by Python, like one that starts like a formula.
+_QUOTED = (",", '"', "\r", "\n")
+
+
+class CsvLine(Func):
+    """One CSV line (no terminator) of cells joined by commas, NULL cells empty, made by the
+    database: only for cells the csv module writes as they are (no quoting)."""
+
+    output_field = TextField()
+
+    def __init__(self, *fields: str) -> None:
+        super().__init__(*(Coalesce(Cast(field, TextField()), Value("")) for field in fields))
+
+    template = "%(expressions)s"
+    arg_joiner = " || ',' || "
+
+
+def case_row_lines(
+    clocks: QuerySet[ResponseClock], *, now: datetime, size: int = 5000
+) -> Iterator[str]:
+    """The rows of ``case_rows`` as CSV text (``\\r\\n`` line ends, no header), a
+    batch of ``size`` rows per chunk, the same bytes as defusedcsv writing every row: the
+    database writes each row's line where no text cell needs quoting or starts like a formula
+    (every row in practice: references, slugs, ISO dates, numbers and state words), and Python
+    only converts rows into lines; the few other rows are read again by id and written through
+    defusedcsv. A million rows stream in flat memory (server-side cursor, one batch held)."""
+    needs_python = _starts_like_a_formula("case__reference") | _starts_like_a_formula(
+        "tenant__slug"
+    )
+    for character in _QUOTED:
+        needs_python |= Q(case__reference__contains=character) | Q(tenant__slug__contains=character)
+    lines = case_rows(clocks, now=now).annotate(
+        line=SqlCase(When(needs_python, then=Value(None)), default=CsvLine(*CASE_ROW_CELLS))
+    )
+    buffer = io.StringIO()
+    escaping = defused_csv.writer(buffer)
     with _tuned():
-        rows = values.iterator(chunk_size=size)
+        rows = lines.values_list("line", "pk").iterator(chunk_size=size)
         while batch := list(islice(rows, size)):
-            # map/itemgetter run in C, and no column needs a conversion: no Python per row.
-            yield list(map(cells, batch)), not any(map(flag, batch))
+            missing = [pk for line, pk in batch if line is None]
+            if not missing:
+                yield "\r\n".join(map(itemgetter(0), batch)) + "\r\n"
+                continue
+            cells = {
+                row[-1]: row[:-1]
+                for row in case_rows(clocks, now=now)
+                .filter(pk__in=missing)
+                .values_list(*CASE_ROW_CELLS, "pk")
+            }
+            for line, pk in batch:
+                if line is None:
+                    escaping.writerow(cells[pk])
+                else:
+                    buffer.write(line + "\r\n")
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
 
 
 # --- figures for the charts -------------------------------------------------------------------
@@ -554,6 +601,17 @@ DISTRIBUTION_BANDS = (
 
 def response_distribution(clocks: QuerySet[ResponseClock]) -> list[tuple[str, int]]:
     """How many responded clocks fall in each band of ``DISTRIBUTION_BANDS``: one query."""
+    # Any instant serves as "now": bands count responded clocks only, whose bucket is final.
+    histogram = _histogram(clocks, (), now=datetime.now(tz=ZoneInfo("UTC")), minutes=True)
+    if histogram is not None:
+        bands = [0] * len(DISTRIBUTION_BANDS)
+        for outcomes in histogram.values():
+            for (outcome, minutes), n in outcomes.items():
+                if outcome in _RESPONDED and minutes is not None:
+                    for b, (low, high, _) in enumerate(DISTRIBUTION_BANDS):
+                        if minutes >= low and (high is None or minutes < high):
+                            bands[b] += n
+        return [(label, bands[b]) for b, (_, _, label) in enumerate(DISTRIBUTION_BANDS)]
     figures = {}
     for n, (low, high, _) in enumerate(DISTRIBUTION_BANDS):
         condition = Q(responded_at__isnull=False, response_minutes__gte=low)
@@ -611,3 +669,330 @@ def open_clocks_by_tier(
         return {
             row["tier"]: {"at_risk": row["at_risk"], "breached": row["breached"]} for row in rows
         }
+
+
+# --- roll-ups (PostgreSQL) --------------------------------------------------------------------
+#
+# ``sla.models.ClockRollup`` counts stopped clocks by (calendar, month of dispatch in that
+# calendar's zone, tenant, tier, severity, outcome, response minutes), kept exact by triggers.
+# A report over ``clocks`` then reads, in one statement (one snapshot):
+#
+# * the roll-up rows of the months that lie wholly inside the period, per calendar;
+# * live, from the clocks: the running ones of the period (their bucket depends on ``now``), and
+#   the stopped ones dispatched in the period but outside those whole months;
+#
+# both grouped by the report's keys, outcome and minutes, and Python adds them up per group
+# (counts, and percentiles from the minutes' histogram: the same interpolation as
+# ``percentile_cont``). That is only possible when ``clocks`` is narrowed by nothing but what
+# the roll-up also has (tenant, tier, severity) and by dispatch bounds; anything else, and
+# SQLite, is computed live over the clocks.
+
+# Outcome codes of the live part beyond RollupOutcome: still running, past due or not.
+_BREACHED_OPEN, _RUNNING = 5, 6
+_RESPONDED = (RollupOutcome.MET, RollupOutcome.MISSED_RESPONDED)
+_REPLAYABLE = {"tenant": ("exact", "in"), "tier": ("exact", "in"), "severity": ("exact", "in")}
+
+Counted = dict[tuple[Any, ...], dict[tuple[int, float | None], int]]
+
+
+@dataclass(frozen=True)
+class _Scope:
+    where: Q  # the same conditions, on the roll-up's fields
+    low: datetime | None
+    high: datetime | None
+
+
+def _scope_of(clocks: QuerySet[ResponseClock]) -> _Scope | None:
+    """What ``clocks`` is narrowed by, if the roll-ups can answer for it: conditions ANDed on
+    the clock's own tenant, tier and severity, and ``dispatched_at`` >= / < bounds."""
+    if connection.vendor != "postgresql" or clocks.model is not ResponseClock:
+        return None
+    query = clocks.query
+    if (
+        query.is_empty()
+        or query.combinator
+        or query.distinct
+        or query.annotations
+        or query.extra
+        or query.low_mark
+        or query.high_mark is not None
+    ):
+        return None
+    where = Q()
+    bounds: dict[str, list[datetime]] = {"gte": [], "lt": []}
+
+    def walk(node) -> bool:
+        nonlocal where
+        if node.negated or (node.connector != "AND" and len(node.children) > 1):
+            return False
+        for child in node.children:
+            if hasattr(child, "children"):
+                if not walk(child):
+                    return False
+                continue
+            lhs = getattr(child, "lhs", None)
+            target = getattr(lhs, "target", None)
+            if target is None or getattr(lhs, "alias", None) != query.base_table:
+                return False
+            if target.model is not ResponseClock:
+                return False
+            name, lookup = target.name, child.lookup_name
+            if name == "dispatched_at" and lookup in bounds:
+                if not isinstance(child.rhs, datetime) or child.rhs.tzinfo is None:
+                    return False
+                bounds[lookup].append(child.rhs)
+            elif lookup in _REPLAYABLE.get(name, ()):
+                where &= Q(**{f"{name}__{lookup}": child.rhs})
+            else:
+                return False
+        return True
+
+    if not walk(query.where):
+        return None
+    return _Scope(
+        where=where,
+        low=max(bounds["gte"]) if bounds["gte"] else None,
+        high=min(bounds["lt"]) if bounds["lt"] else None,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _month_start(zone: str, year: int, month: int) -> datetime | None:
+    """The first instant whose month in ``zone`` (as PostgreSQL reads it, the way the roll-up
+    was bucketed) is ``year-month``, or None when the month does not start cleanly there: the
+    instants of the 26 hours either side must be before it exactly when their month is earlier
+    (checked minute by minute: a zone falling back across midnight of the 1st would put
+    instants of the previous month after it). Then the clocks of whole months are exactly those
+    dispatched between two starts."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH s AS (SELECT make_timestamp(%s, %s, 1, 0, 0, 0) AT TIME ZONE %s AS start)
+            SELECT start, bool_and((to_char(t AT TIME ZONE %s, 'YYYY-MM') >= %s) = (t >= start))
+            FROM s, generate_series(start - interval '26 hours', start + interval '26 hours',
+                                    interval '1 minute') AS t
+            GROUP BY start
+            """,
+            [year, month, zone, zone, f"{year:04d}-{month:02d}"],
+        )
+        start, clean = cursor.fetchone()
+    return start if clean else None
+
+
+def _months_from(year: int, month: int, step: int) -> Iterator[tuple[int, int]]:
+    while True:
+        yield year, month
+        month += step
+        if month == 13:
+            year, month = year + 1, 1
+        elif month == 0:
+            year, month = year - 1, 12
+
+
+def _whole_months(zone: str, low: datetime | None, high: datetime | None):
+    """The months of ``zone`` wholly inside [low, high): (first month, its start) and (the month
+    after the last, its start), each None for an open side; None when there is none."""
+    first = after = None
+    if low is not None:
+        local = low.astimezone(ZoneInfo(zone))
+        for year, month in islice(_months_from(local.year, local.month, 1), 3):
+            start = _month_start(zone, year, month)
+            if start is not None and start >= low:
+                first = (f"{year:04d}-{month:02d}", start)
+                break
+        else:
+            return None
+    if high is not None:
+        local = high.astimezone(ZoneInfo(zone))
+        following = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+        for year, month in islice(_months_from(*following, -1), 4):
+            start = _month_start(zone, year, month)
+            if start is not None and start <= high:
+                after = (f"{year:04d}-{month:02d}", start)
+                break
+        else:
+            return None
+    if first is not None and after is not None and first[0] >= after[0]:
+        return None
+    return first, after
+
+
+def _coverage(low: datetime | None, high: datetime | None) -> tuple[Q, Q, dict[int, str]]:
+    """Which roll-up rows a period [low, high) reads, and which of its stopped clocks are
+    counted live instead (the months not wholly inside it), per calendar; and the calendars it
+    was worked out for."""
+    calendars = dict(Calendar.objects.order_by("pk").values_list("pk", "timezone"))
+    rolled, live = Q(pk__in=[]), Q(pk__in=[])
+    in_period = Q()
+    if low is not None:
+        in_period &= Q(dispatched_at__gte=low)
+    if high is not None:
+        in_period &= Q(dispatched_at__lt=high)
+    for pk, zone in calendars.items():
+        months = _whole_months(zone, low, high) if low or high else (None, None)
+        if months is None:
+            live |= Q(calendar_id=pk) & in_period
+            continue
+        first, after = months
+        rolled_here, live_here = Q(calendar_id=pk), Q(pk__in=[])
+        if first is not None:
+            rolled_here &= Q(month__gte=first[0])
+            live_here |= Q(dispatched_at__gte=low, dispatched_at__lt=first[1])
+        if after is not None:
+            rolled_here &= Q(month__lt=after[0])
+            live_here |= Q(dispatched_at__gte=after[1], dispatched_at__lt=high)
+        rolled |= rolled_here
+        live |= Q(calendar_id=pk) & live_here
+    # A calendar created after the list was read: its clocks all live.
+    live |= Q(calendar_id__gt=max(calendars, default=0)) & in_period
+    return rolled, live, calendars
+
+
+def _outcome(now: datetime) -> SqlCase:
+    responded = Q(responded_at__isnull=False)
+    return SqlCase(
+        When(responded & Q(responded_at__lte=F("due_at")), then=Value(RollupOutcome.MET)),
+        When(responded, then=Value(RollupOutcome.MISSED_RESPONDED)),
+        When(
+            Q(stopped_at__isnull=False, stopped_at__gt=F("due_at")),
+            then=Value(RollupOutcome.MISSED_UNANSWERED),
+        ),
+        When(Q(stopped_at__isnull=False), then=Value(RollupOutcome.RESOLVED_WITHOUT_RESPONSE)),
+        When(Q(due_at__lt=now), then=Value(_BREACHED_OPEN)),
+        default=Value(_RUNNING),
+    )
+
+
+def _histogram(
+    clocks: QuerySet[ResponseClock], by: Sequence[str], *, now: datetime, minutes: bool
+) -> Counted | None:
+    """Per group of ``by``: how many clocks of ``clocks`` have each (outcome, minutes), from
+    the roll-ups and the live remainder in one statement; None when the roll-ups cannot answer
+    (then the caller computes live)."""
+    scope = _scope_of(clocks)
+    if scope is None:
+        return None
+    for _ in range(3):
+        rolled, live, calendars = _coverage(scope.low, scope.high)
+        counted = _read(clocks, scope, rolled, live, by, now=now, minutes=minutes)
+        # The split was worked out for these calendars and zones: if one changed meanwhile,
+        # the statement may have seen the change, so work it out again.
+        if calendars == dict(Calendar.objects.order_by("pk").values_list("pk", "timezone")):
+            return counted
+    return None
+
+
+def _read(
+    clocks: QuerySet[ResponseClock],
+    scope: _Scope,
+    rolled: Q,
+    live: Q,
+    by: Sequence[str],
+    *,
+    now: datetime,
+    minutes: bool,
+) -> Counted:
+    keys = _key_expressions()
+    names = [f"key_{key}" for key in by]
+    no_minutes = Value(None, output_field=FloatField())
+    from_rollup = (
+        ClockRollup.objects.filter(scope.where, rolled)
+        .order_by()
+        .annotate(
+            **{f"key_{key}": F("month") if key == "month" else keys[key] for key in by},
+            code=F("outcome"),
+            mins=F("response_minutes") if minutes else no_minutes,
+        )
+        .values(*names, "code", "mins")
+        .annotate(n=Sum("n"))
+    )
+    from_clocks = (
+        clocks.filter(Q(stopped_at=None) | live)
+        .order_by()
+        .annotate(
+            **{f"key_{key}": keys[key] for key in by},
+            code=_outcome(now),
+            mins=F("response_minutes") if minutes else no_minutes,
+        )
+        .values(*names, "code", "mins")
+        .annotate(n=Count(EVERY))
+    )
+    counted: Counted = {}
+    with _tuned():
+        for row in from_rollup.union(from_clocks, all=True).values_list(
+            *names, "code", "mins", "n"
+        ):
+            group = counted.setdefault(tuple(row[: len(by)]), {})
+            key = (row[len(by)], row[len(by) + 1])
+            group[key] = group.get(key, 0) + row[-1]
+    return counted
+
+
+def _rows_of(counted: Counted, by: Sequence[str], *, percentiles: bool) -> list[Row]:
+    rows = []
+    for group, outcomes in counted.items():
+        by_code: dict[int, int] = {}
+        histogram: dict[float, int] = {}
+        for (code, value), n in outcomes.items():
+            if not n:
+                continue
+            by_code[code] = by_code.get(code, 0) + n
+            if code in _RESPONDED and value is not None:
+                histogram[value] = histogram.get(value, 0) + n
+        if not by_code and by:
+            continue  # only emptied roll-up rows
+        ordered = sorted(histogram.items())
+        rows.append(
+            Row(
+                keys=dict(zip(by, group, strict=True)),
+                dispatched=sum(by_code.values()),
+                met=by_code.get(RollupOutcome.MET, 0),
+                missed=by_code.get(RollupOutcome.MISSED_RESPONDED, 0)
+                + by_code.get(RollupOutcome.MISSED_UNANSWERED, 0),
+                breached=by_code.get(RollupOutcome.MISSED_RESPONDED, 0)
+                + by_code.get(RollupOutcome.MISSED_UNANSWERED, 0)
+                + by_code.get(_BREACHED_OPEN, 0),
+                resolved_without_response=by_code.get(RollupOutcome.RESOLVED_WITHOUT_RESPONSE, 0),
+                running=by_code.get(_RUNNING, 0),
+                responded=by_code.get(RollupOutcome.MET, 0)
+                + by_code.get(RollupOutcome.MISSED_RESPONDED, 0),
+                median_minutes=_histogram_percentile(ordered, 0.5) if percentiles else None,
+                p90_minutes=_histogram_percentile(ordered, 0.9) if percentiles else None,
+            )
+        )
+    if not by:
+        return rows or [_row({}, dict.fromkeys(_COUNTS, 0))]
+    rows.sort(key=lambda row: tuple(_sortable(row.keys[key]) for key in by))
+    return rows
+
+
+_COUNTS = (
+    "dispatched",
+    "met",
+    "missed",
+    "breached",
+    "resolved_without_response",
+    "running",
+    "responded",
+)
+
+
+def _histogram_percentile(ordered: list[tuple[float, int]], fraction: float) -> float | None:
+    """``percentile_cont`` over values given as sorted (value, count) pairs: the same ranks
+    and the same interpolation as ``percentile_cont`` on the values one by one."""
+    total = sum(n for _, n in ordered)
+    if not total:
+        return None
+    position = fraction * (total - 1)
+    low, high = math.floor(position), math.ceil(position)
+    at_low = at_high = None
+    seen = 0
+    for value, n in ordered:
+        seen += n
+        if at_low is None and low < seen:
+            at_low = value
+        if high < seen:
+            at_high = value
+            break
+    assert at_low is not None and at_high is not None
+    return at_low + (at_high - at_low) * (position - low)

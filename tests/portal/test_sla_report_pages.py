@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk import access
-from sla import reports, views
+from helpdesk.models import Case
+from sla import reports
 from sla.models import ResponseClock
 from tenants.models import Role, Tenant
 from tests.conftest import sign_in
@@ -161,22 +162,25 @@ def test_customers_cannot_open_the_dashboard(client, demo) -> None:
     assert response.status_code in (302, 404)
 
 
-def test_the_cases_csv_is_what_defusedcsv_writes_whatever_the_batches(demo) -> None:
-    """Batches whose text cells cannot start a formula skip defusedcsv's per-cell call; the
-    bytes are the same as defusedcsv writing every row, with formula-like cells among them."""
+def test_the_cases_csv_is_what_defusedcsv_writes_whatever_the_batches(client, demo) -> None:
+    """The database writes the lines of rows whose text cells need neither quoting nor
+    formula escaping; the others are written through defusedcsv. The bytes are the same as
+    defusedcsv writing every row, with formula-like and quoted cells among them."""
     Tenant.objects.filter(slug="acme").update(slug="=cmd")
     Tenant.objects.filter(slug="initech").update(slug="-2+3")
+    quoted = ResponseClock.objects.filter(tier=1).order_by("dispatched_at").first()
+    Case.objects.filter(pk=quoted.case_id).update(reference='CS-"1,2"')
     now = timezone.now()
     clocks = ResponseClock.objects.all()
     expected = io.StringIO()
     writer = defused.writer(expected)
-    writer.writerow(reports.CASE_ROW_COLUMNS)
-    for rows, _ in reports.case_row_batches(clocks, now=now, size=10_000):
-        writer.writerows(rows)
-    assert "'=cmd" in expected.getvalue() and "'-2+3" in expected.getvalue()
+    writer.writerows(reports.case_rows(clocks, now=now).values_list(*reports.CASE_ROW_CELLS))
+    text = expected.getvalue()
+    assert "'=cmd" in text and "'-2+3" in text and '"CS-""1,2"""' in text
     for size in (1, 2, 3, 1000):
-        batches = list(reports.case_row_batches(clocks, now=now, size=size))
-        if size == 1:
-            assert {plain for _, plain in batches} == {True, False}
-        written = "".join(views.csv_chunks(list(reports.CASE_ROW_COLUMNS), iter(batches)))
-        assert written == expected.getvalue(), size
+        assert "".join(reports.case_row_lines(clocks, now=now, size=size)) == text, size
+    sign_in(client, demo["sam"])
+    everything = {"period": "custom", "start": "2000-01-01", "end": "2100-12-31"}
+    response = client.get(reverse("sla-report-cases-csv"), everything)
+    body = b"".join(response.streaming_content).decode()
+    assert body == ",".join(reports.CASE_ROW_COLUMNS) + "\r\n" + text
