@@ -130,3 +130,9 @@ def session_for(cast):
 
 
 __all__ = ["Role", "claims", "make_token", "footprint"]
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy header by directive (their order is not part of it)."""
+    parts = [part.split() for part in policy.split(";") if part.strip()]
+    return {name: values for name, *values in parts}

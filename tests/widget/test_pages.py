@@ -12,17 +12,11 @@ from helpdesk.services import update_add
 from sla.selectors import sla_status
 from tenants.models import Brand
 from tests.factories import open_case, staff
-from tests.widget.conftest import HOST, RESELLER_HOST
+from tests.widget.conftest import HOST, RESELLER_HOST, directives
 from widget import services
 from widget.models import WidgetSession
 
 pytestmark = pytest.mark.django_db
-
-
-def directives(policy: str) -> dict[str, list[str]]:
-    """A Content-Security-Policy header by directive (their order is not part of it)."""
-    parts = [part.split() for part in policy.split(";") if part.strip()]
-    return {name: values for name, *values in parts}
 
 
 def test_the_whole_site_denies_framing_but_widget_pages(cast, client, session_for) -> None:
