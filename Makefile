@@ -20,11 +20,12 @@ run: install
 	DEBUG=true $(BIN)/python manage.py seed_demo
 	DEBUG=true PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start --procfile Procfile
 
-# TEST_WORKERS: parallel test processes (pytest-xdist); `auto` is one per core.
+# TEST_WORKERS: parallel test processes (pytest-xdist); `auto` is one per core, at most 8 (each
+# takes a Redis database of its own after REDIS_URL's, see helpdesk/settings.py).
 TEST_WORKERS ?= auto
 
 test: install
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --maxprocesses 8
 
 lint: install
 	$(BIN)/ruff check .

@@ -153,7 +153,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL and "PYTEST_VERSION" in os.environ and os.environ.get("PYTEST_XDIST_WORKER"):
     # The test suite's parallel workers (pytest-xdist, "gw0", "gw1"...) each take a Redis
     # database of their own after REDIS_URL's: tests clear the cache and run Celery workers,
-    # which must never reach another test process's.
+    # which must never reach another test process's. (`make test` starts at most 8.)
     _redis = urllib.parse.urlsplit(REDIS_URL)
     _db = int(_redis.path.strip("/") or 0) + 1 + int(os.environ["PYTEST_XDIST_WORKER"][2:])
     REDIS_URL = urllib.parse.urlunsplit(_redis._replace(path=f"/{_db}"))
