@@ -473,7 +473,7 @@ def sla_events_notify(
     _add(drafts)
     if not _muted.get():
         event = WebhookEvent.AT_RISK if kind == NotificationKind.AT_RISK else WebhookEvent.BREACHED
-        webhooks.sla_events(event, [row["case_id"] for row in rows])
+        webhooks.sla_events(event, [(row["case_id"], row["tier"]) for row in rows])
     return len(drafts)
 
 

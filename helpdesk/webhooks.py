@@ -19,7 +19,7 @@ from django.db import transaction
 
 from api.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from helpdesk.celery import app as celery_app
-from helpdesk.models import Case, CaseUpdate, Visibility
+from helpdesk.models import Case, CaseUpdate, Tier, Visibility
 from tenants.models import TenantKind
 
 DELIVER_TASK = "api.tasks.deliver_webhook"
@@ -76,6 +76,7 @@ def _deliveries(
     subscriptions: dict[int, list[WebhookSubscription]],
     *,
     update: CaseUpdate | None = None,
+    tier: int | None = None,
     **extra,
 ) -> list[WebhookDelivery]:
     """The deliveries (unsaved) of ``event`` on ``case`` for the interested subscriptions
@@ -90,6 +91,8 @@ def _deliveries(
                 continue
             if event == WebhookEvent.ESCALATED and not support_side:
                 continue  # the tier is the support side's business (white label)
+            if tier == Tier.TWO and not support_side:
+                continue  # so is the provider's clock
             data = _payload(case, support_side)
             if update is not None:
                 data["update"] = {
@@ -112,17 +115,31 @@ def _deliveries(
     return rows
 
 
-def sla_events(event: str, case_ids: Iterable[int]) -> int:
-    """At risk / breached, from the sweep: one delivery per case and interested subscription.
-    A constant number of queries per sweep batch, however many cases it breached: the cases,
-    their tenants' subscriptions (once for all of them) and the deliveries' insert."""
-    cases = list(Case.objects.filter(pk__in=list(case_ids)).select_related("tenant"))
-    if not cases:
+def sla_events(event: str, clocks: Iterable[tuple[int, int]]) -> int:
+    """At risk / breached, from the sweep, for ``clocks`` as (case id, tier) pairs: one
+    delivery per clock and interested subscription. The provider's clock (tier two) of a
+    reseller's customer's case is the support side's business: its customer never hears of it
+    (white label). A constant number of queries per sweep batch, however many cases it
+    breached: the cases, their tenants' subscriptions (once for all of them) and the
+    deliveries' insert."""
+    clocks = list(clocks)
+    cases = Case.objects.filter(pk__in={case_id for case_id, _ in clocks}).select_related("tenant")
+    by_id = {case.pk: case for case in cases}
+    if not by_id:
         return 0
-    subscriptions = _subscriptions_of(t for case in cases for t in _interested_tenants(case))
+    subscriptions = _subscriptions_of(
+        t for case in by_id.values() for t in _interested_tenants(case)
+    )
     if not subscriptions:
         return 0
-    return _write([row for case in cases for row in _deliveries(case, event, subscriptions)])
+    return _write(
+        [
+            row
+            for case_id, tier in clocks
+            if case_id in by_id
+            for row in _deliveries(by_id[case_id], event, subscriptions, tier=tier)
+        ]
+    )
 
 
 def _write(rows: list[WebhookDelivery]) -> int:

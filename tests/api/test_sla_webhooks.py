@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from api.models import WebhookDelivery, WebhookEvent, WebhookSubscription
-from helpdesk.models import Case, Severity
+from helpdesk import services
+from helpdesk.models import Case, Severity, Tier
 from sla import sweep as sweeping
 from sla.models import ResponseClock
 from tenants.models import Tenant
@@ -97,3 +98,24 @@ def test_a_sweep_batch_costs_the_same_queries_for_5_and_200_breaches(demo) -> No
         if connection.vendor == "postgresql":
             cost[count] = len(queries.captured_queries)
     assert cost[5] == cost[200]
+
+
+def test_the_providers_clock_on_an_escalated_case_is_never_told_to_the_sub_customer(demo) -> None:
+    """White label: Initech's webhooks follow VoiceHub's clock only; when the provider's clock
+    of its escalated case breaches, VoiceHub hears of it and Initech does not."""
+    hooks = subscribe("initech", "voicehub")
+    sweeping.sweep()
+    case = case_by(demo["ivan"], Severity.CRITICAL, subject="Initech trunk down")
+    services.update_add(case=case, author=demo["rob"], body="Looking at it.")  # tier one answers
+    services.case_escalate(case=case, actor=demo["rob"], note="Needs the provider.")
+    WebhookDelivery.objects.all().delete()
+    ResponseClock.objects.filter(case=case, tier=Tier.TWO, stopped_at=None).update(
+        dispatched_at=timezone.now() - timedelta(hours=2),
+        at_risk_at=timezone.now() - timedelta(hours=1),
+        due_at=timezone.now() - timedelta(minutes=1),
+    )
+    assert sweeping.sweep().breached == 1
+    told = WebhookDelivery.objects.filter(event=WebhookEvent.BREACHED)
+    assert [d.subscription_id for d in told] == [hooks["voicehub"].pk]
+    assert told.get().payload["data"]["tier"] == 2
+    assert not hooks["initech"].deliveries.filter(event=WebhookEvent.AT_RISK).exists()
