@@ -42,7 +42,7 @@ def json_for_api(page_handler):
     kept), every other path the page itself."""
 
     def handler(request, *args, **kwargs):
-        if not request.path.startswith(API_PREFIX):
+        if not request.path_info.startswith(API_PREFIX):
             return page_handler(request, *args, **kwargs)
         exception = args[0] if args else kwargs.get("exception")
         if exception is None:  # handler500: the page knows an outage (503) from a crash

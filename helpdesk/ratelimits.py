@@ -90,7 +90,9 @@ def _count(amounts: list[tuple[str, int]]) -> list[int]:
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         # The one private call: Django's Redis cache has no pipeline of its own.
-        pipe = backend._cache.get_client(write=True).pipeline(transaction=False)
+        # MULTI/EXEC: a counter evicted between the two commands cannot come back without
+        # its lifetime.
+        pipe = backend._cache.get_client(write=True).pipeline(transaction=True)
         for key, amount in amounts:
             name = backend.make_and_validate_key(key)
             pipe.set(name, 0, ex=WINDOW_SECONDS + 60, nx=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -156,6 +157,8 @@ if REDIS_URL and "PYTEST_VERSION" in os.environ and os.environ.get("PYTEST_XDIST
     # which must never reach another test process's. (`make test` starts at most 8.)
     _redis = urllib.parse.urlsplit(REDIS_URL)
     _db = int(_redis.path.strip("/") or 0) + 1 + int(os.environ["PYTEST_XDIST_WORKER"][2:])
+    if _db > 15:
+        raise ImproperlyConfigured(f"pytest-xdist worker needs Redis database {_db} (0-15)")
     REDIS_URL = urllib.parse.urlunsplit(_redis._replace(path=f"/{_db}"))
 if REDIS_URL:
     CACHES = {

@@ -105,7 +105,10 @@ def email_ingest(*, raw: bytes, source: str, recipient: str = "") -> InboundMess
     message pending, as before: ``messages_retry`` reads it again from the row)."""
     row, created = message_store(raw=raw, source=source, recipient=recipient)
     if created or row.outcome in (Outcome.PENDING, Outcome.FAILED):
-        done = _process(row.pk, _read(raw))
+        # The reading of these bytes only for the row made from them: a stored copy of the
+        # same Message-ID may differ (another Delivered-To, other Received headers), and what
+        # is decided must be what the row holds.
+        done = _process(row.pk, _read(raw) if created else None)
         if done is None:  # pragma: no cover - deleted meanwhile
             return row
         # What processing wrote (or what a concurrent worker did), as read under the lock.
@@ -233,7 +236,10 @@ def _sent_by_us(parsed: ParsedMessage) -> dict[str, int | None]:
     )
     # Newest first, sorted here: usually there is no row or one, and the query stays simple.
     newest = sorted(rows, key=lambda r: (r[2], r[3]), reverse=True)
-    return {message_id[1:-1]: case_id for message_id, case_id, _, _ in newest}
+    found: dict[str, int | None] = {}
+    for message_id, case_id, _, _ in newest:
+        found.setdefault(message_id[1:-1], case_id)  # the newest row of a repeated Message-ID
+    return found
 
 
 def _brand_for(row: InboundMessage, parsed: ParsedMessage) -> Brand | None:

@@ -71,6 +71,9 @@ CREATE TRIGGER sla_clock_rollup_truncate AFTER TRUNCATE ON sla_responseclock
 -- A calendar's zone decides its clocks' months: a new zone re-buckets them.
 CREATE FUNCTION sla_calendar_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- Waits for clock writes in flight (their triggers bucketed with the old zone) and keeps
+    -- new ones out until this commits: the rows deleted and counted again are all of them.
+    LOCK TABLE sla_clockrollup IN EXCLUSIVE MODE;
     DELETE FROM sla_clockrollup WHERE calendar_id = NEW.id;
     {UPSERT % rows("sla_responseclock", 1, "AND r.calendar_id = NEW.id")};
     RETURN NULL;

@@ -9,7 +9,8 @@ from PIL import Image
 
 from helpdesk.emails import build_message
 from helpdesk.models import Case, Channel, OutboundEmail, Severity, Tier
-from intake.models import InboundMessage, Outcome
+from intake.models import InboundMessage, Outcome, Source
+from intake.services import message_store
 from tenants.brand_models import Brand
 from tenants.models import Tenant
 from tests.intake.helpers import expand_notifications, ingest, mail
@@ -184,3 +185,16 @@ def test_inline_images_are_kept_as_attachments(demo):
     case = ingest(message.as_bytes()).case
     assert [a.content_type for a in case.attachments.all()] == ["image/png"]
     assert case.attachments.get().filename.endswith(".png")
+
+
+def test_a_second_copy_of_a_message_still_pending_is_decided_from_the_stored_one(demo):
+    """Stored, then the process stopped before deciding (pending); the same Message-ID then
+    arrives as another copy, addressed elsewhere. What is decided is the stored copy (the one
+    the admin shows and a retry reads), not the newcomer's bytes."""
+    stored = mail(message_id="<copies@client.example>", subject="The stored copy")
+    row, created = message_store(raw=stored, source=Source.PIPE)
+    assert created and row.outcome == Outcome.PENDING
+    other = mail(message_id="<copies@client.example>", subject="Another copy")
+    again = ingest(other)
+    assert again.pk == row.pk and again.outcome == Outcome.CASE_OPENED
+    assert Case.objects.get(pk=again.case_id).subject == "The stored copy"
