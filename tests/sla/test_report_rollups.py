@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 from helpdesk import services
@@ -217,3 +218,13 @@ def test_reports_read_the_rollup_and_fall_back_to_the_clocks_otherwise(db) -> No
     assert reports._scope_of(unanswered) is None
     (live,) = reports.compliance(unanswered, (), now=NOW)
     assert live.met == 0
+
+
+@pytest.mark.postgres
+def test_a_zone_the_database_does_not_know_is_refused_before_any_clock_needs_it(db) -> None:
+    """The roll-up buckets clocks by month in their calendar's zone inside PostgreSQL: a zone
+    name it lacks (older tz data than Python's) is a form error on the calendar, not a failure
+    of every later answer on its cases."""
+    with pytest.raises(ValidationError, match="not known to the database's time-zone data"):
+        Calendar(name="Nowhere", timezone="Nowhere/Unknown_City").clean()
+    Calendar(name="Kyiv hours", timezone="Europe/Kiev").clean()  # known to both
