@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -293,6 +293,10 @@ def intents_drain(*, now: datetime | None = None, batch: int = 200) -> int:
                 try:
                     with transaction.atomic():  # a savepoint: a failure undoes this one only
                         _expand(intent)
+                except OperationalError:
+                    # The database's trouble (a lost connection, a lock timeout), not the
+                    # intent's: the drain stops, nothing is counted, the next one goes on.
+                    raise
                 except Exception as error:
                     _expansion_failed(intent, error, now)
                 else:

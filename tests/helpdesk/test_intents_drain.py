@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from helpdesk import notifications
@@ -104,3 +105,19 @@ def test_only_those_who_read_the_outbox_retry_and_only_by_post(demo, client) -> 
     assert client.post(RETRY).status_code == 403
     sign_in(client, demo["sam"])
     assert client.get(RETRY).status_code == 405
+
+
+def test_the_databases_trouble_is_not_counted_against_an_intent(demo, monkeypatch) -> None:
+    """A lost connection or a lock timeout while expanding stops the drain (the next one goes
+    on): it is not the intent's fault, so no attempt is counted towards giving it up."""
+    case = case_by(demo["ann"], subject="Database hiccup")
+    intent = NotificationIntent.objects.get(case=case)
+
+    def database_gone(drafts):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(notifications, "outbox_add", database_gone)
+    with pytest.raises(OperationalError):
+        notifications.intents_drain(now=later(3))
+    intent.refresh_from_db()
+    assert intent.attempts == 0 and intent.failed_at is None and intent.last_error == ""
