@@ -139,10 +139,25 @@ class CaseUpdateFormSet(forms.BaseInlineFormSet):
 
     request: HttpRequest
 
+    _stored: Case | None = None
+
+    def stored_case(self) -> Case:
+        """The case as it is stored. On a POST the admin hands this formset its case already
+        carrying the form's new status, severity and assignee, which ``save_related`` applies
+        only after the reply: the reply's rules (may this case still take a note?) and the
+        reply itself are about the case as it stands."""
+        if not self.is_bound or self.instance.pk is None:
+            return self.instance
+        if self._stored is None:
+            self._stored = Case.objects.select_related("tenant__parent", "assignee").get(
+                pk=self.instance.pk
+            )
+        return self._stored
+
     def get_form_kwargs(self, index: int | None) -> dict:
         return {
             **super().get_form_kwargs(index),
-            "case": self.instance,
+            "case": self.stored_case(),
             "user": signed_in(self.request),
         }
 
@@ -156,7 +171,7 @@ class CaseUpdateFormSet(forms.BaseInlineFormSet):
     def save_new(self, form: forms.ModelForm, commit: bool = True) -> CaseUpdate:
         kind = form.cleaned_data.get("kind")
         return services.update_add(
-            case=self.instance,
+            case=self.stored_case(),
             author=signed_in(self.request),
             body=form.cleaned_data["body"],
             internal=kind == "internal",

@@ -371,3 +371,21 @@ def test_saving_with_a_canned_reply_chosen_and_text_written_asks_to_insert(alice
     page = page_text(alice.post(url(new_case), data))
     assert "Press “Insert” to add the canned reply to your text" in page
     assert not new_case.updates.exists()
+
+
+def test_a_final_note_and_closed_in_one_save(alice, demo) -> None:
+    """Resolved → Closed with a last internal note: the note is written to the case as it
+    stands (resolved, still open to notes), then the case closes."""
+    case = Case.objects.filter(tenant__slug="acme", status=Status.IN_PROGRESS).first()
+    assert (
+        alice.post(url(case), form_data(case, body="Fixed.", status="resolved")).status_code == 302
+    )
+    case.refresh_from_db()
+    data = form_data(
+        case, body="Customer confirmed on the phone.", kind="internal", status="closed"
+    )
+    response = alice.post(url(case), data)
+    assert response.status_code == 302, page_text(response)[:3000]
+    case.refresh_from_db()
+    assert case.status == Status.CLOSED
+    assert case.updates.filter(body="Customer confirmed on the phone.").exists()
