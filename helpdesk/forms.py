@@ -100,6 +100,9 @@ class CannedReplyField(forms.ModelChoiceField):
         return bool(widget.texts)
 
 
+CANNED_TITLE_TAKEN = "Your team already has a canned reply with this title."
+
+
 class CannedReplyForm(forms.ModelForm):
     """A team's canned reply; its ``instance`` carries the team."""
 
@@ -118,7 +121,7 @@ class CannedReplyForm(forms.ModelForm):
         title = self.cleaned_data["title"].strip()
         taken = CannedReply.objects.filter(team=self.instance.team_id, title__iexact=title)
         if taken.exclude(pk=self.instance.pk).exists():
-            raise ValidationError("Your team already has a canned reply with this title.")
+            raise ValidationError(CANNED_TITLE_TAKEN)
         return title
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from helpdesk import access
 from helpdesk.canned import PLACEHOLDERS
-from helpdesk.forms import CannedReplyForm
+from helpdesk.forms import CANNED_TITLE_TAKEN, CannedReplyForm
 from helpdesk.models import CannedReply
 from tenants.access import SignedInRequest
 from tenants.models import Tenant
@@ -36,14 +37,26 @@ def _page(request: SignedInRequest, team: Tenant, form: CannedReplyForm, status:
     return render(request, "helpdesk/canned_replies.html", context, status=status)
 
 
+def _saved(form: CannedReplyForm) -> bool:
+    """Save, or put the clash on the form: two people adding the same title at once both pass
+    the form's check, the database's constraint decides, and the second gets the form's own
+    message rather than an error page."""
+    try:
+        with transaction.atomic():
+            form.save()
+    except IntegrityError:
+        form.add_error("title", CANNED_TITLE_TAKEN)
+        return False
+    return True
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def canned_replies(request: SignedInRequest) -> HttpResponse:
     team = _team(request)
     form = CannedReplyForm(request.POST or None, instance=CannedReply(team=team))
     if request.method == "POST":
-        if form.is_valid():
-            form.save()
+        if form.is_valid() and _saved(form):
             messages.success(request, f"“{form.instance.title}” is ready for your agents.")
             return redirect("canned-replies")
         return _page(request, team, form, status=400)
@@ -56,8 +69,7 @@ def canned_reply_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     team = _team(request)
     reply = get_object_or_404(access.canned_replies_managed_by(request.user), pk=pk)
     form = CannedReplyForm(request.POST or None, instance=reply)
-    if request.method == "POST" and form.is_valid():
-        form.save()
+    if request.method == "POST" and form.is_valid() and _saved(form):
         messages.success(request, f"“{reply.title}” is saved.")
         return redirect("canned-replies")
     context = {"team": team, "form": form, "reply": reply, "placeholders": PLACEHOLDERS}

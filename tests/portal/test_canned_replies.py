@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from helpdesk import access
+from helpdesk.forms import CannedReplyForm
 from helpdesk.models import CannedReply, Case, Status
 from tenants.models import Role, TenantKind
 from tests.conftest import sign_in
@@ -188,3 +189,16 @@ def test_only_a_resellers_admins_manage_canned_replies(client, demo, fixed, pers
     assert client.post(LIST, {"title": "x", "body": "y"}).status_code == 403
     assert client.post(reverse("canned-reply-delete", args=[fixed.pk])).status_code == 403
     assert CannedReply.objects.filter(pk=fixed.pk).exists()
+
+
+def test_two_admins_adding_one_title_at_once_get_the_forms_message(
+    client, demo, fixed, monkeypatch
+) -> None:
+    """Both pass the form's check before either saves; the database's constraint refuses the
+    second, which gets the same message as a form error, not an error page."""
+    sign_in(client, demo["rita"])
+    monkeypatch.setattr(CannedReplyForm, "clean_title", lambda form: form.cleaned_data["title"])
+    response = client.post(LIST, {"title": "Fixed, please confirm", "body": "Again"})
+    assert response.status_code == 400
+    assert "already has a canned reply with this title" in response.content.decode()
+    assert CannedReply.objects.filter(team__slug="voicehub", title=fixed.title).count() == 1
