@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -94,6 +95,36 @@ def as_postgres(command: list[str]) -> list[str]:
     return command
 
 
+class PortGuard:
+    """Holds a stopped server's port until it starts again: listens and closes whatever
+    connects, as a server going down does. Without it another test's throw-away server (a
+    parallel test process, another run on the machine) could start on the freed port with the
+    same demo database, and the app would carry on against it as if nothing were down."""
+
+    def __init__(self, port: int) -> None:
+        self.socket = socket.socket()
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", port))
+        self.socket.listen(64)
+        self.socket.settimeout(0.2)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._refuse, daemon=True)
+        self.thread.start()
+
+    def _refuse(self) -> None:
+        while not self.done.is_set():
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:  # (the timeout included)
+                continue
+            connection.close()
+
+    def release(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+        self.socket.close()
+
+
 @dataclass
 class Postgres:
     """A throw-away PostgreSQL cluster, configured as PostgreSQL's defaults (durable)."""
@@ -121,11 +152,16 @@ class Postgres:
         subprocess.run(as_postgres([*command, *args]), check=True, capture_output=True)
 
     def start(self) -> None:
+        guard, self._guard = getattr(self, "_guard", None), None
+        if guard is not None:
+            guard.release()
         self._ctl("start", "-w", "-t", "60")
 
     def stop(self) -> None:
-        """Like a crash or a failover: every connection is cut at once."""
+        """Like a crash or a failover: every connection is cut at once. Its port stays held
+        while it is away (``PortGuard``)."""
         self._ctl("stop", "-m", "immediate", "-w")
+        self._guard = PortGuard(self.port)
 
     def execute(self, sql: str, database: str = "postgres") -> None:
         with psycopg.connect(self.url(database), autocommit=True) as connection:
