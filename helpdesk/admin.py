@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import display_for_field, label_for_field
+from django.contrib.admin.utils import display_for_field
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Prefetch, QuerySet
@@ -22,7 +22,6 @@ from django.utils.formats import get_format
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
-from django.utils.timezone import template_localtime
 
 from helpdesk import access, services
 from helpdesk.admin_forms import (
@@ -243,7 +242,15 @@ class HistoryTable:
         )
 
     def labels(self) -> list[str]:
-        return [str(capfirst(label_for_field(name, self.model, self))) for name in self.fields]
+        """Each column's heading: the field's name in words, or the method's description."""
+        labels = []
+        for name in self.fields:
+            try:
+                label = self.model._meta.get_field(name).verbose_name  # type: ignore[union-attr]
+            except FieldDoesNotExist:
+                label = getattr(getattr(self, name), "short_description", name)
+            labels.append(str(capfirst(label)))
+        return labels
 
     def queryset(self, user: User, case: Case) -> QuerySet:
         rows = self.visible(user).filter(case=case).select_related(*self.list_select_related)
@@ -303,7 +310,7 @@ class HistoryTable:
 
 def _when(value, shape: str, empty: str) -> str:
     """A time as ``display_for_field`` shows it, with the format already looked up."""
-    return empty if value is None else dateformat.format(template_localtime(value), shape)
+    return empty if value is None else dateformat.format(timezone.localtime(value), shape)
 
 
 def _text(value, empty: str) -> str:
@@ -459,7 +466,7 @@ class CaseChangeForm(forms.ModelForm):
                 "“In progress” and “Waiting on customer” need a public reply, written below "
                 "in the same save (the reply is saved first)."
             )
-        assignee.iterator = ReadOnceChoiceIterator  # type: ignore[misc]  # before the queryset
+        assignee.iterator = ReadOnceChoiceIterator  # before the queryset: its options
         assignee.queryset = User.objects.filter(is_staff=True, is_active=True)
 
     def clean(self) -> dict:
@@ -634,7 +641,9 @@ class CaseAdmin(admin.ModelAdmin):
             else:
                 shown = linebreaksbr(display_for_field(value, field, empty), autoescape=True)
             label = capfirst(str(field.verbose_name))
-            rows.append({"name": name, "label": label, "value": shown, "help": field.help_text})
+            rows.append(
+                {"name": name, "label": label, "value": shown, "help": str(field.help_text)}
+            )
         return rows
 
     def get_inline_formsets(self, request: HttpRequest, formsets, inline_instances, obj=None):
