@@ -314,8 +314,9 @@ def _when(value, shape: str, empty: str) -> str:
 
 
 def _text(value, empty: str) -> str:
-    """A text or a related row as ``display_for_field`` shows it: itself, or the empty mark."""
-    return empty if value is None else str(value)
+    """A text or a related row as ``display_for_field`` shows it: itself, or the empty mark
+    for none or an empty text."""
+    return empty if value is None or value == "" else str(value)
 
 
 def entry_kind_html(visibility: str, label: str) -> str:

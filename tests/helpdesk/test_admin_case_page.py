@@ -139,6 +139,11 @@ def test_the_case_page_shows_the_cases_facts_as_read_only_rows(client, demo) -> 
     assert "When the request reached the party whose SLA applies." in page  # its help text
     times = page[page.index('id="case-times-heading"') :]
     assert times.index("Created at") < times.index("Dispatched at") < times.index("Closed at")
+    # The timeline's opening row: an empty old value and reason show the admin's empty mark.
+    opened = re.search(r'<td data-label="Kind">Opened</td>(.*?)</tr>', page, re.S)
+    assert opened is not None
+    assert '<td data-label="Old value">-</td>' in opened.group(1)
+    assert '<td data-label="Reason">-</td>' in opened.group(1)
     # Still changed on the same page: severity, status, assignee, with a reason.
     for name in ("severity", "status", "assignee", "reason"):
         assert f'name="{name}"' in page
