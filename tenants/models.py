@@ -257,7 +257,7 @@ class User(AbstractUser):
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []
 
-    objects = UserManager()  # type: ignore[misc,assignment]  # email in place of a user name
+    objects = UserManager()  # type: ignore[misc]  # email in place of a user name
 
     class Meta:
         ordering = ["email"]
