@@ -19,7 +19,11 @@ URL routing, the queries and the template, no network):
 * the staff dashboard in the admin (Sam);
 * a year's report for one reseller (Rita, VoiceHub, "Last year" and "This year");
 * the CSV of every case row behind the staff report, streamed: rows per second and the
-  process's peak memory growth while streaming.
+  process's peak memory growth while streaming (``--no-csv`` skips it).
+
+For each page: the median wall time, this process's CPU time (not PostgreSQL's), the SQL time
+(the queries' time as this process waits for them) and the number of queries, and the load
+average: on a shared machine CPU and SQL time are steadier than wall time.
 """
 
 from __future__ import annotations

@@ -1060,7 +1060,7 @@ def _union(
     stopped = coverage.in_period & coverage.live
     if coverage.subtract is not None:
         stopped |= coverage.subtract
-        n = Sum(SqlCase(When(coverage.subtract, then=Value(-1)), default=Value(1)))
+        n: Aggregate = Sum(SqlCase(When(coverage.subtract, then=Value(-1)), default=Value(1)))
     else:
         n = Count(EVERY)
     from_clocks = (
@@ -1315,7 +1315,7 @@ class _Spans(Func):
     output_field = BooleanField()
     arity = 3
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(self, compiler, connection, function=None, template=None, arg_joiner=None, **extra):
         (start, first), (end, second), (instant, third) = (
             compiler.compile(expression) for expression in self.source_expressions
         )
