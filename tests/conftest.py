@@ -7,12 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client, override_settings
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -20,6 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from sla.models import Calendar, clear_calendar_cache
 from tenants.branding import brand_for_tenant, provider_brand
 from tenants.models import Tenant, User
+from tests.snapshot import Snapshot, snapshot_restore, snapshot_take
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -81,8 +84,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The demo world is seeded once per session and committed (``_demo_world``), so tests
     without it run first, on the migrated database as before; then the demo tests, each in a
     transaction rolled back after it; last the demo tests that commit (browsers, workers), whose
-    flush removes the world, so each of them seeds it again. Stable: the order within each group
-    (module by module) is kept."""
+    flush removes the world, so each of them puts its rows back (``demo``). Stable: the order
+    within each group (module by module) is kept."""
 
     def group(item: pytest.Item) -> int:
         if "demo" not in item.fixturenames:
@@ -92,10 +95,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=group)
 
 
+@dataclass(frozen=True)
+class DemoWorld:
+    files: Path  # its files (brand logos), copied into each test's ATTACHMENTS_ROOT
+    rows: Snapshot  # every table's rows, put back after a transactional test's flush
+
+
 @pytest.fixture(scope="session")
-def _demo_world(django_db_setup, django_db_blocker, tmp_path_factory) -> str:
+def _demo_world(django_db_setup, django_db_blocker, tmp_path_factory) -> DemoWorld:
     """Seed the README's demo world once, committed, before the first test that uses it; its
-    files (brand logos) go to a session folder that ``demo`` copies into each test's own."""
+    files (brand logos) go to a session folder that ``demo`` copies into each test's own, and
+    its rows are kept for ``demo`` to put back once a transactional test has flushed them."""
     files = tmp_path_factory.mktemp("demo-files")
     with (
         django_db_blocker.unblock(),
@@ -103,8 +113,9 @@ def _demo_world(django_db_setup, django_db_blocker, tmp_path_factory) -> str:
     ):
         call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
         cache.clear()
+        rows = snapshot_take(connection)
     clear_calendar_cache()
-    return str(files)
+    return DemoWorld(files, rows)
 
 
 @pytest.fixture
@@ -112,18 +123,17 @@ def demo(_demo_world, _private_attachments, db, settings) -> dict[str, User]:
     """The README's demo world; people by the local part of their email (``demo["ann"]``).
 
     Built once per session (``_demo_world``); each test's changes roll back with its
-    transaction. A transactional test (browser, worker) finds it flushed by the one before and
-    seeds it again, committed, as every test did before."""
+    transaction. A transactional test (browser, worker) finds it flushed by the one before:
+    its rows are put back as seeded, committed (the flush after the test removes them)."""
     if not User.objects.filter(email=DEMO_SENTINEL).exists():
-        call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    else:
-        shutil.copytree(_demo_world, settings.ATTACHMENTS_ROOT, dirs_exist_ok=True)
-        # Warm, as seeding within the test used to leave them: built calendars, cached brands.
-        for calendar in Calendar.objects.all():
-            calendar.as_clock()
-        provider_brand()
-        for tenant in Tenant.objects.all():
-            brand_for_tenant(tenant)
+        snapshot_restore(connection, _demo_world.rows)
+    shutil.copytree(_demo_world.files, settings.ATTACHMENTS_ROOT, dirs_exist_ok=True)
+    # Warm, as seeding within the test used to leave them: built calendars, cached brands.
+    for calendar in Calendar.objects.all():
+        calendar.as_clock()
+    provider_brand()
+    for tenant in Tenant.objects.all():
+        brand_for_tenant(tenant)
     return {user.email.split("@")[0]: user for user in User.objects.all()}
 
 
