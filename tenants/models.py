@@ -211,6 +211,15 @@ class User(AbstractUser):
 
     username = None  # type: ignore[assignment]  # signs in by email: no user name at all
     email = models.EmailField("email address", unique=True)
+    # Whether the person has a confirmed authenticator app: read by every request (the
+    # second-factor middleware) instead of a query. Kept in step with the devices by signals
+    # (twofactor.signals), whichever way a device is written: the services, the admin, a cascade.
+    second_factor_on = models.BooleanField(
+        "two-factor sign-in on",
+        default=False,
+        editable=False,
+        help_text="Set and cleared with the person's authenticator app.",
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []
