@@ -1,0 +1,118 @@
+"""Per-process memos of data read on every case opening and written rarely (the SLA targets,
+the webhook subscriptions), so that opening a case does not query them each time.
+
+Correct across processes: each memo has a stamp in the shared cache (Redis in production). A
+write calls ``forget()`` (from model signals and query-set methods, see the callers), which
+empties this process's memo and puts a new random stamp in the cache at once, and again when
+the write's transaction commits: a process that read the old rows between the two keeps them
+only under the first new stamp, which the second makes stale. Every read compares the memo's
+stamp with the shared one: one cache round trip, no query.
+
+Inside the writer's own open transaction the memo is not used (read from the database, not
+kept) until the transaction ends, committed or rolled back, so rows that were rolled back are
+never remembered.
+
+On a cache that is not shared (local memory: development without Redis, each process its
+own), another process notices a write only when its memo expires: after ``max_age`` seconds,
+as for brands (``tenants.branding``). The same bound covers a write that bypasses the ORM.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+from django.db import connection, transaction
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+_local = threading.local()
+
+
+def _open_writes() -> dict[str, list[Callable[[], None]]]:
+    """This thread's memos written in its open transaction: name → their commit callbacks."""
+    writes = getattr(_local, "writes", None)
+    if writes is None:
+        writes = _local.writes = {}
+    return writes
+
+
+class StampedMemo:
+    def __init__(self, name: str, *, max_age: float = 60.0, max_entries: int = 4096) -> None:
+        self.name = name
+        self.key = f"memo-stamp:{name}"
+        self.max_age = max_age
+        self.max_entries = max_entries
+        self._stamp: str | None = None
+        self._loaded_at = 0.0
+        self._values: dict[Any, Any] = {}
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        """The value of ``key``: remembered, or ``load()``-ed and remembered."""
+        return self.get_many([key], lambda keys: {key: load()})[key]
+
+    def get_many(self, keys: Iterable[K], load: Callable[[list[K]], dict[K, V]]) -> dict[K, V]:
+        """The values of ``keys`` (one stamp check for all): those not remembered are loaded
+        by one ``load(missing keys)``, which returns a value for each."""
+        wanted = list(keys)
+        if self._written_in_open_transaction():
+            return load(wanted)
+        stamp = self._shared_stamp()
+        now = time.monotonic()
+        if stamp != self._stamp or now - self._loaded_at > self.max_age:
+            self._values, self._stamp, self._loaded_at = {}, stamp, now
+        # The dictionary of the stamp just checked: a value loaded while another thread moves
+        # on to a newer stamp lands in the old dictionary, never under the newer stamp.
+        values = self._values
+        found: dict[K, V] = {key: values[key] for key in wanted if key in values}
+        missing = [key for key in wanted if key not in found]
+        if missing:
+            loaded = load(missing)
+            if len(values) + len(loaded) > self.max_entries:
+                values.clear()
+            values.update(loaded)
+            found.update(loaded)
+        return found
+
+    def forget(self) -> None:
+        """The data changed (or is about to, in the current transaction): every process reads
+        it again."""
+        self._renew()
+        if connection.in_atomic_block:
+
+            def committed() -> None:
+                self._renew()
+
+            transaction.on_commit(committed)
+            _open_writes().setdefault(self.name, []).append(committed)
+
+    def _renew(self) -> None:
+        self._values, self._stamp = {}, None
+        cache.set(self.key, uuid.uuid4().hex, None)
+
+    def _written_in_open_transaction(self) -> bool:
+        """Whether this thread's open transaction wrote the data: a commit callback of a write
+        is still waiting (Django drops them at a rollback, runs them at the commit)."""
+        writes = _open_writes()
+        callbacks = writes.get(self.name)
+        if not callbacks:
+            return False
+        if connection.in_atomic_block and any(
+            entry[1] is callback for entry in connection.run_on_commit for callback in callbacks
+        ):
+            return True
+        del writes[self.name]  # that transaction has ended, committed or rolled back
+        self._values, self._stamp = {}, None
+        return False
+
+    def _shared_stamp(self) -> str:
+        stamp = cache.get(self.key)
+        if stamp is None:  # never set, or evicted: any new value differs from every old one
+            cache.add(self.key, uuid.uuid4().hex, None)
+            stamp = cache.get(self.key)
+        return stamp
