@@ -196,14 +196,18 @@ def _case_list_page(request: SignedInRequest, filterset: CaseFilter, **extra) ->
     )
 
 
+# The brand's name, read only if a page shows it: a POST that opens a case never does (made
+# once here: ``lazy`` builds a class per call).
+_brand_name = lazy(lambda request: request.brand.name, str)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def case_new(request: SignedInRequest) -> HttpResponse:
     membership = access.membership_of(request.user)
     if membership is None or membership.tenant.is_provider:
         raise PermissionDenied("Staff open cases for customers in the admin.")
-    # The brand's name is only shown on the form: a POST that opens the case never reads it.
-    provider = cast(str, lazy(lambda: request.brand.name, str)())
+    provider = cast(str, _brand_name(request))
     form = NewCaseForm(request.POST or None, request.FILES or None, provider=provider)
     if request.method == "POST" and form.is_valid():
         try:
