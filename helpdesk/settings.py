@@ -171,6 +171,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_USER_MODEL = "tenants.User"
+# Each web process remembers the people who sign in (tenants.backends), forgotten in every
+# process when people, memberships or tenants are written, through a stamp in the shared
+# cache. Only with a shared cache (or in a test run, one process): with per-process memory
+# another process would notice a deactivation only after a minute.
+PEOPLE_MEMO = env.bool("PEOPLE_MEMO", default=bool(REDIS_URL) or "PYTEST_VERSION" in os.environ)
 AUTHENTICATION_BACKENDS = ["tenants.backends.ActiveTenantBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

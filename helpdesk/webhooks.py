@@ -20,8 +20,8 @@ from django.db.models.signals import post_delete, post_save
 
 from api.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from helpdesk.celery import app as celery_app
-from helpdesk.memo import StampedMemo
 from helpdesk.models import Case, CaseUpdate, Tier, Visibility
+from tenants.memo import StampedMemo
 from tenants.models import TenantKind
 
 DELIVER_TASK = "api.tasks.deliver_webhook"

@@ -15,9 +15,9 @@ from django.db.models import F, Q
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
-from helpdesk.memo import StampedMemo
 from helpdesk.models import Severity, Tier
 from sla import clock
+from tenants.memo import StampedMemo
 from tenants.models import validate_timezone
 
 MIDNIGHT = time(0)

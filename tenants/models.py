@@ -11,6 +11,9 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
+
+from tenants.memo import StampedMemo
 
 
 def validate_timezone(value: str) -> None:
@@ -40,6 +43,38 @@ class CustomerPriority(models.TextChoices):
     STANDARD = "standard", "Standard"
     HIGH = "high", "High"
     STRATEGIC = "strategic", "Strategic"
+
+
+# Each signed-in person as every request loads them (with their membership, its tenant and the
+# tenant's parent), remembered per process by ``tenants.backends``: forgotten in every process
+# whenever a person, a membership or a tenant is written, by the signals at the end of this
+# module or by the query-set methods below.
+PEOPLE = StampedMemo("people")
+
+
+class PeopleQuerySet(models.QuerySet):
+    """People, memberships and tenants: writing them in bulk forgets the remembered people (a
+    single row's save or delete does so by signal)."""
+
+    def update(self, **kwargs) -> int:
+        updated = super().update(**kwargs)
+        PEOPLE.forget()
+        return updated
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        deleted = super().delete()
+        PEOPLE.forget()
+        return deleted
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        PEOPLE.forget()
+        return created
+
+    def bulk_update(self, objs, *args, **kwargs):
+        updated = super().bulk_update(objs, *args, **kwargs)
+        PEOPLE.forget()
+        return updated
 
 
 class Tenant(models.Model):
@@ -98,6 +133,8 @@ class Tenant(models.Model):
         "(a sub-customer's own plan comes first); empty means the default plan.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PeopleQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -184,6 +221,9 @@ class Tenant(models.Model):
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
+    def get_queryset(self) -> PeopleQuerySet:
+        return PeopleQuerySet(self.model, using=self._db)
+
     def _create(self, email: str, password: str | None, **extra) -> User:
         if not email:
             raise ValueError("An email address is required.")
@@ -250,6 +290,8 @@ class Membership(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = PeopleQuerySet.as_manager()
+
     class Meta:
         ordering = ["tenant__name", "user__email"]
         indexes = [models.Index(fields=["tenant", "role"])]
@@ -275,6 +317,16 @@ class Membership(models.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+
+def _people_written(sender, **kwargs) -> None:
+    PEOPLE.forget()
+
+
+for _model in (User, Membership, Tenant):
+    _name = _model.__name__
+    post_save.connect(_people_written, sender=_model, dispatch_uid=f"people_saved_{_name}")
+    post_delete.connect(_people_written, sender=_model, dispatch_uid=f"people_deleted_{_name}")
 
 
 # The white-label models have their own module to keep this one short; importing them here is

@@ -11,8 +11,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from api.models import ApiKey, WebhookDelivery, WebhookSubscription
-from helpdesk.memo import StampedMemo
 from helpdesk.webhooks import SUBSCRIPTIONS
+from tenants.memo import StampedMemo
 from tenants.models import Role, TenantKind
 from tests.factories import TenantFactory, member, open_case
 

@@ -14,10 +14,10 @@ import time_machine
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from helpdesk.memo import StampedMemo
 from helpdesk.models import Severity
 from sla import services as sla
 from sla.models import SLA_TARGETS, OpeningHours, Plan, Target
+from tenants.memo import StampedMemo
 from tests.factories import TenantFactory, member, open_case
 from tests.sla.helpers import calendar, ny, plan_with
 

@@ -1,12 +1,12 @@
 """The per-process memory behind the SLA targets and webhook subscriptions of a case opening
-(helpdesk.memo): what makes it read the database again."""
+(tenants.memo): what makes it read the database again."""
 
 from __future__ import annotations
 
 from django.core.cache import cache
 
-from helpdesk import memo
-from helpdesk.memo import StampedMemo
+from tenants import memo
+from tenants.memo import StampedMemo
 
 
 def counting() -> tuple[list[int], object]:
