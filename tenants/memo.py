@@ -1,5 +1,7 @@
-"""Per-process memos of data read on every case opening and written rarely (the SLA targets,
-the webhook subscriptions), so that opening a case does not query them each time.
+"""Per-process memory of data that every request or case opening reads and that changes
+rarely, so those paths do not query it each time (issue 10): the signed-in person with their
+membership and tenant (``tenants.models.PEOPLE``), the SLA targets (``sla.models.SLA_TARGETS``)
+and the tenants' webhook subscriptions (``helpdesk.webhooks.SUBSCRIPTIONS``).
 
 Correct across processes: each memo has a stamp in the shared cache (Redis in production). A
 write calls ``forget()`` (from model signals and query-set methods, see the callers), which
@@ -14,7 +16,8 @@ never remembered.
 
 On a cache that is not shared (local memory: development without Redis, each process its
 own), another process notices a write only when its memo expires: after ``max_age`` seconds,
-as for brands (``tenants.branding``). The same bound covers a write that bypasses the ORM.
+as for brands (``tenants.branding``). The same bound covers a write that bypasses the ORM (raw
+SQL, a data migration).
 """
 
 from __future__ import annotations

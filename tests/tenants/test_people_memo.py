@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenants.backends import ActiveTenantBackend
 from tenants.memo import StampedMemo
@@ -142,3 +143,11 @@ def test_without_a_shared_cache_every_request_reads_the_person(world, settings) 
     with CaptureQueriesContext(connection) as queries:
         assert may_see_cases(client)
     assert user_queries(queries)
+
+
+def test_an_app_turned_on_elsewhere_asks_this_session_for_a_code(world) -> None:
+    client = signed_in(world["ann"])
+    assert may_see_cases(client)
+    TOTPDevice.objects.create(user=world["ann"], name="Phone", confirmed=True)
+    response = client.get(reverse("case-list"))
+    assert response["Location"].startswith(reverse("two-factor-verify"))
