@@ -162,7 +162,8 @@ if REDIS_URL and "PYTEST_VERSION" in os.environ and os.environ.get("PYTEST_XDIST
     REDIS_URL = urllib.parse.urlunsplit(_redis._replace(path=f"/{_db}"))
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        # Django's, reusing its redis-py client instead of building one per call.
+        "default": {"BACKEND": "helpdesk.redis_cache.RedisCache", "LOCATION": REDIS_URL}
     }
     # Sessions read from the shared cache, written through to the database. Only with a shared
     # cache: with per-process memory a sign-out would not reach the other workers.

@@ -29,12 +29,28 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 _local = threading.local()
+# Every memo's stamp key: a request reads them all in one round trip (``_request_stamps``).
+_STAMP_KEYS: set[str] = set()
+
+
+def _request_started(**kwargs: Any) -> None:
+    """In a web request, the stamps are read once, all together, at the first memo read."""
+    _local.stamps = {}
+
+
+def _request_finished(**kwargs: Any) -> None:
+    _local.stamps = None
+
+
+request_started.connect(_request_started, dispatch_uid="memo_request_started")
+request_finished.connect(_request_finished, dispatch_uid="memo_request_finished")
 
 
 def _open_writes() -> dict[str, list[Callable[[], None]]]:
@@ -49,6 +65,7 @@ class StampedMemo:
     def __init__(self, name: str, *, max_age: float = 60.0, max_entries: int = 4096) -> None:
         self.name = name
         self.key = f"memo-stamp:{name}"
+        _STAMP_KEYS.add(self.key)
         self.max_age = max_age
         self.max_entries = max_entries
         self._stamp: str | None = None
@@ -96,7 +113,11 @@ class StampedMemo:
 
     def _renew(self) -> None:
         self._values, self._stamp = {}, None
-        cache.set(self.key, uuid.uuid4().hex, None)
+        stamp = uuid.uuid4().hex
+        cache.set(self.key, stamp, None)
+        stamps = getattr(_local, "stamps", None)
+        if stamps is not None:  # the rest of this request sees its own change
+            stamps[self.key] = stamp
 
     def _written_in_open_transaction(self) -> bool:
         """Whether this thread's open transaction wrote the data: a commit callback of a write
@@ -114,8 +135,20 @@ class StampedMemo:
         return False
 
     def _shared_stamp(self) -> str:
-        stamp = cache.get(self.key)
+        stamps = getattr(_local, "stamps", None)
+        if stamps is None:  # outside a web request (a worker, a command): this one alone
+            stamp = cache.get(self.key)
+        else:
+            if self.key not in stamps:
+                # The first memo read of the request reads every memo's stamp (one round trip
+                # instead of one per memo): as if the request had read them all as it began.
+                wanted = sorted((_STAMP_KEYS - stamps.keys()) | {self.key})
+                found = cache.get_many(wanted)
+                stamps.update({key: found.get(key) for key in wanted})
+            stamp = stamps[self.key]
         if stamp is None:  # never set, or evicted: any new value differs from every old one
             cache.add(self.key, uuid.uuid4().hex, None)
             stamp = cache.get(self.key)
+            if stamps is not None:
+                stamps[self.key] = stamp
         return stamp

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 
 from tenants import memo
 from tenants.memo import StampedMemo
@@ -60,3 +61,37 @@ def test_many_keys_are_loaded_together_and_the_memory_stays_bounded() -> None:
     assert asked == [[1, 2], [3]]
     remembered.get_many([4], load)  # a fourth key: the memory starts afresh
     assert remembered.get_many([1], load) == {1: 10} and asked[-1] == [1]
+
+
+class CountingCache:
+    """The cache, counting its round trips."""
+
+    def __init__(self) -> None:
+        self.trips = 0
+
+    def __getattr__(self, name: str):
+        method = getattr(cache, name)
+
+        def counted(*args, **kwargs):
+            self.trips += 1
+            return method(*args, **kwargs)
+
+        return counted
+
+
+def test_a_request_reads_every_stamp_in_one_round_trip(monkeypatch) -> None:
+    first, second = StampedMemo("test-first"), StampedMemo("test-second")
+    first.get("k", lambda: 1), second.get("k", lambda: 1)  # stamps exist
+    counting = CountingCache()
+    monkeypatch.setattr(memo, "cache", counting)
+    request_started.send(sender=None)
+    try:
+        assert first.get("k", lambda: 2) == 1 and second.get("k", lambda: 2) == 1
+        assert counting.trips == 1
+        first.forget()  # a change in the request: the rest of it sees it
+        assert first.get("k", lambda: 3) == 3
+    finally:
+        request_finished.send(sender=None)
+    other_process = StampedMemo("test-second")
+    other_process.forget()
+    assert second.get("k", lambda: 4) == 4  # the next request, or outside one, reads again
