@@ -167,7 +167,8 @@ if REDIS_URL:
     }
     # Sessions read from the shared cache, written through to the database. Only with a shared
     # cache: with per-process memory a sign-out would not reach the other workers.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # (Django's cached_db, reading the per-process memories' stamps in the same round trip.)
+    SESSION_ENGINE = "tenants.sessions"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

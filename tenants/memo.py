@@ -61,6 +61,19 @@ def _open_writes() -> dict[str, list[Callable[[], None]]]:
     return writes
 
 
+def get_with_stamps(key: str) -> Any:
+    """``cache.get(key)``; in a web request whose stamps are not read yet, every memo's stamp
+    comes in the same round trip. The session engine reads the session this way
+    (``tenants.sessions``): a signed-in request's first cache read."""
+    stamps = getattr(_local, "stamps", None)
+    if stamps is None:
+        return cache.get(key)
+    wanted = sorted(_STAMP_KEYS - stamps.keys())
+    found = cache.get_many([key, *wanted])
+    stamps.update({stamp_key: found.get(stamp_key) for stamp_key in wanted})
+    return found.get(key)
+
+
 class StampedMemo:
     def __init__(self, name: str, *, max_age: float = 60.0, max_entries: int = 4096) -> None:
         self.name = name
