@@ -7,5 +7,6 @@ class ApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registered in every process: helpdesk.webhooks enqueues them by name.
-        from api import tasks  # noqa: F401, PLC0415
+        # tasks: registered in every process (helpdesk.webhooks enqueues them by name);
+        # keycache: forgets cached keys when they, their person or organisation change.
+        from api import keycache, tasks  # noqa: F401, PLC0415

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from tenants.models import NoticedQuerySet
+
 PREFIX = "phk"
 
 
@@ -19,7 +21,11 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class ApiKeyQuerySet(models.QuerySet):
+class ApiKeyQuerySet(NoticedQuerySet):
+    # A bulk write (the admin's "revoke" action) reaches the cache of live keys (api.keycache);
+    # the time of last use is bookkeeping no cache holds.
+    quiet_fields = frozenset({"last_used_at"})
+
     def usable(self) -> ApiKeyQuerySet:
         return self.filter(revoked_at__isnull=True, user__is_active=True)
 

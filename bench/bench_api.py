@@ -119,7 +119,8 @@ def main() -> None:
     print(
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"PostgreSQL {connection.cursor().connection.info.server_version}; "
-        f"{Case.objects.count():,} cases; median of {args.repeat}"
+        f"{Case.objects.count():,} cases; median of {args.repeat}; "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
     print(f"{'request':52} {'median ms':>9} {'p95 ms':>8} {'CPU ms':>8} {'queries':>8}   target")
 
@@ -178,6 +179,7 @@ def main() -> None:
             runs["portal"].append(once(through_portal))
     for name, measured in runs.items():
         report(f"opening a case through the {name} (agent)", summary(measured), "API <= portal")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
     Case.objects.filter(subject=SUBJECT).delete()
     ApiKey.objects.filter(name="bench_api").delete()
     assert Case.objects.count() == before

@@ -9,14 +9,23 @@ assignment events by staff. Then requests, in-process through Django's test clie
 (middleware, view, template: the server's whole share of a request), the admin change page as
 a support agent (signed in with their second factor) and the portal's case page as the
 requester, 3 warm-up requests then REPEATS timed ones each, the two pages interleaved so that
-the machine's noise falls on both alike, and prints the median, the 95th percentile and the queries per request.
+the machine's noise falls on both alike, and prints the median, the 95th percentile, the
+median CPU time of this process per request (steadier than wall time on a shared machine; the
+database server's share is not in it) and the queries per request.
 Target: the admin page under 20 ms, and no slower than the portal's page.
+
+    python bench/bench_case_page.py --profile   # where the admin page's time goes
+
+profiles REPEATS admin page requests with cProfile (the 25 costliest functions, cumulative and
+own time) and lists the page's queries.
 """
 
 from __future__ import annotations
 
+import cProfile
 import os
 import platform
+import pstats
 import statistics
 import sys
 import time
@@ -118,13 +127,15 @@ def bench_case(entries: int) -> Case:
     return case
 
 
-def timed(client: Client, url: str) -> tuple[float, int]:
+def timed(client: Client, url: str) -> tuple[float, float, int]:
+    """Wall and CPU milliseconds of one request, and its queries."""
     with CaptureQueriesContext(connection) as queries:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         response = client.get(url)
         elapsed = (time.perf_counter() - start) * 1000
+        cpu = (time.process_time() - cpu) * 1000
     assert response.status_code == 200, url
-    return elapsed, len(queries)
+    return elapsed, cpu, len(queries)
 
 
 def staff_client(email: str) -> Client:
@@ -161,17 +172,40 @@ def main() -> None:
     for _, client, url in pages:
         for _ in range(3):
             timed(client, url)
+    if "--profile" in sys.argv:
+        profile(*pages[0][1:])
+        return
     timings: dict[str, list[float]] = {name: [] for name, _, _ in pages}
+    cpu: dict[str, list[float]] = {name: [] for name, _, _ in pages}
     queries: dict[str, int] = {}
     for _ in range(REPEATS):
         for name, client, url in pages:
-            elapsed, queries[name] = timed(client, url)
+            elapsed, used, queries[name] = timed(client, url)
             timings[name].append(elapsed)
-    print(f"{'page':<28}{'median ms':>10}{'p95 ms':>9}{'queries':>9}")
+            cpu[name].append(used)
+    print(f"{'page':<28}{'median ms':>10}{'p95 ms':>9}{'CPU ms':>9}{'queries':>9}")
     for name, values in timings.items():
         values.sort()
         median, p95 = statistics.median(values), values[int(len(values) * 0.95) - 1]
-        print(f"{name:<28}{median:>10.1f}{p95:>9.1f}{queries[name]:>9}")
+        used = statistics.median(cpu[name])
+        print(f"{name:<28}{median:>10.1f}{p95:>9.1f}{used:>9.1f}{queries[name]:>9}")
+
+
+def profile(client: Client, url: str) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    print(f"{len(queries)} queries:")
+    for query in queries.captured_queries:
+        print(f"  {query['time']}s  {query['sql'][:160]}")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(REPEATS):
+        client.get(url)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    for order in ("cumulative", "tottime"):
+        print(f"\n{REPEATS} requests, by {order} time:")
+        stats.sort_stats(order).print_stats(25)
 
 
 if __name__ == "__main__":

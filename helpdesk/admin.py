@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import display_for_field, label_for_field
+from django.contrib.admin.utils import display_for_field
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Prefetch, QuerySet
@@ -17,9 +17,11 @@ from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.formats import get_format
 from django.utils.html import conditional_escape, format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import capfirst
 
 from helpdesk import access, services
 from helpdesk.admin_forms import (
@@ -39,6 +41,7 @@ from helpdesk.forms import (
     INSERT_CANNED,
     AttachmentsField,
     CannedReplyField,
+    ReadOnceChoiceIterator,
     apply_service_errors,
 )
 from helpdesk.models import (
@@ -49,6 +52,7 @@ from helpdesk.models import (
     CaseUpdate,
     Severity,
     Status,
+    Visibility,
 )
 from helpdesk.services import case_hand_back
 from sla.admin import (
@@ -139,6 +143,12 @@ class CaseUpdateFormSet(forms.BaseInlineFormSet):
 
     request: HttpRequest
 
+    @classmethod
+    def get_default_prefix(cls) -> str:
+        # The names its fields had when the conversation was an inline before it
+        # ("updates-2-0-body"): what the page's scripts, its tests and any saved form know.
+        return "updates-2"
+
     _stored: Case | None = None
 
     def stored_case(self) -> Case:
@@ -181,7 +191,7 @@ class CaseUpdateFormSet(forms.BaseInlineFormSet):
 
 
 class CaseUpdateInline(admin.StackedInline):
-    """The form for a new reply or note; the history is shown by CaseUpdateHistoryInline."""
+    """The form for a new reply or note; the history is shown by ConversationTable."""
 
     model = CaseUpdate
     form = CaseUpdateForm
@@ -201,89 +211,126 @@ class CaseUpdateInline(admin.StackedInline):
         return type("RequestCaseUpdateFormSet", (formset,), {"request": request})
 
 
-class ReadOnlyRowsFormSet(forms.BaseInlineFormSet):
-    """The formset of a history inline: its rows are shown as a table and never edited, so it
-    has no form per row (each would render its hidden inputs through the template engine,
-    which cost most of the page's time on a long timeline). Its management form says there
-    are no forms, so a POST of the page carries none for it."""
+class HistoryTable:
+    """A read-only list of the case's rows (conversation, files, timeline) on the case page: one
+    query whatever its length, fetched through the access policy (``visible``), with what its
+    columns read (``list_select_related``), shown as a plain table
+    (templates/admin/helpdesk/case/history.html) with no form per row. Not an admin inline: an
+    inline builds a formset class, a form class and their media for rows never edited. Shown to
+    staff who may view its model, as an inline was."""
 
-    model_admin: admin.ModelAdmin
-    columns: Sequence[str] = ()
-
-    def initial_form_count(self) -> int:
-        return 0
-
-    def total_form_count(self) -> int:
-        return 0
-
-    @property
-    def media(self) -> forms.Media:
-        return forms.Media()  # no form, no widget scripts (else an empty form is built for them)
-
-    def labels(self) -> list[str]:
-        model = self.model
-        assert model is not None  # an inline formset always has its model
-        return [str(label_for_field(name, model, self.model_admin)) for name in self.columns]
-
-    def rows(self) -> list[dict]:
-        """Each row's cells, as the admin shows read-only values, and its class (what kind of
-        entry it is), from one query."""
-        assert self.model is not None
-        opts = self.model._meta
-        empty = self.model_admin.get_empty_value_display()
-        row_class = getattr(self.model_admin, "row_class", lambda item: "")
-        labels = self.labels()
-        table = []
-        for item in self.get_queryset():
-            cells = []
-            for name in self.columns:
-                try:
-                    field = opts.get_field(name)
-                except FieldDoesNotExist:  # a method of the inline, such as a link
-                    cells.append(getattr(self.model_admin, name)(item))
-                    continue
-                value = display_for_field(getattr(item, name), field, empty)
-                if isinstance(field, models.TextField):
-                    value = linebreaksbr(value, autoescape=True)
-                cells.append(conditional_escape(value))
-            # Each cell with its column's label: on a phone the rows are cards (case.css).
-            table.append({"cells": list(zip(labels, cells, strict=True)), "class": row_class(item)})
-        return table
-
-
-class HistoryInline(admin.TabularInline):
-    """A read-only list of the case's rows (conversation, files, timeline), in one query
-    whatever its length, fetched through the access policy (``visible``);
-    ``list_select_related`` names what its columns read."""
-
-    template = "admin/helpdesk/case/history_inline.html"
-    formset = ReadOnlyRowsFormSet
-    extra = 0
-    can_delete = False
+    model: type[models.Model]
+    prefix: str  # the table's group on the page is "<prefix>-group"
+    verbose_name_plural: str
+    fields: Sequence[str] = ()
     list_select_related: Sequence[str] = ()
+
+    def __init__(self, model_admin: admin.ModelAdmin) -> None:
+        self.model_admin = model_admin
 
     def visible(self, user: User) -> QuerySet:
         raise NotImplementedError
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return self.visible(signed_in(request)).select_related(*self.list_select_related)
+    def row_class(self, item) -> str:
+        return ""
 
-    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        attrs = {"columns": self.fields, "model_admin": self}
-        return type(f"{type(self).__name__}FormSet", (formset,), attrs)
+    def shown_to(self, user: User) -> bool:
+        opts = self.model._meta
+        return any(
+            user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+            for action in ("view", "change")
+        )
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    def labels(self) -> list[str]:
+        """Each column's heading: the field's name in words, or the method's description."""
+        labels = []
+        for name in self.fields:
+            try:
+                label = self.model._meta.get_field(name).verbose_name  # type: ignore[union-attr]
+            except FieldDoesNotExist:
+                label = getattr(getattr(self, name), "short_description", name)
+            labels.append(str(capfirst(label)))
+        return labels
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    def queryset(self, user: User, case: Case) -> QuerySet:
+        rows = self.visible(user).filter(case=case).select_related(*self.list_select_related)
+        return rows if rows.ordered else rows.order_by("pk")
+
+    def rows(self, user: User, case: Case) -> list[SafeString]:
+        """Each row as HTML: its cells shown as the admin shows read-only values, each with its
+        column's label (on a phone the rows are cards, case.css), and its class (what kind of
+        entry it is). Written here rather than cell by cell in the template: a long timeline
+        has hundreds of cells."""
+        empty = self.model_admin.get_empty_value_display()
+        columns = [
+            (name, self._display(name, empty), conditional_escape(label))
+            for name, label in zip(self.fields, self.labels(), strict=True)
+        ]
+        table = []
+        for item in self.queryset(user, case):
+            cells = "".join(
+                f'<td data-label="{label}">{conditional_escape(display(item))}</td>'
+                for _, display, label in columns
+            )
+            kind = conditional_escape(self.row_class(item))
+            table.append(mark_safe(f'<tr class="form-row {kind}">{cells}</tr>'))  # noqa: S308 - escaped
+        return table
+
+    def _display(self, name: str, empty: str):
+        """How a column shows a row's value: a method of the table (a link, a label), or the
+        model field's value as the admin shows it (``display_for_field``: a choice's words, a
+        time in the viewer's zone, text with its line breaks, a person by name), worked out
+        once per column rather than asked of every cell."""
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return getattr(self, name)
+        assert isinstance(field, models.Field)
+        if field.flatchoices:
+            words = {value: label for value, label in field.flatchoices}
+            return lambda item: words.get(getattr(item, name), empty)
+        if isinstance(field, models.DateTimeField):
+            # In the viewer's zone, in the admin's format (looked up once, not per cell).
+            shape = get_format("DATETIME_FORMAT")
+            return lambda item: _when(getattr(item, name), shape, empty)
+        if isinstance(field, models.TextField):
+            return lambda item: linebreaksbr(_text(getattr(item, name), empty), autoescape=True)
+        if isinstance(field, models.CharField | models.ForeignKey):
+            return lambda item: _text(getattr(item, name), empty)
+        return lambda item: display_for_field(getattr(item, name), field, empty)
+
+    def context(self, user: User, case: Case) -> dict:
+        return {
+            "prefix": self.prefix,
+            "title": capfirst(self.verbose_name_plural),
+            "labels": self.labels(),
+            "rows": self.rows(user, case),
+        }
+
+
+def _when(value, shape: str, empty: str) -> str:
+    """A time as ``display_for_field`` shows it, with the format already looked up."""
+    return empty if value is None else dateformat.format(timezone.localtime(value), shape)
+
+
+def _text(value, empty: str) -> str:
+    """A text or a related row as ``display_for_field`` shows it: itself, or the empty mark
+    for none or an empty text."""
+    return empty if value is None or value == "" else str(value)
 
 
 def entry_kind_html(visibility: str, label: str) -> str:
     """Who reads an entry, as a label in words with its colour (static/admin-daily/case.css):
     never the colour alone."""
     return format_html('<span class="entry-kind entry-kind-{}">{}</span>', visibility, label)
+
+
+VISIBILITY_LABELS = dict(Visibility.choices)
+
+
+def entry_kind(visibility: str) -> str:
+    """An entry's visibility as its label (``entry_kind_html``), the words from the choices."""
+    return entry_kind_html(visibility, VISIBILITY_LABELS.get(visibility, visibility))
 
 
 def files_html(attachments) -> str:
@@ -295,11 +342,11 @@ def files_html(attachments) -> str:
     )
 
 
-class CaseUpdateHistoryInline(HistoryInline):
+class ConversationTable(HistoryTable):
     model = CaseUpdate
+    prefix = "updates"
     verbose_name_plural = "conversation"
     fields = ["created_at", "entry_kind", "author_email", "body", "files"]
-    readonly_fields = fields  # type: ignore[assignment]  # a list of names, as the base's
 
     def visible(self, user: User) -> QuerySet[CaseUpdate]:
         # Each reply's files in one more query, through the same policy.
@@ -311,17 +358,18 @@ class CaseUpdateHistoryInline(HistoryInline):
 
     @admin.display(description="kind")
     def entry_kind(self, update: CaseUpdate) -> str:
-        return entry_kind_html(update.visibility, update.get_visibility_display())
+        return entry_kind(update.visibility)
 
     @admin.display(description="files")
     def files(self, update: CaseUpdate) -> str:
         return files_html(update.attachments.all()) or "—"
 
 
-class AttachmentInline(HistoryInline):
+class FilesTable(HistoryTable):
     model = Attachment
+    prefix = "attachments"
+    verbose_name_plural = "attachments"
     fields = ["download", "human_size", "sent_with", "uploaded_by", "created_at"]
-    readonly_fields = fields  # type: ignore[assignment]  # a list of names, as the base's
     list_select_related = ["uploaded_by", "update"]
 
     def visible(self, user: User) -> QuerySet[Attachment]:
@@ -346,14 +394,14 @@ class AttachmentInline(HistoryInline):
         update = attachment.update
         if update is None:
             return "The opening request"
-        return entry_kind_html(update.visibility, update.get_visibility_display())
+        return entry_kind(update.visibility)
 
 
-class CaseEventInline(HistoryInline):
+class TimelineTable(HistoryTable):
     model = CaseEvent
+    prefix = "events"
     verbose_name_plural = "timeline"
     fields = ["created_at", "kind", "old_value", "new_value", "actor", "reason", "seen_by"]
-    readonly_fields = fields  # type: ignore[assignment]  # a list of names, as the base's
     list_select_related = ["actor"]  # the actor of every row in the same query
 
     def visible(self, user: User) -> QuerySet[CaseEvent]:
@@ -364,7 +412,7 @@ class CaseEventInline(HistoryInline):
 
     @admin.display(description="visibility")
     def seen_by(self, event: CaseEvent) -> str:
-        return entry_kind_html(event.visibility, event.get_visibility_display())
+        return entry_kind(event.visibility)
 
 
 def your_time(instant, calendar_zone: str) -> str:
@@ -419,6 +467,7 @@ class CaseChangeForm(forms.ModelForm):
                 "“In progress” and “Waiting on customer” need a public reply, written below "
                 "in the same save (the reply is saved first)."
             )
+        assignee.iterator = ReadOnceChoiceIterator  # before the queryset: its options
         assignee.queryset = User.objects.filter(is_staff=True, is_active=True)
 
     def clean(self) -> dict:
@@ -482,41 +531,27 @@ class CaseAdmin(admin.ModelAdmin):
     # every row); the paginator counts at most CappedCountPaginator.cap rows.
     show_full_result_count = False
     paginator = CappedCountPaginator
-    readonly_fields = [
-        "reference",
-        "tenant",
-        "requester_email",
-        "subject",
-        "description",
-        "channel",
-        "tier",
+    # The case's facts and times are read-only: they are shown as one plain include
+    # (``summary``, templates/admin/helpdesk/case/summary.html) rather than as the admin's
+    # read-only fields, which build a helper, look the value up and render a template per field.
+    # Only what staff change goes through the admin's fieldset (with the channel and tier).
+    readonly_fields = ["channel", "tier"]
+    fieldsets = [
+        ("Handling", {"fields": ["severity", "status", "assignee", "reason", "channel", "tier"]}),
+    ]
+    summary_fields = ["reference", "tenant", "requester_email", "subject", "description"]
+    time_fields = [
         "created_at",
         "dispatched_at",
-        "first_response_at",
         "response_due_at",
+        "first_response_at",
         "sla",
         "resolved_at",
         "closed_at",
     ]
-    fieldsets = [
-        (None, {"fields": ["reference", "tenant", "requester_email", "subject", "description"]}),
-        ("Handling", {"fields": ["severity", "status", "assignee", "reason", "channel", "tier"]}),
-        (
-            "Times",
-            {
-                "fields": [
-                    "created_at",
-                    "dispatched_at",
-                    "response_due_at",
-                    "first_response_at",
-                    "sla",
-                    "resolved_at",
-                    "closed_at",
-                ]
-            },
-        ),
-    ]
-    inlines = [CaseUpdateHistoryInline, CaseUpdateInline, AttachmentInline, CaseEventInline]
+    # The one inline is the reply form; the history is shown by ``history`` (plain tables).
+    inlines = [CaseUpdateInline]
+    history = [ConversationTable, FilesTable, TimelineTable]
     actions = ["assign_to_me", "resolve"]
     change_form_template = "admin/helpdesk/case/change_form.html"
 
@@ -569,12 +604,65 @@ class CaseAdmin(admin.ModelAdmin):
     def render_change_form(self, request: HttpRequest, context: dict, *args, **kwargs):
         # A case is opened from a channel or with "Open a case": never "save and add another".
         context["show_save_and_add_another"] = False
+        # The page is for working the case: no list of every admin section beside it (its
+        # rendering cost a tenth of the page); the breadcrumbs lead back to the list.
+        context["is_nav_sidebar_enabled"] = False
+        case = context.get("original")
+        if case is not None:
+            context["case_summary"] = self.summary(case, self.summary_fields)
+            context["case_times"] = self.summary(case, self.time_fields)
+            staff = signed_in(request)
+            tables = [table(self) for table in self.history]
+            context["case_history"] = [
+                table.context(staff, case) for table in tables if table.shown_to(staff)
+            ]
         return super().render_change_form(request, context, *args, **kwargs)
 
+    def summary(self, case: Case, names: Sequence[str]) -> list[dict]:
+        """Read-only rows as the admin shows read-only fields (label, value, help text): the
+        value displayed as in the change list, text with its line breaks, the tenant linked to
+        its admin page, and the SLA column's words."""
+        empty = self.get_empty_value_display()
+        rows = []
+        for name in names:
+            if name == "sla":
+                rows.append({"name": name, "label": "SLA", "value": self.sla(case), "help": ""})
+                continue
+            field = Case._meta.get_field(name)
+            assert isinstance(field, models.Field)
+            value = getattr(case, name)
+            if field.is_relation and value is not None:
+                opts = value._meta
+                link = reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_change",
+                    args=[value.pk],
+                    current_app=self.admin_site.name,
+                )
+                shown = format_html('<a href="{}">{}</a>', link, value)
+            else:
+                shown = linebreaksbr(display_for_field(value, field, empty), autoescape=True)
+            label = capfirst(str(field.verbose_name))
+            rows.append(
+                {"name": name, "label": label, "value": shown, "help": str(field.help_text)}
+            )
+        return rows
+
+    def get_inline_formsets(self, request: HttpRequest, formsets, inline_instances, obj=None):
+        admin_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
+        for admin_formset in admin_formsets:
+            if isinstance(admin_formset.opts, CaseUpdateInline):
+                # One reply per save (max_num 1): never "add another", so no empty form to
+                # copy, which cost as much as the reply form (widgets, canned replies).
+                admin_formset.has_add_permission = False
+        return admin_formsets
+
     def get_object(self, request: HttpRequest, object_id: str, from_field=None) -> Case | None:
-        """The case of the change page, read once with its tenant, reseller and assignee (its
-        form works on a copy of this instance rather than reading it again)."""
-        queryset = self.get_queryset(request).select_related("tenant__parent", "assignee")
+        """The case of the change page, read once with its tenant, reseller, assignee and
+        requester (the canned replies name them; its form works on a copy of this instance
+        rather than reading it again)."""
+        queryset = self.get_queryset(request).select_related(
+            "tenant__parent", "assignee", "requester"
+        )
         field = Case._meta.pk if from_field is None else Case._meta.get_field(from_field)
         try:
             assert isinstance(field, models.Field)

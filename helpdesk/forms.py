@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
+from django.forms.models import ModelChoiceIterator
 
 from helpdesk.attachments import attachment_errors, attachment_limits
 from helpdesk.canned import canned_texts
@@ -73,8 +74,22 @@ class CannedReplySelect(forms.Select):
         return context
 
 
+class ReadOnceChoiceIterator(ModelChoiceIterator):
+    """A model choice field's options from its queryset read once, with a plain query. Django's
+    own iterator asks the database again at every use (filling in texts, rendering the
+    options, each through a server-side cursor on PostgreSQL: a DECLARE, a fetch, a close).
+    The field's queryset is its own copy in each form, so nothing is kept across requests."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:  # evaluated once, then from its result cache
+            yield self.choice(obj)
+
+
 class CannedReplyField(forms.ModelChoiceField):
     widget = CannedReplySelect
+    iterator = ReadOnceChoiceIterator
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("label", "Canned reply")
@@ -96,7 +111,8 @@ class CannedReplyField(forms.ModelChoiceField):
         self.queryset = replies
         widget = self.widget
         assert isinstance(widget, CannedReplySelect)
-        widget.texts = canned_texts(replies, case, agent)
+        # The field's own queryset, read here once: the options come from the same rows.
+        widget.texts = canned_texts(self.queryset, case, agent)
         return bool(widget.texts)
 
 

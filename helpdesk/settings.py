@@ -331,12 +331,17 @@ REST_FRAMEWORK = {
     # JSON everywhere; the two operations that take files (opening a case, adding an update)
     # also take multipart (api.views.WITH_FILES), and the schema says exactly that.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.CommonAnswersFirst",
     "DEFAULT_THROTTLE_CLASSES": ["api.authentication.PerKeyThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/minute")},
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# API keys found live in the last minute are read from the cache, not the database
+# (api.keycache): only with a cache all processes share, since forgetting a revoked key must
+# reach every one of them at once. Also how often a key's last use is written, at most.
+API_KEY_CACHE_SECONDS = 60 if REDIS_URL else 0
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",
     "DESCRIPTION": "Cases, people and SLA figures, within exactly the same walls as the pages.",

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
+from django.dispatch import Signal
 
 from tenants.memo import StampedMemo
 
@@ -19,6 +20,41 @@ from tenants.memo import StampedMemo
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"“{value}” is not a known time zone (e.g. America/New_York).")
+
+
+# A queryset's update() and bulk_create() send no save signal: querysets of tenants, people and
+# memberships send this one instead, with the primary keys of the rows they wrote, so that a
+# cache of who someone is (the API keys', ``api.keycache``) forgets them as after a save.
+# (Deletes need nothing: with a receiver of ``post_delete`` Django deletes row by row.)
+rows_written = Signal()
+
+
+class NoticedQuerySet(models.QuerySet):
+    """Sends ``rows_written`` after a bulk write, unless it changed only ``quiet_fields``
+    (bookkeeping no cache holds, like a sign-in's time). Costs a query of the keys first, and
+    only when someone listens."""
+
+    quiet_fields: frozenset[str] = frozenset()
+
+    def update(self, **kwargs) -> int:
+        pks = None
+        if not set(kwargs) <= self.quiet_fields and rows_written.has_listeners(self.model):
+            pks = list(self.values_list("pk", flat=True))
+        # Before and after: a row that moves (a membership given to another person) is
+        # forgotten where it was and where it is.
+        if pks:
+            rows_written.send(sender=self.model, pks=pks)
+        count = super().update(**kwargs)
+        if pks:
+            rows_written.send(sender=self.model, pks=pks)
+        return count
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        pks = [obj.pk for obj in created if obj.pk is not None]
+        if pks and rows_written.has_listeners(self.model):
+            rows_written.send(sender=self.model, pks=pks)
+        return created
 
 
 class TenantKind(models.TextChoices):
@@ -47,34 +83,9 @@ class CustomerPriority(models.TextChoices):
 
 # Each signed-in person as every request loads them (with their membership, its tenant and the
 # tenant's parent), remembered per process by ``tenants.backends``: forgotten in every process
-# whenever a person, a membership or a tenant is written, by the signals at the end of this
-# module or by the query-set methods below.
+# whenever a person, a membership or a tenant is written: saves and deletes by their signals,
+# bulk writes by ``rows_written`` (``NoticedQuerySet``); receivers at the end of this module.
 PEOPLE = StampedMemo("people")
-
-
-class PeopleQuerySet(models.QuerySet):
-    """People, memberships and tenants: writing them in bulk forgets the remembered people (a
-    single row's save or delete does so by signal)."""
-
-    def update(self, **kwargs) -> int:
-        updated = super().update(**kwargs)
-        PEOPLE.forget()
-        return updated
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        deleted = super().delete()
-        PEOPLE.forget()
-        return deleted
-
-    def bulk_create(self, objs, *args, **kwargs):
-        created = super().bulk_create(objs, *args, **kwargs)
-        PEOPLE.forget()
-        return created
-
-    def bulk_update(self, objs, *args, **kwargs):
-        updated = super().bulk_update(objs, *args, **kwargs)
-        PEOPLE.forget()
-        return updated
 
 
 class Tenant(models.Model):
@@ -134,7 +145,7 @@ class Tenant(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = PeopleQuerySet.as_manager()
+    objects = NoticedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -218,11 +229,12 @@ class Tenant(models.Model):
         return True
 
 
-class UserManager(BaseUserManager["User"]):
-    use_in_migrations = True
+class UserQuerySet(NoticedQuerySet):
+    quiet_fields = frozenset({"last_login"})
 
-    def get_queryset(self) -> PeopleQuerySet:
-        return PeopleQuerySet(self.model, using=self._db)
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+    use_in_migrations = True
 
     def _create(self, email: str, password: str | None, **extra) -> User:
         if not email:
@@ -253,7 +265,8 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
     # Whether the person has a confirmed authenticator app: read by every request (the
     # second-factor middleware) instead of a query. Kept in step with the devices by signals
-    # (twofactor.signals), whichever way a device is written: the services, the admin, a cascade.
+    # (twofactor.devices.connect_signals), whichever way a device is written: the services, the
+    # admin, a cascade.
     second_factor_on = models.BooleanField(
         "two-factor sign-in on",
         default=False,
@@ -264,7 +277,7 @@ class User(AbstractUser):
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []
 
-    objects = UserManager()  # type: ignore[misc,assignment]  # email in place of a user name
+    objects = UserManager()  # type: ignore[misc]  # email in place of a user name
 
     class Meta:
         ordering = ["email"]
@@ -290,7 +303,7 @@ class Membership(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = PeopleQuerySet.as_manager()
+    objects = NoticedQuerySet.as_manager()
 
     class Meta:
         ordering = ["tenant__name", "user__email"]
@@ -319,7 +332,9 @@ class Membership(models.Model):
         return self.role == Role.ADMIN
 
 
-def _people_written(sender, **kwargs) -> None:
+def _people_written(sender, update_fields=None, **kwargs) -> None:
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return  # a sign-in's time: nothing a request reads from its person
     PEOPLE.forget()
 
 
@@ -327,6 +342,7 @@ for _model in (User, Membership, Tenant):
     _name = _model.__name__
     post_save.connect(_people_written, sender=_model, dispatch_uid=f"people_saved_{_name}")
     post_delete.connect(_people_written, sender=_model, dispatch_uid=f"people_deleted_{_name}")
+    rows_written.connect(_people_written, sender=_model, dispatch_uid=f"people_bulk_{_name}")
 
 
 # The white-label models have their own module to keep this one short; importing them here is

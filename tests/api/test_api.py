@@ -12,7 +12,15 @@ from rest_framework.test import APIClient
 from api import serializers as s
 from api.authentication import PerKeyThrottle
 from api.models import ApiKey
-from helpdesk.models import Case, Channel, NotificationKind, OutboundEmail, Severity
+from helpdesk.models import (
+    Attachment,
+    Case,
+    CaseUpdate,
+    Channel,
+    NotificationKind,
+    OutboundEmail,
+    Severity,
+)
 from tenants.models import Tenant, User
 
 pytestmark = pytest.mark.django_db
@@ -330,8 +338,35 @@ def test_the_fast_case_bodies_equal_the_frameworks_own(demo, rf) -> None:
     request = rf.get("/")
     request.user = demo["rita"]
     context = {"request": request}
-    for case in Case.objects.filter(tenant__slug__in=["voicehub", "initech"])[:5]:
-        for serializer_class in (s.CaseSummarySerializer, s.CaseSerializer):
-            serializer = serializer_class(case, context=context)
-            generic = ModelSerializer.to_representation(serializer, case)
-            assert serializer.data == generic
+    cases = Case.objects.filter(tenant__slug__in=["voicehub", "initech"])[:5]
+    for zone in ("UTC", "America/New_York", "Asia/Kolkata"):  # times in the active zone
+        with timezone.override(zone):
+            for case in cases:
+                for serializer_class in (s.CaseSummarySerializer, s.CaseSerializer):
+                    serializer = serializer_class(case, context=context)
+                    generic = ModelSerializer.to_representation(serializer, case)
+                    assert serializer.data == generic
+                    assert serializer.data["created_at"].endswith("Z") == (zone == "UTC")
+
+
+def test_the_fast_update_bodies_equal_the_frameworks_own(demo) -> None:
+    """A case's thread is written directly too: each update and attachment as the framework's
+    generic path would write them over the declared fields."""
+    updates = CaseUpdate.objects.filter(case__tenant__slug="acme").order_by("pk")[:5]
+    assert updates
+    update = updates[0]
+    Attachment.objects.create(
+        case=update.case,
+        update=update,
+        file="attachments/log.txt",
+        filename="log “today”.txt",
+        content_type="text/plain",
+        size=12,
+    )
+    for update in updates:
+        serializer = s.UpdateSerializer(update)
+        assert serializer.data == ModelSerializer.to_representation(serializer, update)
+        for attachment in update.attachments.all():
+            one = s.AttachmentSerializer(attachment)
+            assert one.data == ModelSerializer.to_representation(one, attachment)
+            assert one.data["download_url"] == f"/api/v1/attachments/{attachment.pk}/"

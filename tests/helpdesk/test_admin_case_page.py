@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk.models import Attachment, CaseEvent, CaseUpdate, EventKind, Visibility
-from tenants.models import User
+from tenants.models import Tenant, User
 from tests.conftest import sign_in
 from tests.factories import TenantFactory, member, open_case, staff
 
@@ -91,3 +92,58 @@ def test_the_admin_case_page_makes_as_many_queries_for_200_entries_as_for_5(clie
     assert "p200-199@example.test" in page  # the last event's actor
     assert "log-19.txt" in page  # the last attachment
     assert counts["Timeline of 5"] == counts["Timeline of 200"], counts
+
+
+def test_the_case_page_reads_each_thing_once(client, demo) -> None:
+    """No query repeated: the canned replies are read once for their texts and their options,
+    the requester once for the placeholders, and there is no second reply form (no "add
+    another" on a page that takes one reply per save)."""
+    case = case_with_timeline(Tenant.objects.get(slug="acme"), demo["ann"], 20)
+    sign_in(client, demo["alice"])  # staff with the support group's permissions
+    url = reverse("admin:helpdesk_case_change", args=[case.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url).content.decode()
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert [s for s in statements if statements.count(s) > 1] == []
+    assert page.count('name="updates-2-0-body"') == 1
+    assert "__prefix__" not in page
+
+
+def test_the_case_page_shows_the_cases_facts_as_read_only_rows(client, demo) -> None:
+    acme = Tenant.objects.get(slug="acme")
+    case = open_case(
+        acme,
+        demo["ann"],
+        subject="<b>Trunk</b> & registrar",
+        description="First line\nsecond <i>line</i>",
+    )
+    sign_in(client, demo["alice"])
+    page = client.get(reverse("admin:helpdesk_case_change", args=[case.pk])).content.decode()
+
+    def shown(label: str) -> str:
+        row = rf'<label>{label}:</label>\s*<div class="readonly">(.*?)</div>'
+        found = re.search(row, page, re.S)
+        assert found is not None, label
+        return found.group(1)
+
+    assert shown("Reference") == case.reference
+    tenant_link = reverse("admin:tenants_tenant_change", args=[acme.pk])
+    assert shown("Tenant") == f'<a href="{tenant_link}">{acme}</a>'
+    assert shown("Requester email") == case.requester_email
+    assert shown("Subject") == "&lt;b&gt;Trunk&lt;/b&gt; &amp; registrar"  # as text, escaped
+    assert shown("Description") == "First line<br>second &lt;i&gt;line&lt;/i&gt;"
+    assert shown("Channel") == "Portal" and shown("Tier") == "Tier one"
+    assert shown("Resolved at") == "-"
+    assert "sla-admin-" in shown("SLA")
+    assert "When the request reached the party whose SLA applies." in page  # its help text
+    times = page[page.index('id="case-times-heading"') :]
+    assert times.index("Created at") < times.index("Dispatched at") < times.index("Closed at")
+    # The timeline's opening row: an empty old value and reason show the admin's empty mark.
+    opened = re.search(r'<td data-label="Kind">Opened</td>(.*?)</tr>', page, re.S)
+    assert opened is not None
+    assert '<td data-label="Old value">-</td>' in opened.group(1)
+    assert '<td data-label="Reason">-</td>' in opened.group(1)
+    # Still changed on the same page: severity, status, assignee, with a reason.
+    for name in ("severity", "status", "assignee", "reason"):
+        assert f'name="{name}"' in page
