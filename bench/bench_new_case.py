@@ -104,19 +104,36 @@ def in_process() -> None:
 
     client = Client()
     client.force_login(User.objects.get(email="ann@acme.test"))
+
+    def post() -> None:
+        response = client.post("/cases/new/", BODY)
+        assert response.status_code == 302, response.status_code
+
+    def page_shown() -> None:
+        # A browser follows the redirect, whose page shows (and so removes) the "Case ... is
+        # open" message; without this the test client's cookie would pile up every POST's
+        # message and each POST would decode and sign them all again (about 30).
+        client.cookies.pop("messages", None)
+
     for _ in range(20):
-        assert client.post("/cases/new/", BODY).status_code == 302
-    timings = []
+        post()
+        page_shown()
+    timings, cpu = [], []
     for _ in range(REPEATS):
         with CaptureQueriesContext(connection) as queries:
-            start = time.perf_counter()
-            response = client.post("/cases/new/", BODY)
+            start, start_cpu = time.perf_counter(), time.process_time()
+            post()
             timings.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 302, response.status_code
+            cpu.append((time.process_time() - start_cpu) * 1000)
+        page_shown()
     timings.sort()
     median, p95 = statistics.median(timings), timings[int(len(timings) * 0.95) - 1]
     print(f"new-case POST in-process, {REPEATS} timed after 20 warm-up, {connection.vendor}")
-    print(f"median {median:.2f} ms, p95 {p95:.2f} ms, {len(queries)} queries per POST")
+    print(
+        f"median {median:.2f} ms, p95 {p95:.2f} ms, CPU of this process median "
+        f"{statistics.median(cpu):.2f} ms, mean {statistics.mean(cpu):.2f} ms; "
+        f"{len(queries)} queries per POST"
+    )
     purge_broker()
 
 

@@ -162,15 +162,22 @@ if REDIS_URL and "PYTEST_VERSION" in os.environ and os.environ.get("PYTEST_XDIST
     REDIS_URL = urllib.parse.urlunsplit(_redis._replace(path=f"/{_db}"))
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        # Django's, reusing its redis-py client instead of building one per call.
+        "default": {"BACKEND": "helpdesk.redis_cache.RedisCache", "LOCATION": REDIS_URL}
     }
     # Sessions read from the shared cache, written through to the database. Only with a shared
     # cache: with per-process memory a sign-out would not reach the other workers.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # (Django's cached_db, reading the per-process memories' stamps in the same round trip.)
+    SESSION_ENGINE = "tenants.sessions"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_USER_MODEL = "tenants.User"
+# Each web process remembers the people who sign in (tenants.backends), forgotten in every
+# process when people, memberships or tenants are written, through a stamp in the shared
+# cache. Only with a shared cache (or in a test run, one process): with per-process memory
+# another process would notice a deactivation only after a minute.
+PEOPLE_MEMO = env.bool("PEOPLE_MEMO", default=bool(REDIS_URL) or "PYTEST_VERSION" in os.environ)
 AUTHENTICATION_BACKENDS = ["tenants.backends.ActiveTenantBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

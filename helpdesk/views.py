@@ -3,6 +3,8 @@ validates input with a form and calls a service; rules live in the services."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
@@ -16,6 +18,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import lazy
 from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -193,13 +196,19 @@ def _case_list_page(request: SignedInRequest, filterset: CaseFilter, **extra) ->
     )
 
 
+# The brand's name, read only if a page shows it: a POST that opens a case never does (made
+# once here: ``lazy`` builds a class per call).
+_brand_name = lazy(lambda request: request.brand.name, str)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def case_new(request: SignedInRequest) -> HttpResponse:
     membership = access.membership_of(request.user)
     if membership is None or membership.tenant.is_provider:
         raise PermissionDenied("Staff open cases for customers in the admin.")
-    form = NewCaseForm(request.POST or None, request.FILES or None, provider=request.brand.name)
+    provider = cast(str, _brand_name(request))
+    form = NewCaseForm(request.POST or None, request.FILES or None, provider=provider)
     if request.method == "POST" and form.is_valid():
         try:
             with ratelimits.charged(

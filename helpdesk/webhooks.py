@@ -16,10 +16,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
 from api.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from helpdesk.celery import app as celery_app
 from helpdesk.models import Case, CaseUpdate, Tier, Visibility
+from tenants.memo import StampedMemo
 from tenants.models import TenantKind
 
 DELIVER_TASK = "api.tasks.deliver_webhook"
@@ -64,9 +66,38 @@ def _update_visible(update: CaseUpdate, support_side: bool) -> bool:
     return support_side and update.visibility in (Visibility.RESELLER_NOTE, Visibility.ESCALATION)
 
 
+# Each tenant's active subscriptions, remembered per process: every case opening asks, most
+# tenants have none, and they change rarely. Forgotten in every process when a subscription is
+# saved or deleted (``connect_signals``; a tenant's deletion deletes them one by one, signals
+# and all).
+SUBSCRIPTIONS = StampedMemo("webhook-subscriptions")
+
+
+def _remembered_subscriptions_of(tenant_ids: list[int]) -> dict[int, list[WebhookSubscription]]:
+    def load(missing: list[int]) -> dict[int, list[WebhookSubscription]]:
+        found = _subscriptions_of(missing)
+        return {tenant_id: found.get(tenant_id, []) for tenant_id in missing}
+
+    return SUBSCRIPTIONS.get_many(tenant_ids, load)
+
+
+def _subscription_written(sender, **kwargs) -> None:
+    SUBSCRIPTIONS.forget()
+
+
+def connect_signals() -> None:
+    """From ``HelpdeskConfig.ready``."""
+    post_save.connect(
+        _subscription_written, sender=WebhookSubscription, dispatch_uid="webhook_sub_saved"
+    )
+    post_delete.connect(
+        _subscription_written, sender=WebhookSubscription, dispatch_uid="webhook_sub_deleted"
+    )
+
+
 def case_event(case: Case, event: str, *, update: CaseUpdate | None = None, **extra) -> int:
     """Write one delivery per interested subscription; returns how many."""
-    subscriptions = _subscriptions_of(_interested_tenants(case))
+    subscriptions = _remembered_subscriptions_of(_interested_tenants(case))
     return _write(_deliveries(case, event, subscriptions, update=update, **extra))
 
 

@@ -12,10 +12,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models
 from django.db.models import F, Q
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from helpdesk.models import Severity, Tier
 from sla import clock
+from tenants.memo import StampedMemo
 from tenants.models import validate_timezone
 
 MIDNIGHT = time(0)
@@ -43,6 +45,38 @@ def clear_calendar_cache() -> None:
     _BUILT.clear()
 
 
+# Every target with its plan and calendar, remembered per process for opening a case
+# (``sla.services.opening_schedule``): forgotten in every process whenever a plan, a target or
+# a calendar (its opening hours and closed dates touch it) is written, by the signals at the
+# end of this module or by the query-set methods below.
+SLA_TARGETS = StampedMemo("sla-targets")
+
+
+class SlaConfigQuerySet(models.QuerySet):
+    """Plans, targets and calendars: writing them in bulk forgets the remembered targets (a
+    single row's save or delete does so by signal)."""
+
+    def update(self, **kwargs) -> int:
+        updated = super().update(**kwargs)
+        SLA_TARGETS.forget()
+        return updated
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        deleted = super().delete()
+        SLA_TARGETS.forget()
+        return deleted
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        SLA_TARGETS.forget()
+        return created
+
+    def bulk_update(self, objs, *args, **kwargs):
+        updated = super().bulk_update(objs, *args, **kwargs)
+        SLA_TARGETS.forget()
+        return updated
+
+
 class Calendar(models.Model):
     name = models.CharField(max_length=100, unique=True)
     timezone = models.CharField(
@@ -52,6 +86,8 @@ class Calendar(models.Model):
         help_text="Opening hours and closed dates are wall-clock times in this zone.",
     )
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SlaConfigQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -260,6 +296,8 @@ class Plan(models.Model):
         help_text="Applies to every tenant that names no plan. Exactly one plan is the default.",
     )
 
+    objects = SlaConfigQuerySet.as_manager()
+
     class Meta:
         ordering = ["-is_default", "name"]
         constraints = [
@@ -324,6 +362,8 @@ class Target(models.Model):
     )
     amount = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     unit = models.CharField(max_length=10, choices=Unit.choices, default=Unit.MINUTES)
+
+    objects = SlaConfigQuerySet.as_manager()
 
     class Meta:
         ordering = ["plan", "severity"]
@@ -702,3 +742,16 @@ class BreachRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.n} breaches due at {self.hour:%Y-%m-%d %H:00}"
+
+
+def _sla_config_written(sender, **kwargs) -> None:
+    SLA_TARGETS.forget()
+
+
+for _model in (Plan, Target, Calendar):
+    post_save.connect(
+        _sla_config_written, sender=_model, dispatch_uid=f"sla_saved_{_model.__name__}"
+    )
+    post_delete.connect(
+        _sla_config_written, sender=_model, dispatch_uid=f"sla_deleted_{_model.__name__}"
+    )

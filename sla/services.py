@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from helpdesk.models import Case, Tier
 from sla import clock
-from sla.models import Calendar, ClosedDate, Plan, ResponseClock, Target, Unit
+from sla.models import SLA_TARGETS, Calendar, ClosedDate, Plan, ResponseClock, Target, Unit
 from tenants.models import Tenant, TenantKind
 
 logger = logging.getLogger(__name__)
@@ -120,22 +120,38 @@ def schedule_for(plan: Plan | None, severity: int, dispatched: datetime) -> Sche
     return schedule_from_target(target_for(plan, severity), dispatched)
 
 
+def _all_targets() -> tuple[dict[tuple[int, int], Target], int | None]:
+    """Every target with its plan and calendar by (plan id, severity), and the default plan's
+    id: one query, remembered per process until a plan, target or calendar is written
+    (``sla.models.SLA_TARGETS``). A small table: a handful of plans, five targets each."""
+
+    def load() -> tuple[dict[tuple[int, int], Target], int | None]:
+        by_plan: dict[tuple[int, int], Target] = {}
+        default_id = None
+        for target in Target.objects.select_related("calendar", "plan"):
+            by_plan[(target.plan_id, target.severity)] = target
+            if target.plan.is_default:
+                default_id = target.plan_id
+        return by_plan, default_id
+
+    return SLA_TARGETS.get("all", load)
+
+
 def opening_schedule(tenant: Tenant, severity: int, dispatched: datetime) -> Schedule | None:
-    """Tier one's schedule for a case about to be opened, in one query (the tenant's plan's
-    target, else the default plan's), so opening a case stays cheap. None, logged, when no plan
-    has a usable target: the customer's case opens all the same."""
+    """Tier one's schedule for a case about to be opened (the tenant's plan's target, else the
+    default plan's), from the remembered targets: usually no query, so opening a case stays
+    cheap. None, logged, when no plan has a usable target: the customer's case opens all the
+    same."""
     plan_id = _plan_id_for(tenant, Tier.ONE)
-    candidates = Target.objects.select_related("calendar", "plan").filter(severity=severity)
-    if plan_id is None:
-        candidates = candidates.filter(plan__is_default=True)
-    else:
-        candidates = candidates.filter(Q(plan_id=plan_id) | Q(plan__is_default=True))
-    found = sorted(candidates, key=lambda target: target.plan_id != plan_id)
-    if not found:
+    by_plan, default_id = _all_targets()
+    target = by_plan.get((plan_id, severity)) if plan_id is not None else None
+    if target is None and default_id is not None:
+        target = by_plan.get((default_id, severity))
+    if target is None:
         logger.error("No SLA target for severity %s for %s", severity, tenant)
         return None
     try:
-        return schedule_from_target(found[0], dispatched)
+        return schedule_from_target(target, dispatched)
     except ValueError:
         logger.exception("No SLA clock for %s: bad calendar", tenant)
         return None

@@ -11,7 +11,10 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal
+
+from tenants.memo import StampedMemo
 
 
 def validate_timezone(value: str) -> None:
@@ -76,6 +79,13 @@ class CustomerPriority(models.TextChoices):
     STANDARD = "standard", "Standard"
     HIGH = "high", "High"
     STRATEGIC = "strategic", "Strategic"
+
+
+# Each signed-in person as every request loads them (with their membership, its tenant and the
+# tenant's parent), remembered per process by ``tenants.backends``: forgotten in every process
+# whenever a person, a membership or a tenant is written: saves and deletes by their signals,
+# bulk writes by ``rows_written`` (``NoticedQuerySet``); receivers at the end of this module.
+PEOPLE = StampedMemo("people")
 
 
 class Tenant(models.Model):
@@ -253,6 +263,16 @@ class User(AbstractUser):
 
     username = None  # type: ignore[assignment]  # signs in by email: no user name at all
     email = models.EmailField("email address", unique=True)
+    # Whether the person has a confirmed authenticator app: read by every request (the
+    # second-factor middleware) instead of a query. Kept in step with the devices by signals
+    # (twofactor.devices.connect_signals), whichever way a device is written: the services, the
+    # admin, a cascade.
+    second_factor_on = models.BooleanField(
+        "two-factor sign-in on",
+        default=False,
+        editable=False,
+        help_text="Set and cleared with the person's authenticator app.",
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []
@@ -310,6 +330,19 @@ class Membership(models.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+
+def _people_written(sender, update_fields=None, **kwargs) -> None:
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return  # a sign-in's time: nothing a request reads from its person
+    PEOPLE.forget()
+
+
+for _model in (User, Membership, Tenant):
+    _name = _model.__name__
+    post_save.connect(_people_written, sender=_model, dispatch_uid=f"people_saved_{_name}")
+    post_delete.connect(_people_written, sender=_model, dispatch_uid=f"people_deleted_{_name}")
+    rows_written.connect(_people_written, sender=_model, dispatch_uid=f"people_bulk_{_name}")
 
 
 # The white-label models have their own module to keep this one short; importing them here is

@@ -14,6 +14,8 @@ from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.db.models.signals import post_delete, post_init, post_save
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -41,7 +43,40 @@ def second_factor_required(user: User) -> bool:
 
 
 def has_second_factor(user: User) -> bool:
+    """Asks the devices themselves. Every request reads ``user.second_factor_on`` instead, the
+    same answer kept in the user's row (``second_factor_sync``)."""
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def second_factor_sync(user_id: int | None) -> None:
+    """Make ``User.second_factor_on`` say again whether the person has a confirmed app; run
+    after every save and delete of an app (``connect_signals``), so the services, the admin's
+    device pages and cascades all keep it in step. Computed by the database in the same
+    transaction as the write, so two writes at once cannot leave it wrong."""
+    if user_id is None:
+        return
+    confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    User.objects.filter(pk=user_id).update(second_factor_on=Exists(confirmed))
+
+
+def _device_loaded(sender, instance: TOTPDevice, **kwargs) -> None:
+    # Whose it was when read: the admin can give a device to someone else.
+    instance._user_id_when_loaded = instance.user_id  # type: ignore[attr-defined]
+
+
+def _device_changed(sender, instance: TOTPDevice, **kwargs) -> None:
+    second_factor_sync(instance.user_id)
+    previous = getattr(instance, "_user_id_when_loaded", None)
+    if previous != instance.user_id:
+        second_factor_sync(previous)
+    instance._user_id_when_loaded = instance.user_id  # type: ignore[attr-defined]
+
+
+def connect_signals() -> None:
+    """From ``TwoFactorConfig.ready``: every write of an authenticator app syncs the flag."""
+    post_init.connect(_device_loaded, sender=TOTPDevice, dispatch_uid="second_factor_loaded")
+    post_save.connect(_device_changed, sender=TOTPDevice, dispatch_uid="second_factor_saved")
+    post_delete.connect(_device_changed, sender=TOTPDevice, dispatch_uid="second_factor_deleted")
 
 
 def app_device_start(*, user: User) -> TOTPDevice:

@@ -22,6 +22,16 @@ def test_the_form_shows_the_guide_and_preselects_no_severity(client, demo) -> No
     assert "checked" not in page
 
 
+@pytest.mark.parametrize(("person", "provider"), [("ann", "Phonism"), ("ivan", "VoiceHub")])
+def test_the_guide_names_who_gives_the_support(client, demo, person, provider) -> None:
+    client.force_login(demo[person])
+    page = client.get(URL).content.decode()
+    assert f"On-call incident coordination between {provider} and designated" in page
+    # A form sent back with an error names them too.
+    page = client.post(URL, data(severity="")).content.decode()
+    assert f"On-call incident coordination between {provider} and designated" in page
+
+
 def test_it_opens_a_portal_case_for_the_agents_organisation(client, demo) -> None:
     client.force_login(demo["ann"])
     upload = SimpleUploadedFile("trace.pcap", b"\xd4\xc3\xb2\xa1")
