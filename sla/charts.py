@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils.html import format_html
+
 # Colour-blind-safe series colours (Okabe-Ito) and a sequential scale for shares.
 SERIES_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 SHARE_SCALE = (
@@ -31,6 +33,22 @@ class Bar:
     colour: str
     title: str
     href: str = ""
+
+    @property
+    def svg(self) -> str:
+        """The bar's SVG, escaped: the same markup the template wrote field by field (numbers
+        as ``str`` writes them, as the template did), at a fraction of the cost for a year of
+        daily bars."""
+        rect = format_html(
+            '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
+            self.x,
+            self.y,
+            self.width,
+            self.height,
+            self.colour,
+            self.title,
+        )
+        return format_html('<a href="{}">{}</a>', self.href, rect) if self.href else rect
 
 
 @dataclass

@@ -631,9 +631,10 @@ class ClockRollup(models.Model):
     ``sla_calendar`` (migration ``sla 0008``): every writer, the services, bulk SQL and
     migrations alike, keeps it exact in the writing transaction. A stopped clock's bucket does
     not depend on when a report runs, so a report over whole months reads these counts (and its
-    percentiles from the minutes' histogram) instead of every clock; running clocks and the
-    partial months at a period's ends are still counted live (``sla.reports``). SQLite has no
-    triggers here: reports there are always live. Nothing else writes it.
+    percentiles from the minutes' histogram) instead of every clock; running clocks are counted
+    live, and a partial month at a period's end either live or as its roll-up less its clocks
+    outside the period, whichever reads fewer (``sla.reports._plan``). SQLite has no triggers
+    here: reports there are always live. Nothing else writes it.
     """
 
     calendar = models.ForeignKey(
@@ -667,3 +668,37 @@ class ClockRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.n} clocks of {self.month}"
+
+
+class BreachRollup(models.Model):
+    """How many *stopped, missed* clocks (responded after due, or stopped unanswered after
+    due) fell due in one UTC hour, per tenant and tier: breaches per day in any zone whose day
+    boundaries fall on whole UTC hours are sums of these hours, without reading the clocks.
+
+    Kept exact on PostgreSQL by statement-level triggers on ``sla_responseclock`` (migration
+    ``sla 0009``), like ``ClockRollup``; a stopped clock's breach never depends on when a
+    report runs. Running clocks past due, the hour that has not ended yet, clocks dispatched
+    before a report's period (``sla_clock_missed_span``) and any other filter (severity, a zone
+    with half-hour offsets) are counted live (``sla.reports.breaches_per_day``). SQLite has no
+    triggers here: its breaches are always live. Nothing else writes it.
+    """
+
+    hour = models.DateTimeField()
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,  # sla_breach_rollup_key holds it
+    )
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices)
+    n = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            # The key the triggers upsert on.
+            models.UniqueConstraint(fields=["hour", "tenant", "tier"], name="sla_breach_rollup_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.n} breaches due at {self.hour:%Y-%m-%d %H:00}"

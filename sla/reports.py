@@ -29,7 +29,7 @@ import io
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -43,6 +43,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
+    BooleanField,
     CharField,
     Count,
     F,
@@ -58,7 +59,7 @@ from django.db.models import (
 from django.db.models import Case as SqlCase
 from django.db.models.functions import Cast, Coalesce, TruncDate
 
-from sla.models import Calendar, ClockRollup, ResponseClock, RollupOutcome
+from sla.models import BreachRollup, Calendar, ClockRollup, ResponseClock, RollupOutcome
 from tenants.models import Tenant, TenantKind
 
 KEYS = ("tenant", "reseller", "tier", "severity", "month")
@@ -604,14 +605,7 @@ def response_distribution(clocks: QuerySet[ResponseClock]) -> list[tuple[str, in
     # Any instant serves as "now": bands count responded clocks only, whose bucket is final.
     histogram = _histogram(clocks, (), now=datetime.now(tz=ZoneInfo("UTC")), minutes=True)
     if histogram is not None:
-        bands = [0] * len(DISTRIBUTION_BANDS)
-        for outcomes in histogram.values():
-            for (outcome, minutes), n in outcomes.items():
-                if outcome in _RESPONDED and minutes is not None:
-                    for b, (low, high, _) in enumerate(DISTRIBUTION_BANDS):
-                        if minutes >= low and (high is None or minutes < high):
-                            bands[b] += n
-        return [(label, bands[b]) for b, (_, _, label) in enumerate(DISTRIBUTION_BANDS)]
+        return _bands(histogram)
     figures = {}
     for n, (low, high, _) in enumerate(DISTRIBUTION_BANDS):
         condition = Q(responded_at__isnull=False, response_minutes__gte=low)
@@ -623,19 +617,68 @@ def response_distribution(clocks: QuerySet[ResponseClock]) -> list[tuple[str, in
     return [(label, counted[f"band_{n}"]) for n, (_, _, label) in enumerate(DISTRIBUTION_BANDS)]
 
 
+def _bands(histogram: Counted) -> list[tuple[str, int]]:
+    """``response_distribution`` from a histogram of (outcome, minutes)."""
+    bands = [0] * len(DISTRIBUTION_BANDS)
+    for outcomes in histogram.values():
+        for (outcome, minutes), n in outcomes.items():
+            if outcome in _RESPONDED and minutes is not None:
+                for b, (low, high, _) in enumerate(DISTRIBUTION_BANDS):
+                    if minutes >= low and (high is None or minutes < high):
+                        bands[b] += n
+    return [(label, bands[b]) for b, (_, _, label) in enumerate(DISTRIBUTION_BANDS)]
+
+
+def report_figures(
+    clocks: QuerySet[ResponseClock], groupings: Sequence[tuple[str, ...]], *, now: datetime
+) -> tuple[list[list[Row]], list[tuple[str, int]]]:
+    """``compliance`` (with percentiles) for each of ``groupings``, and
+    ``response_distribution``, over the same clocks: what a report page shows. Where the
+    roll-ups answer, one statement reads the clocks and roll-up rows once for all of them
+    (``_read_summaries``); otherwise each is computed on its own."""
+    for by in groupings:
+        unknown = [key for key in by if key not in KEYS]
+        if unknown:
+            raise ValueError(f"unknown report key(s): {', '.join(unknown)}")
+    scope = _scope_of(clocks)
+    if scope is not None and any(groupings):
+        for _ in range(3):
+            coverage = _coverage(scope.low, scope.high, now)
+            summaries, whole = _read_summaries(scope, coverage, groupings, now=now)
+            if coverage.calendars == dict(
+                Calendar.objects.order_by("pk").values_list("pk", "timezone")
+            ):
+                rows = [
+                    _rows_of_summaries(figures, by)
+                    for figures, by in zip(summaries, groupings, strict=True)
+                ]
+                return rows, _bands(whole)
+    return [compliance(clocks, by, now=now) for by in groupings], response_distribution(clocks)
+
+
 def breaches_per_day(
-    clocks: QuerySet[ResponseClock], *, first: date, last: date, zone: ZoneInfo, now: datetime
+    clocks: QuerySet[ResponseClock],
+    *,
+    first: date,
+    last: date,
+    zone: ZoneInfo,
+    now: datetime,
+    rollups: bool = True,
 ) -> list[tuple[date, int]]:
     """Breaches by the day (in ``zone``) of the instant they happened, the due time, for every
     day from ``first`` to ``last``: a breach is a clock that was not answered by its due time
-    (``bucket_conditions``' breached), counted once its due time has passed."""
+    (``bucket_conditions``' breached), counted once its due time has passed. On PostgreSQL the
+    stopped ones come from ``BreachRollup`` where it can answer (``_breaches_rolled``);
+    ``rollups=False`` counts every one from the clocks (the tests compare the two)."""
     low = datetime.combine(first, time.min, tzinfo=zone)
     high = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone)
-    breached = bucket_conditions(now)["breached"]
-    with _tuned():
-        counted = _counted_by_day(
-            clocks.filter(breached, due_at__gte=low, due_at__lt=min(high, now)), zone
-        )
+    counted = _breaches_rolled(clocks, low, high, zone, now) if rollups else None
+    if counted is None:
+        breached = bucket_conditions(now)["breached"]
+        with _tuned():
+            counted = _counted_by_day(
+                clocks.filter(breached, due_at__gte=low, due_at__lt=min(high, now)), zone
+            )
     days = (last - first).days + 1
     return [
         (first + timedelta(days=d), counted.get(first + timedelta(days=d), 0)) for d in range(days)
@@ -677,11 +720,14 @@ def open_clocks_by_tier(
 # calendar's zone, tenant, tier, severity, outcome, response minutes), kept exact by triggers.
 # A report over ``clocks`` then reads, in one statement (one snapshot):
 #
-# * the roll-up rows of the months that lie wholly inside the period, per calendar;
-# * live, from the clocks: the running ones of the period (their bucket depends on ``now``), and
-#   the stopped ones dispatched in the period but outside those whole months;
+# * the roll-up rows of the months that lie wholly inside the period, per calendar, and of a
+#   partial month at either end where most of it lies inside the period (``_plan``);
+# * live, from the clocks: the running ones of the period (their bucket depends on ``now``), the
+#   stopped ones dispatched in the period in a partial month not read from the roll-up, and,
+#   with a minus sign, the stopped ones of a partial month read from the roll-up but dispatched
+#   outside the period (for a period ending today: the rest of the current month, empty);
 #
-# both grouped by the report's keys, outcome and minutes, and Python adds them up per group
+# all grouped by the report's keys, outcome and minutes, and Python adds them up per group
 # (counts, and percentiles from the minutes' histogram: the same interpolation as
 # ``percentile_cont``). That is only possible when ``clocks`` is narrowed by nothing but what
 # the roll-up also has (tenant, tier, severity) and by dispatch bounds; anything else, and
@@ -700,6 +746,7 @@ class _Scope:
     where: Q  # the same conditions, on the roll-up's fields
     low: datetime | None
     high: datetime | None
+    fields: frozenset[str]  # the fields ``where`` narrows
 
 
 def _scope_of(clocks: QuerySet[ResponseClock]) -> _Scope | None:
@@ -719,6 +766,7 @@ def _scope_of(clocks: QuerySet[ResponseClock]) -> _Scope | None:
     ):
         return None
     where = Q()
+    fields: set[str] = set()
     bounds: dict[str, list[datetime]] = {"gte": [], "lt": []}
 
     def walk(node) -> bool:
@@ -743,6 +791,7 @@ def _scope_of(clocks: QuerySet[ResponseClock]) -> _Scope | None:
                 bounds[lookup].append(child.rhs)
             elif lookup in _REPLAYABLE.get(name, ()):
                 where &= Q(**{f"{name}__{lookup}": child.rhs})
+                fields.add(name)
             else:
                 return False
         return True
@@ -753,6 +802,7 @@ def _scope_of(clocks: QuerySet[ResponseClock]) -> _Scope | None:
         where=where,
         low=max(bounds["gte"]) if bounds["gte"] else None,
         high=min(bounds["lt"]) if bounds["lt"] else None,
+        fields=frozenset(fields),
     )
 
 
@@ -789,63 +839,141 @@ def _months_from(year: int, month: int, step: int) -> Iterator[tuple[int, int]]:
             year, month = year - 1, 12
 
 
-def _whole_months(zone: str, low: datetime | None, high: datetime | None):
-    """The months of ``zone`` wholly inside [low, high): (first month, its start) and (the month
-    after the last, its start), each None for an open side; None when there is none."""
-    first = after = None
-    if low is not None:
-        local = low.astimezone(ZoneInfo(zone))
-        for year, month in islice(_months_from(local.year, local.month, 1), 3):
-            start = _month_start(zone, year, month)
-            if start is not None and start >= low:
-                first = (f"{year:04d}-{month:02d}", start)
-                break
-        else:
-            return None
-    if high is not None:
-        local = high.astimezone(ZoneInfo(zone))
-        following = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-        for year, month in islice(_months_from(*following, -1), 4):
-            start = _month_start(zone, year, month)
-            if start is not None and start <= high:
-                after = (f"{year:04d}-{month:02d}", start)
-                break
-        else:
-            return None
-    if first is not None and after is not None and first[0] >= after[0]:
+Start = tuple[str, datetime]  # a month's label ('YYYY-MM') and its first instant
+
+
+def _start_from(zone: str, instant: datetime) -> Start | None:
+    """The first clean month start (``_month_start``) at or after ``instant``, within three
+    months; None when there is none."""
+    local = instant.astimezone(ZoneInfo(zone))
+    for year, month in islice(_months_from(local.year, local.month, 1), 3):
+        start = _month_start(zone, year, month)
+        if start is not None and start >= instant:
+            return f"{year:04d}-{month:02d}", start
+    return None
+
+
+def _start_until(zone: str, instant: datetime) -> Start | None:
+    """The last clean month start at or before ``instant``, within four months; None when
+    there is none."""
+    local = instant.astimezone(ZoneInfo(zone))
+    following = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    for year, month in islice(_months_from(*following, -1), 4):
+        start = _month_start(zone, year, month)
+        if start is not None and start <= instant:
+            return f"{year:04d}-{month:02d}", start
+    return None
+
+
+def _span(low: datetime, high: datetime, now: datetime) -> timedelta:
+    """How much of [low, high) lies before ``now``: where clocks have been dispatched, so a
+    rough measure of what counting them live reads (clocks are not dispatched ahead of time;
+    if some were, the figures would still be exact, only slower)."""
+    return max(min(high, now) - min(low, now), timedelta(0))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one calendar's stopped clocks of a period are counted: the roll-up months
+    [first, after) (None: unbounded), plus the clocks dispatched in the ``add`` ranges, less
+    those dispatched in the ``subtract`` ranges (both counted live)."""
+
+    first: str | None
+    after: str | None
+    add: tuple[tuple[datetime, datetime], ...] = ()
+    subtract: tuple[tuple[datetime, datetime], ...] = ()
+
+
+def _plan(zone: str, low: datetime | None, high: datetime | None, now: datetime) -> _Plan | None:
+    """The cheapest exact plan for the stopped clocks dispatched in [low, high) on a calendar
+    of ``zone``; None to count them all live.
+
+    The clocks of the roll-up months from one clean start to another are exactly the clocks
+    dispatched between the two instants (``_month_start``). A partial month at either end of
+    the period is either counted live (its part inside the period) or read whole from the
+    roll-up less its part outside the period counted live, whichever part has had more time
+    to receive clocks: the current month of a period ending today is then the month's roll-up
+    less nothing (its rest is in the future) rather than weeks of clocks."""
+    first = _start_from(zone, low) if low is not None else None
+    after = _start_until(zone, high) if high is not None else None
+    if (low is not None and first is None) or (high is not None and after is None):
         return None
-    return first, after
+    if (
+        low is not None
+        and high is not None
+        and first is not None
+        and after is not None
+        and first[0] > after[0]
+    ):
+        # [low, high) lies between two consecutive clean starts (after <= low: else ``first``
+        # would be at most ``after``; high <= first likewise): within one month.
+        outside = _span(after[1], low, now) + _span(high, first[1], now)
+        if outside < _span(low, high, now):
+            return _Plan(after[0], first[0], (), ((after[1], low), (high, first[1])))
+        return None
+    add: list[tuple[datetime, datetime]] = []
+    subtract: list[tuple[datetime, datetime]] = []
+    if low is not None and first is not None and first[1] > low:
+        previous = _start_until(zone, low)
+        if previous is not None and _span(previous[1], low, now) < _span(low, first[1], now):
+            subtract.append((previous[1], low))
+            first = previous
+        else:
+            add.append((low, first[1]))
+    if high is not None and after is not None and after[1] < high:
+        following = _start_from(zone, high)
+        if following is not None and _span(high, following[1], now) < _span(after[1], high, now):
+            subtract.append((high, following[1]))
+            after = following
+        else:
+            add.append((after[1], high))
+    return _Plan(
+        None if first is None else first[0],
+        None if after is None else after[0],
+        tuple(add),
+        tuple(subtract),
+    )
 
 
-def _coverage(low: datetime | None, high: datetime | None) -> tuple[Q, Q, dict[int, str]]:
-    """Which roll-up rows a period [low, high) reads, and which of its stopped clocks are
-    counted live instead (the months not wholly inside it), per calendar; and the calendars it
-    was worked out for."""
+@dataclass(frozen=True)
+class _Coverage:
+    rolled: Q  # roll-up rows read
+    live: Q  # stopped clocks of the period counted live (on top of the running ones)
+    subtract: Q | None  # stopped clocks outside the period counted live with a minus sign
+    in_period: Q
+    calendars: dict[int, str]  # the calendars and zones it was worked out for
+
+
+def _coverage(low: datetime | None, high: datetime | None, now: datetime) -> _Coverage:
+    """Which roll-up rows a period [low, high) reads, and which stopped clocks are counted live
+    instead, or against them (``_plan``), per calendar."""
     calendars = dict(Calendar.objects.order_by("pk").values_list("pk", "timezone"))
     rolled, live = Q(pk__in=[]), Q(pk__in=[])
+    subtract: Q | None = None
     in_period = Q()
     if low is not None:
         in_period &= Q(dispatched_at__gte=low)
     if high is not None:
         in_period &= Q(dispatched_at__lt=high)
     for pk, zone in calendars.items():
-        months = _whole_months(zone, low, high) if low or high else (None, None)
-        if months is None:
+        plan = _plan(zone, low, high, now) if low or high else _Plan(None, None)
+        if plan is None:
             live |= Q(calendar_id=pk) & in_period
             continue
-        first, after = months
-        rolled_here, live_here = Q(calendar_id=pk), Q(pk__in=[])
-        if first is not None:
-            rolled_here &= Q(month__gte=first[0])
-            live_here |= Q(dispatched_at__gte=low, dispatched_at__lt=first[1])
-        if after is not None:
-            rolled_here &= Q(month__lt=after[0])
-            live_here |= Q(dispatched_at__gte=after[1], dispatched_at__lt=high)
+        rolled_here = Q(calendar_id=pk)
+        if plan.first is not None:
+            rolled_here &= Q(month__gte=plan.first)
+        if plan.after is not None:
+            rolled_here &= Q(month__lt=plan.after)
         rolled |= rolled_here
-        live |= Q(calendar_id=pk) & live_here
+        for start, end in plan.add:
+            live |= Q(calendar_id=pk, dispatched_at__gte=start, dispatched_at__lt=end)
+        for start, end in plan.subtract:
+            outside = Q(calendar_id=pk, dispatched_at__gte=start, dispatched_at__lt=end)
+            subtract = outside if subtract is None else subtract | outside
     # A calendar created after the list was read: its clocks all live.
     live |= Q(calendar_id__gt=max(calendars, default=0)) & in_period
-    return rolled, live, calendars
+    return _Coverage(rolled, live, subtract, in_period, calendars)
 
 
 def _outcome(now: datetime) -> SqlCase:
@@ -873,41 +1001,70 @@ def _histogram(
     if scope is None:
         return None
     for _ in range(3):
-        rolled, live, calendars = _coverage(scope.low, scope.high)
-        counted = _read(clocks, scope, rolled, live, by, now=now, minutes=minutes)
+        coverage = _coverage(scope.low, scope.high, now)
+        counted = _read(scope, coverage, by, now=now, minutes=minutes)
         # The split was worked out for these calendars and zones: if one changed meanwhile,
         # the statement may have seen the change, so work it out again.
-        if calendars == dict(Calendar.objects.order_by("pk").values_list("pk", "timezone")):
+        if coverage.calendars == dict(
+            Calendar.objects.order_by("pk").values_list("pk", "timezone")
+        ):
             return counted
     return None
 
 
-def _read(
-    clocks: QuerySet[ResponseClock],
+def _union(
     scope: _Scope,
-    rolled: Q,
-    live: Q,
+    coverage: _Coverage,
     by: Sequence[str],
     *,
     now: datetime,
     minutes: bool,
-) -> Counted:
+    summed: bool = True,
+) -> QuerySet:
+    """The statement of ``_read``: rows of (keys of ``by``..., outcome, minutes, n).
+    ``summed=False`` leaves the roll-up's rows as they are (a statement that sums the union
+    again needs no sum inside it: at a fine grouping they are nearly one row per group)."""
     keys = _key_expressions()
     names = [f"key_{key}" for key in by]
     no_minutes = Value(None, output_field=FloatField())
     from_rollup = (
-        ClockRollup.objects.filter(scope.where, rolled)
+        ClockRollup.objects.filter(scope.where, coverage.rolled)
         .order_by()
         .annotate(
             **{f"key_{key}": F("month") if key == "month" else keys[key] for key in by},
             code=F("outcome"),
             mins=F("response_minutes") if minutes else no_minutes,
         )
-        .values(*names, "code", "mins")
-        .annotate(n=Sum("n"))
     )
+    if summed:
+        from_rollup = from_rollup.values(*names, "code", "mins").annotate(n=Sum("n"))
+    else:
+        from_rollup = from_rollup.annotate(clocks=F("n")).values(*names, "code", "mins", "clocks")
+    # The running clocks of the period, from the partial index alone (a running clock has no
+    # response and no minutes: constraints sla_clock_response_stops_it and
+    # sla_clock_minutes_with_response).
+    running = (
+        ResponseClock.objects.filter(scope.where, coverage.in_period, stopped_at=None)
+        .order_by()
+        .annotate(
+            **{f"key_{key}": keys[key] for key in by},
+            code=SqlCase(When(due_at__lt=now, then=Value(_BREACHED_OPEN)), default=Value(_RUNNING)),
+            mins=no_minutes,
+        )
+        .values(*names, "code", "mins")
+        .annotate(n=Count(EVERY))
+    )
+    # Stopped clocks counted live: the ones of ``clocks`` (scope.where, dispatched in the
+    # period) in partial months not read from the roll-up, and the ones subtracted, which lie
+    # outside the period: so this starts from scope.where alone.
+    stopped = coverage.in_period & coverage.live
+    if coverage.subtract is not None:
+        stopped |= coverage.subtract
+        n: Aggregate = Sum(SqlCase(When(coverage.subtract, then=Value(-1)), default=Value(1)))
+    else:
+        n = Count(EVERY)
     from_clocks = (
-        clocks.filter(Q(stopped_at=None) | live)
+        ResponseClock.objects.filter(scope.where, stopped, stopped_at__isnull=False)
         .order_by()
         .annotate(
             **{f"key_{key}": keys[key] for key in by},
@@ -915,17 +1072,153 @@ def _read(
             mins=F("response_minutes") if minutes else no_minutes,
         )
         .values(*names, "code", "mins")
-        .annotate(n=Count(EVERY))
+        .annotate(n=n)
     )
+    return from_rollup.union(running, from_clocks, all=True).values_list(
+        *names, "code", "mins", "n"
+    )
+
+
+def _read(
+    scope: _Scope,
+    coverage: _Coverage,
+    by: Sequence[str],
+    *,
+    now: datetime,
+    minutes: bool,
+) -> Counted:
     counted: Counted = {}
     with _tuned():
-        for row in from_rollup.union(from_clocks, all=True).values_list(
-            *names, "code", "mins", "n"
-        ):
+        for row in _union(scope, coverage, by, now=now, minutes=minutes):
             group = counted.setdefault(tuple(row[: len(by)]), {})
             key = (row[len(by)], row[len(by) + 1])
             group[key] = group.get(key, 0) + row[-1]
     return counted
+
+
+@dataclass
+class _Summary:
+    """One group's figures as ``_read_summaries`` returns them: clocks per outcome code, and
+    the responded clocks' count with the minutes at the ranks each percentile interpolates
+    between (``_histogram_percentile``'s ranks, found by PostgreSQL)."""
+
+    by_code: dict[int, int]
+    responded: int = 0
+    ranks: dict[float, tuple[float, float]] = field(default_factory=dict)
+
+
+_FRACTIONS = (0.5, 0.9)
+
+
+def _read_summaries(
+    scope: _Scope,
+    coverage: _Coverage,
+    groupings: Sequence[tuple[str, ...]],
+    *,
+    now: datetime,
+) -> tuple[list[dict[tuple[Any, ...], _Summary]], Counted]:
+    """Per grouping of ``groupings`` (at least one key among them), per group, its
+    ``_Summary``, and the histogram of the whole (for the distribution), in one statement:
+    the union of ``_union`` at the finest grouping, read once, summed per grouping by
+    GROUPING SETS; the minutes' histograms stay in PostgreSQL, which finds for each group the
+    minutes at the ranks of the median and the 90th percentile (a running sum over the
+    histogram): a page gets a few hundred rows instead of every group's histogram."""
+    finest = [key for key in KEYS if any(key in by for by in groupings)]
+    union = _union(scope, coverage, finest, now=now, minutes=True, summed=False)
+    sql, params = union.query.get_compiler(using=union.db).as_sql()
+    keys = ", ".join(f"k{i}" for i in range(len(finest)))
+    # GROUPING(k0, k1, ...) has a bit set for each column a row's set leaves out, k0 highest.
+    masks = {
+        tuple(by): sum(1 << (len(finest) - 1 - i) for i, key in enumerate(finest) if key not in by)
+        for by in [*groupings, ()]
+    }
+    one_per_mask = {mask: by for by, mask in masks.items()}  # a set once, whatever its order
+    sets = ", ".join(
+        "(" + ", ".join([*(f"k{finest.index(key)}" for key in by), "code", "mins"]) + ")"
+        for by in one_per_mask.values()
+    )
+    # The value at rank r (from 0) is the least minutes whose running count exceeds r; the
+    # ranks are floor and ceil of fraction × (count - 1) in float8, as Python computes them.
+    ranks = ", ".join(
+        f"min(mins) FILTER (WHERE cum > {rounding}({fraction!r}::float8 * (total - 1)))"
+        for fraction in _FRACTIONS
+        for rounding in ("floor", "ceil")
+    )
+    nulls = ", ".join("NULL::float8" for _ in range(2 * len(_FRACTIONS) - 1))
+    statement = f"""
+        WITH u ({keys}, code, mins, n) AS ({sql}),
+        g AS (
+            SELECT GROUPING({keys}) AS gm, {keys}, code, mins, sum(n)::bigint AS n
+            FROM u GROUP BY GROUPING SETS ({sets})
+        ),
+        h AS (
+            SELECT gm, {keys}, mins, sum(n)::bigint AS n FROM g
+            WHERE code IN ({RollupOutcome.MET}, {RollupOutcome.MISSED_RESPONDED})
+              AND mins IS NOT NULL
+            GROUP BY gm, {keys}, mins HAVING sum(n) <> 0
+        ),
+        c AS (
+            SELECT gm, {keys}, mins,
+                   (sum(n) OVER (PARTITION BY gm, {keys} ORDER BY mins))::float8 AS cum,
+                   (sum(n) OVER (PARTITION BY gm, {keys}))::float8 AS total
+            FROM h
+        )
+        SELECT 0, gm, {keys}, code, sum(n)::bigint, {nulls}, NULL::float8
+        FROM g GROUP BY gm, {keys}, code HAVING sum(n) <> 0
+        UNION ALL
+        SELECT 1, gm, {keys}, NULL, max(total)::bigint, {ranks}
+        FROM c GROUP BY gm, {keys}
+        UNION ALL
+        SELECT 2, gm, {keys}, NULL, n, mins, {nulls}
+        FROM h WHERE gm = {masks[()]}
+    """  # noqa: S608 (names and numbers made here, the union's SQL made by Django: no input)
+    summaries: dict[tuple[str, ...], dict[tuple[Any, ...], _Summary]] = {by: {} for by in masks}
+    routes: dict[int, list[tuple[str, ...]]] = {}
+    for by, mask in masks.items():
+        routes.setdefault(mask, []).append(by)
+    whole: Counted = {(): {}}
+    with _tuned(), connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        for kind, mask, *row in cursor:
+            values = row[: len(finest)]
+            code, n, *at = row[len(finest) :]
+            if kind == 2:
+                whole[()][(RollupOutcome.MET, at[0])] = n
+                continue
+            for by in routes[mask]:
+                group = tuple(values[finest.index(key)] for key in by)
+                summary = summaries[by].setdefault(group, _Summary({}))
+                if kind == 0:
+                    summary.by_code[code] = n
+                else:
+                    summary.responded = n
+                    summary.ranks = {
+                        fraction: (at[2 * f], at[2 * f + 1])
+                        for f, fraction in enumerate(_FRACTIONS)
+                    }
+    return [summaries[tuple(by)] for by in groupings], whole
+
+
+def _rows_of_summaries(summaries: dict[tuple[Any, ...], _Summary], by: Sequence[str]) -> list[Row]:
+    """``_rows_of`` from ``_read_summaries``' figures: the same rows."""
+    counted: Counted = {
+        group: {(code, None): n for code, n in summary.by_code.items()}
+        for group, summary in summaries.items()
+    }
+    rows = _rows_of(counted, by, percentiles=False)
+    percentiles = {}
+    for group, summary in summaries.items():
+        if summary.responded:
+            position = {fraction: fraction * (summary.responded - 1) for fraction in _FRACTIONS}
+            percentiles[group] = [
+                low + (high - low) * (position[fraction] - math.floor(position[fraction]))
+                for fraction, (low, high) in summary.ranks.items()
+            ]
+    result = []
+    for row in rows:
+        median, p90 = percentiles.get(tuple(row.keys[key] for key in by), (None, None))
+        result.append(replace(row, median_minutes=median, p90_minutes=p90))
+    return result
 
 
 def _rows_of(counted: Counted, by: Sequence[str], *, percentiles: bool) -> list[Row]:
@@ -996,3 +1289,143 @@ def _histogram_percentile(ordered: list[tuple[float, int]], fraction: float) -> 
             break
     assert at_low is not None and at_high is not None
     return at_low + (at_high - at_low) * (position - low)
+
+
+# --- breaches per day from the roll-up (PostgreSQL) -------------------------------------------
+#
+# ``sla.models.BreachRollup`` counts stopped, missed clocks by (UTC hour of due time, tenant,
+# tier). Breaches per day over [low, high) in a zone then read, in one statement:
+#
+# * the roll-up's hours from ``low`` to the last whole hour before ``now`` (or ``high``), each
+#   added to the day of ``zone`` it lies in (only when every one of those hours lies within one
+#   day of the zone: not for zones with half-hour offsets, then everything is live);
+# * live, from the clocks: the running ones past due, and the stopped missed ones due in the
+#   hour that has not ended yet;
+# * live, subtracted: when ``clocks`` is narrowed to a dispatch period starting at or before
+#   ``low``, the missed clocks dispatched before it and due in the hours read (the roll-up
+#   does not know dispatch times), found by the partial GiST index ``sla_clock_missed_span``
+#   over each missed clock's span from dispatch to due: the few spanning that instant.
+
+
+class _Spans(Func):
+    """``_Spans(start, end, instant)``: whether [start, end] contains the instant, written as
+    the expression of the index ``sla_clock_missed_span`` so that PostgreSQL finds the few
+    missed clocks spanning an instant by it."""
+
+    output_field = BooleanField()
+    arity = 3
+
+    def as_sql(self, compiler, connection, function=None, template=None, arg_joiner=None, **extra):
+        (start, first), (end, second), (instant, third) = (
+            compiler.compile(expression) for expression in self.source_expressions
+        )
+        return f"tstzrange({start}, {end}, '[]') @> {instant}", (*first, *second, *third)
+
+
+def _whole_utc_hour(instant: datetime) -> bool:
+    utc = instant.astimezone(ZoneInfo("UTC"))
+    return (utc.minute, utc.second, utc.microsecond) == (0, 0, 0)
+
+
+@lru_cache(maxsize=4096)
+def _hours_within_days(zone: str, year: int, month: int) -> bool:
+    """Whether each UTC hour of that UTC month (and the hour after it) lies within one day of
+    ``zone``, as PostgreSQL reads the zone: its local time at the hour's start is a whole hour,
+    and its date is the same at the hour's last microsecond. Then a day of the zone is a whole
+    number of UTC hours."""
+    start = datetime(year, month, 1, tzinfo=ZoneInfo("UTC"))
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=ZoneInfo("UTC"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT bool_and(to_char(h AT TIME ZONE %s, 'MI:SS.US') = '00:00.000000'
+                            AND (h AT TIME ZONE %s)::date
+                                = ((h + interval '1 hour' - interval '1 microsecond')
+                                   AT TIME ZONE %s)::date)
+            FROM generate_series(%s::timestamptz, %s::timestamptz, interval '1 hour') AS h
+            """,
+            [zone, zone, zone, start, end],
+        )
+        (clean,) = cursor.fetchone()
+    return bool(clean)
+
+
+def _utc_months(low: datetime, high: datetime) -> Iterator[tuple[int, int]]:
+    """The UTC months that [low, high) touches."""
+    utc = ZoneInfo("UTC")
+    first = low.astimezone(utc)
+    last = (high - timedelta(microseconds=1)).astimezone(utc)
+    for year, month in _months_from(first.year, first.month, 1):
+        if (year, month) > (last.year, last.month):
+            return
+        yield year, month
+
+
+def _breaches_rolled(
+    clocks: QuerySet[ResponseClock], low: datetime, high: datetime, zone: ZoneInfo, now: datetime
+) -> dict[date, int] | None:
+    """Breaches per day of ``zone`` over [low, high) (both local midnights) among ``clocks``,
+    stopped ones from the roll-up; None when it cannot answer (then the caller counts live)."""
+    scope = _scope_of(clocks)
+    if scope is None or not scope.fields <= {"tenant", "tier"}:
+        return None
+    end = min(high, now)
+    cut = min(high, now.astimezone(ZoneInfo("UTC")).replace(minute=0, second=0, microsecond=0))
+    if cut <= low or not (_whole_utc_hour(low) and _whole_utc_hour(high)):
+        return None
+    # Clocks dispatched at or after the period's end fall due after it: the hours read must
+    # end by then. Those dispatched before its start are subtracted below, when it starts by
+    # ``low`` (a later start leaves hours that only such clocks fill: live is cheaper).
+    if (scope.high is not None and cut > scope.high) or (scope.low is not None and scope.low > low):
+        return None
+    if not all(_hours_within_days(zone.key, *month) for month in _utc_months(low, cut)):
+        return None
+    dispatched = Q()
+    if scope.low is not None:
+        dispatched &= Q(dispatched_at__gte=scope.low)
+    if scope.high is not None:
+        dispatched &= Q(dispatched_at__lt=scope.high)
+    missed = bucket_conditions(now)["missed"]
+    clocks_of_scope = ResponseClock.objects.filter(scope.where).order_by()
+
+    def by_day(queryset: QuerySet, field: str, n: Any) -> QuerySet:
+        return queryset.annotate(day=TruncDate(field, tzinfo=zone)).values("day").annotate(n=n)
+
+    parts = [
+        by_day(
+            BreachRollup.objects.filter(scope.where, hour__gte=low, hour__lt=cut).order_by(),
+            "hour",
+            Sum("n"),
+        ),
+        # Stopped late in the hour not yet over, and running past due.
+        by_day(
+            clocks_of_scope.filter(dispatched, missed, due_at__gte=cut, due_at__lt=end),
+            "due_at",
+            Count(EVERY),
+        ),
+        by_day(
+            clocks_of_scope.filter(dispatched, stopped_at=None, due_at__gte=low, due_at__lt=end),
+            "due_at",
+            Count(EVERY),
+        ),
+    ]
+    if scope.low is not None:
+        parts.append(
+            by_day(
+                clocks_of_scope.filter(
+                    _Spans(F("dispatched_at"), F("due_at"), Value(scope.low)),
+                    missed,
+                    stopped_at__gt=F("due_at"),  # the index's condition (implied by missed)
+                    dispatched_at__lt=scope.low,
+                    due_at__gte=low,
+                    due_at__lt=cut,
+                ),
+                "due_at",
+                Count(EVERY) * Value(-1),
+            )
+        )
+    counted: dict[date, int] = {}
+    with _tuned():
+        for day, n in parts[0].union(*parts[1:], all=True).values_list("day", "n"):
+            counted[day] = counted.get(day, 0) + int(n)
+    return counted

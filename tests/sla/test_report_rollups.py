@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,11 +19,11 @@ from helpdesk import services
 from helpdesk.models import Case, Severity, Status
 from helpdesk.services import case_escalate, case_hand_back
 from sla import reports
-from sla.models import Calendar, ClockRollup, ResponseClock, RollupOutcome
+from sla.models import BreachRollup, Calendar, ClockRollup, ResponseClock, RollupOutcome
 from tenants.models import Tenant
 from tests.factories import open_case
 from tests.sla.helpers import NY, ny
-from tests.sla.test_reports import ALL_GROUPINGS, NOW, build_world
+from tests.sla.test_reports import ALL_GROUPINGS, NOW, build_world, recount_breaches
 from tests.sla.test_reports_lifecycle import at, reply, world  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -76,17 +76,68 @@ def stored_rollup() -> Counter:
     )
 
 
+def missed(clock: ResponseClock) -> bool:
+    return clock.stopped_at is not None and outcome(clock) in (2, 3)
+
+
+def recounted_breaches() -> Counter:
+    """What the breach roll-up must hold: stopped missed clocks by UTC hour of due time,
+    tenant and tier."""
+    counted: Counter = Counter()
+    for clock in ResponseClock.objects.exclude(stopped_at=None):
+        if missed(clock):
+            hour = clock.due_at.astimezone(ZoneInfo("UTC")).replace(
+                minute=0, second=0, microsecond=0
+            )
+            counted[(hour, clock.tenant_id, clock.tier)] += 1
+    return counted
+
+
+def stored_breaches() -> Counter:
+    return Counter(
+        {
+            row[:-1]: row[-1]
+            for row in BreachRollup.objects.exclude(n=0).values_list(
+                "hour", "tenant_id", "tier", "n"
+            )
+        }
+    )
+
+
+def assert_breaches_agree(clocks, now: datetime, first, last, zone: ZoneInfo) -> None:
+    rolled = reports.breaches_per_day(clocks, first=first, last=last, zone=zone, now=now)
+    live = reports.breaches_per_day(
+        clocks, first=first, last=last, zone=zone, now=now, rollups=False
+    )
+    assert rolled == live, (zone, first, last)
+
+
 def assert_reads_agree(clocks, now: datetime, groupings=ALL_GROUPINGS) -> None:
+    every_live = []
     for by in groupings:
         rolled = [row for row in reports.compliance(clocks, by, now=now)]
         live = [row for row in reports.compliance(clocks, by, now=now, rollups=False)]
         assert rolled == live, by
+        every_live.append(live)
+    # A page's tables in one statement (GROUPING SETS) give the same rows.
+    together, distribution = reports.report_figures(clocks, groupings, now=now)
+    assert together == every_live
+    assert distribution == reports.response_distribution(clocks.exclude(pk=None))  # live
 
 
 def assert_exact(now: datetime) -> None:
     assert stored_rollup() == recounted_rollup()
+    assert stored_breaches() == recounted_breaches()
     assert reports._scope_of(ResponseClock.objects.all()) is not None  # the roll-up path
     assert_reads_agree(ResponseClock.objects.all(), now)
+    for zone in (NY, ZoneInfo("Europe/Berlin")):
+        first, last = date(2026, 3, 1), now.astimezone(zone).date()
+        assert_breaches_agree(ResponseClock.objects.all(), now, first, last, zone)
+        low, high = reports.day_bounds(date(2026, 3, 9), last, zone)
+        in_period = reports.clocks_in(
+            ResponseClock.objects.all(), dispatched_from=low, dispatched_before=high
+        )
+        assert_breaches_agree(in_period, now, date(2026, 3, 9), last, zone)
 
 
 @on_postgresql
@@ -149,6 +200,7 @@ def test_the_rollup_follows_every_kind_of_write(world) -> None:  # noqa: F811 (t
     assert_exact(now)
     ResponseClock.objects.all().delete()
     assert stored_rollup() == Counter()
+    assert stored_breaches() == Counter()
 
 
 def test_a_histogram_gives_percentile_cont_of_its_values() -> None:
@@ -228,3 +280,60 @@ def test_a_zone_the_database_does_not_know_is_refused_before_any_clock_needs_it(
     with pytest.raises(ValidationError, match="not known to the database's time-zone data"):
         Calendar(name="Nowhere", timezone="Nowhere/Unknown_City").clean()
     Calendar(name="Kyiv hours", timezone="Europe/Kiev").clean()  # known to both
+
+
+@on_postgresql
+def test_a_period_ending_today_reads_its_month_from_the_rollup_less_the_rest(db) -> None:
+    """A period that ends today (this month, this year, the last 90 days) reads the current
+    month from the roll-up and subtracts its stopped clocks after the period (none yet), rather
+    than counting weeks of clocks live; one inside a month does the same on both sides when
+    most of the month is inside. Every figure equals the live one."""
+    build_world(cases=1500)
+    today = NOW.astimezone(NY).date()  # Monday 16 November 2026
+    for first, last, subtracts in (
+        (date(2026, 11, 1), today, True),
+        (date(2026, 1, 1), today, True),
+        (today - timedelta(days=89), today, True),
+        (date(2026, 11, 3), today, True),  # inside November, most of it in the period
+        (date(2026, 10, 3), date(2026, 10, 30), True),  # a whole past month less its ends
+        (date(2026, 10, 20), date(2026, 10, 24), False),  # a few days: live
+    ):
+        low, high = reports.day_bounds(first, last, NY)
+        plan = reports._plan("America/New_York", low, high, NOW)
+        assert bool(plan and plan.subtract) == subtracts, (first, last, plan)
+        clocks = reports.clocks_in(
+            ResponseClock.objects.all(), dispatched_from=low, dispatched_before=high
+        )
+        assert_reads_agree(clocks, NOW, groupings=[(), ("month", "severity"), ("tenant", "tier")])
+        assert reports.response_distribution(clocks) == reports.response_distribution(
+            clocks.exclude(pk=None)  # computed live
+        )
+
+
+@on_postgresql
+def test_breaches_per_day_read_the_rollup_where_days_are_whole_hours(db) -> None:
+    build_world(cases=600)
+    assert stored_breaches() == recounted_breaches()
+    first, last = date(2026, 8, 19), NOW.astimezone(NY).date()
+    low, high = reports.day_bounds(first, last, NY)
+    everything = ResponseClock.objects.all()
+    assert reports._breaches_rolled(everything, low, high, NY, NOW) is not None
+    in_period = reports.clocks_in(everything, dispatched_from=low, dispatched_before=high)
+    assert reports._breaches_rolled(in_period, low, high, NY, NOW) is not None
+    kolkata = ZoneInfo("Asia/Kolkata")  # half-hour offset: live
+    assert (
+        reports._breaches_rolled(
+            everything, *reports.day_bounds(first, last, kolkata), kolkata, NOW
+        )
+        is None
+    )
+    assert reports._breaches_rolled(everything.filter(severity=2), low, high, NY, NOW) is None
+    # Tampered with, the figures show it: they are read from the roll-up.
+    before = reports.breaches_per_day(everything, first=first, last=last, zone=NY, now=NOW)
+    assert before == recount_breaches(list(everything), first, last, NY, NOW)
+    before = dict(before)
+    row = BreachRollup.objects.filter(hour__gte=low, hour__lt=NOW).exclude(n=0).first()
+    BreachRollup.objects.filter(pk=row.pk).update(n=row.n + 5)
+    after = dict(reports.breaches_per_day(everything, first=first, last=last, zone=NY, now=NOW))
+    day = row.hour.astimezone(NY).date()
+    assert after[day] == before[day] + 5
