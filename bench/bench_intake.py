@@ -5,6 +5,7 @@ poll of 1,000 new messages from a real Dovecot.
     DATABASE_URL=postgres://USER@HOST:5432/helpdesk_email_bench python bench/bench_intake.py
     CELERY_BROKER_URL=redis://HOST:6379/N               # the broker the outbox enqueues on
     MESSAGES=10000 IMAP_MESSAGES=1000 python bench/bench_intake.py
+    WORKERS=2 python bench/bench_intake.py              # the pipe's messages shared by 2 processes
 
 The database is migrated and given the demo world plus 500 extra agents (so the per-sender
 hourly cap is not what the figures measure). Messages are generated one at a time (not held
@@ -17,12 +18,20 @@ Wall and CPU time (``time.process_time``: the machine is shared, wall time follo
 are given for the ``email_ingest`` calls alone (the service), and for the whole loop including
 making the messages (the bench's own work, not the service's).
 The IMAP part needs Debian's dovecot-imapd; it is skipped with a note without it.
+
+WORKERS=N (default 1) shares the MESSAGES among N processes ingesting at once, as a mail
+server runs several pipe deliveries at a time and the endpoint has several workers: each
+process is started, sets Django up and waits; the wall time is from telling them all to go
+until the last one is done, the CPU time is all of theirs added up (each process's
+``time.process_time``), so the CPU per message stays comparable with one process.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +52,9 @@ MESSAGES = int(os.environ.get("MESSAGES", "10000"))
 IMAP_MESSAGES = int(os.environ.get("IMAP_MESSAGES", "1000"))
 AGENTS = 500
 PROGRESS = int(os.environ.get("PROGRESS", "1000"))
+WORKERS = max(1, int(os.environ.get("WORKERS", "1")))
+# Set in the processes that WORKERS starts: "index/count".
+WORKER = os.environ.get("BENCH_INTAKE_WORKER", "")
 
 
 def rss_mib() -> float:
@@ -116,52 +128,155 @@ def prepare() -> list[str]:
     )
 
 
-def bench_pipe(agents: list[str]) -> None:
-    from django.db import connection
-
-    from intake.models import InboundMessage, Outcome, Source
+def ingest_share(agents: list[str], worker: int = 0, workers: int = 1) -> dict:
+    """Ingest this process's share of the MESSAGES (every workers-th, from worker)."""
+    from intake.models import Outcome, Source
     from intake.services import email_ingest
 
     replied: list[tuple[str, str]] = []
     outcomes: dict[str, int] = {}
-    print(f"database: {connection.vendor}; {MESSAGES:,} messages; RSS {rss_mib():.0f} MiB")
+    done = 0
     started, cpu = time.perf_counter(), time.process_time()
     in_service, in_service_cpu = 0.0, 0.0
-    for n in range(MESSAGES):
+    for n in range(worker, MESSAGES, workers):
         raw, _expect = message(n, agents, replied)
         before, before_cpu = time.perf_counter(), time.process_time()
         row = email_ingest(raw=raw, source=Source.PIPE)
         in_service += time.perf_counter() - before
         in_service_cpu += time.process_time() - before_cpu
+        done += 1
         outcomes[row.outcome] = outcomes.get(row.outcome, 0) + 1
         if row.outcome == Outcome.CASE_OPENED and len(replied) < 2000:
             replied.append((f"<{row.message_id}>", row.from_address))
-        if (n + 1) % PROGRESS == 0:
+        if done % PROGRESS == 0:
             elapsed = time.perf_counter() - started
             used = time.process_time() - cpu
             print(
-                f"  {n + 1:>6,} messages  {elapsed:6.1f} s  {(n + 1) / elapsed:6.0f}/s  "
-                f"CPU {used:6.1f} s ({(n + 1) / used:.0f}/CPU s)  "
+                f"  {'' if workers == 1 else f'[{worker}] '}{done:>6,} messages  "
+                f"{elapsed:6.1f} s  {done / elapsed:6.0f}/s  "
+                f"CPU {used:6.1f} s ({done / used:.0f}/CPU s)  "
                 f"service {in_service:6.1f} s, CPU {in_service_cpu:6.1f} s  "
                 f"RSS {rss_mib():.0f} MiB  load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {
+        "messages": done,
+        "outcomes": outcomes,
+        "wall": time.perf_counter() - started,
+        "cpu": time.process_time() - cpu,
+        "service": in_service,
+        "service_cpu": in_service_cpu,
+        "rss": rss_mib(),
+    }
+
+
+def bench_pipe(agents: list[str]) -> None:
+    from django.db import connection
+
+    from intake.models import InboundMessage, Outcome
+
     print(
-        f"email_ingest: {MESSAGES:,} messages in {in_service:.1f} s wall "
-        f"({MESSAGES / in_service:.0f} per second), {in_service_cpu:.1f} s CPU "
-        f"({MESSAGES / in_service_cpu:.0f} per CPU second, "
-        f"{in_service_cpu / MESSAGES * 1000:.1f} ms each)"
+        f"database: {connection.vendor}; {MESSAGES:,} messages; {WORKERS} process(es); "
+        f"RSS {rss_mib():.0f} MiB; load {os.getloadavg()[0]:.1f}",
+        flush=True,
     )
+    if WORKERS == 1:
+        result = ingest_share(agents)
+        results, elapsed = [result], result["wall"]
+    else:
+        results, elapsed = run_workers()
+    service = max(r["service"] for r in results)
+    service_cpu = sum(r["service_cpu"] for r in results)
+    cpu = sum(r["cpu"] for r in results)
+    outcomes: dict[str, int] = {}
+    for result in results:
+        for outcome, count in result["outcomes"].items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + count
+    if WORKERS == 1:
+        print(
+            f"email_ingest: {MESSAGES:,} messages in {service:.1f} s wall "
+            f"({MESSAGES / service:.0f} per second), {service_cpu:.1f} s CPU "
+            f"({MESSAGES / service_cpu:.0f} per CPU second, "
+            f"{service_cpu / MESSAGES * 1000:.1f} ms each)"
+        )
+    else:
+        print(
+            f"email_ingest in {WORKERS} processes: {MESSAGES:,} messages in {elapsed:.1f} s wall "
+            f"from go to the last one done ({MESSAGES / elapsed:.0f} per second); service CPU "
+            f"{service_cpu:.1f} s in all ({MESSAGES / service_cpu:.0f} per CPU second, "
+            f"{service_cpu / MESSAGES * 1000:.1f} ms each); each process's service wall: "
+            + ", ".join(f"{r['service']:.1f} s" for r in results)
+        )
     print(
         f"whole loop (with making the messages): {elapsed:.1f} s wall "
         f"({MESSAGES / elapsed:.0f} per second), {cpu:.1f} s CPU "
         f"({MESSAGES / cpu:.0f} per CPU second)"
     )
+    print("RSS at the end:", ", ".join(f"{r['rss']:.0f} MiB" for r in results))
     print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("outcomes:", ", ".join(f"{k} {v:,}" for k, v in sorted(outcomes.items())))
     unsettled = InboundMessage.objects.filter(outcome__in=[Outcome.PENDING, Outcome.FAILED]).count()
     print(f"messages without a final outcome: {unsettled}")
+
+
+def run_workers() -> tuple[list[dict], float]:
+    """Start WORKERS copies of this script on the prepared database; each sets Django up and
+    says it is ready; then all are told to go at once. Returns their results and the wall
+    time from go until the last one finished."""
+    from django.db import connections
+
+    connections.close_all()
+    env = {**os.environ, "DATABASE_URL": os.environ["DATABASE_URL"]}
+    children = []
+    for worker in range(WORKERS):
+        children.append(
+            subprocess.Popen(  # noqa: S603 - this very script
+                [sys.executable, __file__],
+                env={**env, "BENCH_INTAKE_WORKER": f"{worker}/{WORKERS}"},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
+    for child in children:
+        assert child.stdout is not None
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("a bench worker did not start")
+    started = time.perf_counter()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    results = []
+    for child in children:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.startswith("{"):
+                results.append(json.loads(line))
+            else:
+                print(line, end="", flush=True)
+        child.wait()
+    elapsed = time.perf_counter() - started
+    if len(results) != WORKERS:
+        raise RuntimeError("a bench worker failed")
+    return results, elapsed
+
+
+def worker_main() -> None:
+    """A process started by ``run_workers``: its share of the messages, then its figures."""
+    import django
+
+    django.setup()
+    from tenants.models import User
+
+    index, count = (int(x) for x in WORKER.split("/"))
+    agents = sorted(
+        User.objects.filter(email__startswith="bench-agent-").values_list("email", flat=True)
+    )
+    print("ready", flush=True)
+    sys.stdin.readline()
+    result = ingest_share(agents, index, count)
+    print(json.dumps(result), flush=True)
 
 
 def bench_imap(agents: list[str]) -> None:
@@ -228,6 +343,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     try:
-        main()
+        if WORKER:
+            worker_main()
+        else:
+            main()
     finally:
         shutil.rmtree(WORK, ignore_errors=True)

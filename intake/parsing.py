@@ -150,6 +150,28 @@ def _header(message: Message, name: str) -> str:
         return ""
 
 
+RAW_HEADERS = frozenset({"message-id", "in-reply-to", "references", "from", "to", "cc"})
+
+
+def _raw_headers(message: Message) -> dict[str, str]:
+    """The first value of each of RAW_HEADERS as received (``Message.get`` reads the first
+    too), unfolded, and with bytes that are not UTF-8 made U+FFFD, as the policy would."""
+    found: dict[str, str] = {}
+    try:
+        for name, value in message.raw_items():
+            key = name.lower()
+            if key in RAW_HEADERS and key not in found:
+                text = " ".join(str(value).split())
+                try:
+                    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                except UnicodeError:
+                    text = text.encode("utf-8", "replace").decode("utf-8")
+                found[key] = text
+    except Exception:  # noqa: S110 - a header block that cannot be read has none of them
+        pass
+    return found
+
+
 def _msgids(value: str) -> list[str]:
     return [m for m in MSGID_RE.findall(value)][:100]
 
@@ -231,10 +253,14 @@ def parse(raw: bytes) -> ParsedMessage:
         if name in message:
             parsed.headers[name] = _header(message, name)
     parsed.content_type = (message.get_content_type() or "").lower()
-    parsed.message_id = (_msgids(_header(message, "Message-ID")) or [""])[0]
-    parsed.in_reply_to = _msgids(_header(message, "In-Reply-To"))
-    parsed.references = _msgids(_header(message, "References"))
-    name, address = parseaddr(_header(message, "From"))
+    # Message-IDs and addresses are read with our own lenient parsers below, from the values
+    # as received: the policy's parsers for them are the slowest part of reading a message,
+    # and what they build (display names decoded) is not used.
+    raw = _raw_headers(message)
+    parsed.message_id = (_msgids(raw.get("message-id", "")) or [""])[0]
+    parsed.in_reply_to = _msgids(raw.get("in-reply-to", ""))
+    parsed.references = _msgids(raw.get("references", ""))
+    name, address = parseaddr(raw.get("from", ""))
     parsed.from_name, parsed.from_address = name, address.strip().lower()
     if "@" not in parsed.from_address:
         parsed.from_address = ""
@@ -242,8 +268,8 @@ def parse(raw: bytes) -> ParsedMessage:
         [
             parsed.headers.get("delivered-to", ""),
             parsed.headers.get("x-original-to", ""),
-            _header(message, "To"),
-            _header(message, "Cc"),
+            raw.get("to", ""),
+            raw.get("cc", ""),
         ]
     )
     parsed.subject = _header(message, "Subject")[:255]

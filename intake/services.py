@@ -23,29 +23,31 @@ from helpdesk.attachments import validate_attachment
 from helpdesk.models import Case, Channel, OutboundEmail, Status
 from helpdesk.reply_address import reference_from_address
 from helpdesk.services import case_change_status, case_open, update_add
+from intake import directory
 from intake.loops import automatic_reason
 from intake.models import FINAL_OUTCOMES, InboundMessage, Mailbox, Outcome
 from intake.parsing import ParsedMessage, Part, dedup_key, latest_reply, parse
 from tenants.access import is_provider_staff, membership_of
 from tenants.brand_models import Brand
-from tenants.branding import brand_for_support_address
 from tenants.models import Tenant, TenantKind, User
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-# What processing writes on the message row.
-PROCESSED_FIELDS = [
+# What processing writes on the message row (attribute names: the foreign keys by their id).
+RECORDED_FIELDS = [
     "outcome",
     "reason",
-    "case",
-    "update",
-    "brand",
-    "sender_tenant",
+    "case_id",
+    "update_id",
+    "brand_id",
+    "sender_tenant_id",
     "processed_at",
     "from_address",
     "subject",
+    "attempts",
 ]
+_FIELD_NAMES = {name: name.removesuffix("_id") for name in RECORDED_FIELDS}
 NO_SUBJECT = "(no subject)"
 NO_TEXT = "(The email had no text.)"
 
@@ -62,11 +64,31 @@ def message_store(
     uidvalidity: int | None = None,
     uid: int | None = None,
 ) -> tuple[InboundMessage, bool]:
-    """Keep ``raw`` before anything else reads it. Returns (the row, whether it is new): the
-    same message delivered again (same Message-ID, or same bytes without one) is the row kept
-    the first time. Raises only when the database cannot store it."""
+    """Keep ``raw`` before anything else reads it, committed on its own (IMAP stores a batch,
+    then processes it). Returns (the row, whether it is new): the same message delivered again
+    (same Message-ID, or same bytes without one) is the row kept the first time. Raises only
+    when the database cannot store it."""
+    row = _new_row(raw, source, recipient, mailbox, uidvalidity, uid)
+    try:
+        # Inserted straight away: a new message is the common case, and the unique dedup key
+        # (and IMAP UID) turn a repeat into an IntegrityError, so no query has to ask first.
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        return _stored_before(row), False
+    return row, True
+
+
+def _new_row(
+    raw: bytes,
+    source: str,
+    recipient: str = "",
+    mailbox: Mailbox | None = None,
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+) -> InboundMessage:
     key, message_id = dedup_key(raw)
-    row = InboundMessage(
+    return InboundMessage(
         dedup_key=key,
         message_id=message_id,
         raw=raw,
@@ -78,44 +100,58 @@ def message_store(
         imap_uid=uid,
         received_at=timezone.now(),
     )
-    try:
-        # Inserted straight away: a new message is the common case, and the unique dedup key
-        # (and IMAP UID) turn a repeat into an IntegrityError, so no query has to ask first.
-        with transaction.atomic():
-            row.save(force_insert=True)
-    except IntegrityError:
-        # Stored before (a repeated delivery, a concurrent one, or the same IMAP UID
-        # re-fetched after a crash): that row is the one.
-        again = InboundMessage.objects.filter(dedup_key=key).first()
-        if again is None and uid is not None:
-            again = InboundMessage.objects.filter(
-                mailbox=mailbox, imap_uidvalidity=uidvalidity, imap_uid=uid
-            ).first()
-        if again is None:
-            raise
-        return again, False
-    return row, True
+
+
+def _stored_before(row: InboundMessage) -> InboundMessage:
+    """The row that made ``row``'s insert fail: stored before (a repeated delivery, a
+    concurrent one, or the same IMAP UID re-fetched after a crash), that row is the one."""
+    again = InboundMessage.objects.filter(dedup_key=row.dedup_key).first()
+    if again is None and row.imap_uid is not None:
+        again = InboundMessage.objects.filter(
+            mailbox=row.mailbox_id, imap_uidvalidity=row.imap_uidvalidity, imap_uid=row.imap_uid
+        ).first()
+    if again is None:  # pragma: no cover - the insert failed for another reason
+        raise IntegrityError(f"Inbound email {row.dedup_key} was neither stored nor found.")
+    return again
+
+
+class _StoredBefore(Exception):
+    """The message's insert met a row stored before (raised to leave the transaction)."""
 
 
 def email_ingest(*, raw: bytes, source: str, recipient: str = "") -> InboundMessage:
     """Store, then process: what the pipe and the endpoint do. Only storing may raise.
 
-    The raw bytes are in hand, so they are read once, here, after storing and before the row
-    is locked, and the reading is handed to processing (a crash in between leaves the stored
-    message pending, as before: ``messages_retry`` reads it again from the row)."""
-    row, created = message_store(raw=raw, source=source, recipient=recipient)
-    if created or row.outcome in (Outcome.PENDING, Outcome.FAILED):
-        # The reading of these bytes only for the row made from them: a stored copy of the
-        # same Message-ID may differ (another Delivered-To, other Received headers), and what
-        # is decided must be what the row holds.
-        done = _process(row.pk, _read(raw) if created else None)
-        if done is None:  # pragma: no cover - deleted meanwhile
-            return row
-        # What processing wrote (or what a concurrent worker did), as read under the lock.
-        for name in [*PROCESSED_FIELDS, "attempts"]:
-            attname = InboundMessage._meta.get_field(name).attname
-            setattr(row, attname, getattr(done, attname))
-    return row
+    One transaction: the raw row is inserted first (its unique key stops a repeat before
+    anything is done), the message is then decided and acted on in a savepoint, the outcome
+    written, and it all commits together. Processing that fails (a bug, a database error)
+    rolls back to the savepoint only: the raw row commits with the error as its outcome
+    (failed, retried later), as before. A crash (the process killed, the database gone) before
+    the commit leaves nothing: the caller has not said the message is stored (the pipe has not
+    exited 0, the endpoint has not answered 202), so the mail server or the sender keeps it and
+    delivers it again. A repeat finds the row stored before and returns it (processed first if
+    it is still pending or failed)."""
+    row = _new_row(raw, source, recipient)
+    try:
+        with transaction.atomic():
+            try:
+                row.save(force_insert=True)
+            except IntegrityError as error:
+                raise _StoredBefore from error  # out of the transaction: it is rolled back
+            # The raw bytes are in hand: read once, here, not from the row again.
+            _process_row(row, _read(raw))
+        return row
+    except _StoredBefore:
+        pass
+    stored = _stored_before(row)
+    if stored.outcome in (Outcome.PENDING, Outcome.FAILED):
+        # The stored copy is decided, not these bytes: a copy of the same Message-ID may
+        # differ (another Delivered-To, other Received headers), and what is decided must be
+        # what the row holds (and what the admin shows and a retry reads).
+        done = _process(stored.pk, None)
+        if done is not None:  # None: deleted meanwhile
+            return done
+    return stored
 
 
 def _read(raw: bytes) -> ParsedMessage | Exception:
@@ -156,7 +192,11 @@ def _process(pk: int, parsed: ParsedMessage | Exception | None) -> InboundMessag
     """``message_process``, returning the row as it stands after (None if there is none).
     ``parsed``: the message as ``_read`` gave it, or None to read it from the stored row."""
     with transaction.atomic():
-        rows = InboundMessage.objects.select_for_update()
+        # The row only is locked (its mailbox and brand come along, unlocked: PostgreSQL locks
+        # no nullable side of an outer join).
+        rows = InboundMessage.objects.select_related("mailbox__brand__tenant").select_for_update(
+            of=("self",)
+        )
         if parsed is not None:
             rows = rows.defer("raw")
         try:
@@ -165,25 +205,34 @@ def _process(pk: int, parsed: ParsedMessage | Exception | None) -> InboundMessag
             return None
         if row.outcome not in (Outcome.PENDING, Outcome.FAILED):
             return row
-        row.attempts += 1
-        try:
-            with transaction.atomic():
-                if parsed is None:
-                    parsed = _read(bytes(row.raw))
-                decision = _decide(row, parsed)
-        except Exception as error:  # a bug or an outage: recorded, and retried later
-            logger.exception("Inbound email %s could not be processed", row.pk)
-            text = f"{type(error).__name__}: {error}"[:2000]
-            if row.attempts >= MAX_ATTEMPTS:
-                decision = Decision(Outcome.TRIAGE, f"Could not be processed ({text}).")
-            else:
-                decision = Decision(Outcome.FAILED, text)
-        row.outcome, row.reason = decision.outcome, decision.reason
-        row.case, row.update_id = decision.case, decision.update_id
-        row.brand, row.sender_tenant = decision.brand, decision.tenant
-        row.processed_at = timezone.now()
-        row.save(update_fields=[*PROCESSED_FIELDS, "attempts"])
+        _process_row(row, parsed)
         return row
+
+
+def _process_row(row: InboundMessage, parsed: ParsedMessage | Exception | None) -> None:
+    """Decide what ``row`` is and act on it in a savepoint, then write its outcome: the
+    caller's transaction holds the row (inserted or locked) until both commit together."""
+    before = {name: getattr(row, name) for name in RECORDED_FIELDS}
+    row.attempts += 1
+    try:
+        with transaction.atomic():
+            if parsed is None:
+                parsed = _read(bytes(row.raw))
+            decision = _decide(row, parsed)
+    except Exception as error:  # a bug or an outage: recorded, and retried later
+        logger.exception("Inbound email %s could not be processed", row.pk)
+        text = f"{type(error).__name__}: {error}"[:2000]
+        if row.attempts >= MAX_ATTEMPTS:
+            decision = Decision(Outcome.TRIAGE, f"Could not be processed ({text}).")
+        else:
+            decision = Decision(Outcome.FAILED, text)
+    row.outcome, row.reason = decision.outcome, decision.reason
+    row.case, row.update_id = decision.case, decision.update_id
+    row.brand, row.sender_tenant = decision.brand, decision.tenant
+    row.processed_at = timezone.now()
+    # Only what changed: most of these are still empty on a new row.
+    changed = [name for name in RECORDED_FIELDS if getattr(row, name) != before[name]]
+    row.save(update_fields=[_FIELD_NAMES[name] for name in changed])
 
 
 def _decide(row: InboundMessage, parsed: ParsedMessage | Exception) -> Decision:
@@ -191,18 +240,21 @@ def _decide(row: InboundMessage, parsed: ParsedMessage | Exception) -> Decision:
         return Decision(Outcome.TRIAGE, f"The message could not be read ({parsed!r:.200}).")
     row.from_address = parsed.from_address[:255]
     row.subject = parsed.subject[:255]
-    sent = _sent_by_us(parsed)
+    # Senders, brands and our domains, remembered between messages while no user,
+    # membership, tenant or brand changes (one read of the shared version per message).
+    known = directory.Directory()
+    sent = _sent_by_us(parsed, known)
     own = {parsed.message_id} if parsed.message_id and parsed.message_id in sent else set()
     reason = automatic_reason(parsed, own)
     if reason:
         return Decision(Outcome.IGNORED, reason)
-    brand = _brand_for(row, parsed)
-    sender = _sender(parsed.from_address)
+    brand = _brand_for(row, parsed, known)
+    sender = known.sender(parsed.from_address)
     decision = Decision(Outcome.TRIAGE, "", brand=brand)
     if sender is not None and (membership := membership_of(sender)) is not None:
         decision.tenant = membership.tenant
     try:
-        case, how = _thread(row, parsed, sent)
+        case, how = _thread(row, parsed, sent, known)
         if case is not None:
             return _reply(row, parsed, sender, case, how, decision)
         return _new_case(row, parsed, sender, brand, decision)
@@ -212,23 +264,19 @@ def _decide(row: InboundMessage, parsed: ParsedMessage | Exception) -> Decision:
 
 
 def _sender(address: str) -> User | None:
-    if not address:
-        return None
-    people = User.objects.select_related("membership__tenant__parent__parent")
-    # Addresses are stored lower case (User.save): the unique index finds them (get(): no
-    # ordering to build for a unique match); the case-insensitive scan is only for rows
-    # written around save().
-    try:
-        return people.get(email=address.lower())
-    except User.DoesNotExist:
-        return people.filter(email__iexact=address).first()
+    """The user of ``address``, read afresh (staff working the triage list)."""
+    return directory.sender_query(address) if address else None
 
 
-def _sent_by_us(parsed: ParsedMessage) -> dict[str, int | None]:
+def _sent_by_us(parsed: ParsedMessage, known: directory.Directory) -> dict[str, int | None]:
     """Our own outgoing emails among the Message-IDs this message has or names (its own, for
     loop detection; In-Reply-To and References, for threading), newest first: {Message-ID
     without brackets: its case id}. One query for all three."""
-    ids = [i for i in [parsed.message_id, *parsed.in_reply_to, *parsed.references] if i]
+    ids = [i for i in [*parsed.in_reply_to, *parsed.references] if i]
+    if parsed.message_id and (ids or _our_domain(parsed.message_id.rpartition("@")[2], known)):
+        # Its own Message-ID only matters if we could have made it (our domains): a message
+        # that answers nothing and came from elsewhere needs no query.
+        ids.append(parsed.message_id)
     if not ids:
         return {}
     rows = OutboundEmail.objects.filter(message_id__in={f"<{i}>" for i in ids}).values_list(
@@ -242,14 +290,16 @@ def _sent_by_us(parsed: ParsedMessage) -> dict[str, int | None]:
     return found
 
 
-def _brand_for(row: InboundMessage, parsed: ParsedMessage) -> Brand | None:
+def _brand_for(
+    row: InboundMessage, parsed: ParsedMessage, known: directory.Directory
+) -> Brand | None:
     """The brand whose support address the message was sent to: the mailbox's, else the
     envelope recipient's, else the first header recipient that is a brand's address."""
     if row.mailbox_id and row.mailbox.brand_id:
         return row.mailbox.brand
     candidates = [a for a in [row.recipient, *parsed.recipients] if a]
-    # Support addresses are few and change rarely: read from the shared cache, not per message.
-    return brand_for_support_address([_without_tag(a) for a in candidates])
+    # Support addresses are few and change rarely: remembered, not read per message.
+    return known.brand([_without_tag(a) for a in candidates])
 
 
 def _without_tag(address: str) -> str:
@@ -261,7 +311,10 @@ def _without_tag(address: str) -> str:
 
 
 def _thread(
-    row: InboundMessage, parsed: ParsedMessage, sent: dict[str, int | None]
+    row: InboundMessage,
+    parsed: ParsedMessage,
+    sent: dict[str, int | None],
+    known: directory.Directory,
 ) -> tuple[Case | None, str]:
     """The case this message answers and how we know, from (in order) In-Reply-To and
     References matched against Message-IDs we sent (``sent``: ``_sent_by_us``) or received, a
@@ -283,7 +336,7 @@ def _thread(
             return _cases().get(pk=received), f"{header} names an email we received"
         for message_id in ids:
             local, _, domain = message_id.partition("@")
-            if local.lower().startswith("cs-") and _our_domain(domain):
+            if local.lower().startswith("cs-") and _our_domain(domain, known):
                 case = _cases().filter(reference__iexact=local).first()
                 if case is not None:
                     return case, f"{header} names the case's thread"
@@ -304,13 +357,8 @@ def _cases():
     return Case.objects.select_related("tenant__parent")
 
 
-def _our_domain(domain: str) -> bool:
-    domain = domain.lower()
-    if not domain:
-        return False
-    if settings.DEFAULT_FROM_EMAIL.lower().rstrip(">").endswith("@" + domain):
-        return True
-    return Brand.objects.filter(support_email__iendswith="@" + domain).exists()
+def _our_domain(domain: str, known: directory.Directory) -> bool:
+    return bool(domain) and domain.lower() in known.our_message_id_domains()
 
 
 def _reply(
