@@ -41,7 +41,7 @@ from django.db.models.signals import post_delete, post_save
 
 from helpdesk.outbox import mail_domain
 from tenants.branding import brand_for_support_address
-from tenants.models import Brand, Membership, Tenant, User
+from tenants.models import Brand, Membership, Tenant, User, rows_written
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,10 @@ def _changed(sender, instance=None, update_fields=None, using=None, **kwargs) ->
 for _model in (User, Membership, Tenant, Brand):
     post_save.connect(_changed, sender=_model, dispatch_uid=f"intake-directory-save-{_model}")
     post_delete.connect(_changed, sender=_model, dispatch_uid=f"intake-directory-del-{_model}")
+# A queryset's update() (the admin's bulk deactivation, say) sends no save signal: the people's
+# querysets send ``rows_written`` instead, so a sender deactivated in bulk is refused at once.
+for _model in (User, Membership, Tenant):
+    rows_written.connect(_changed, sender=_model, dispatch_uid=f"intake-directory-bulk-{_model}")
 
 
 # --- the answers ------------------------------------------------------------------------------

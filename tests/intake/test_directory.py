@@ -26,6 +26,14 @@ def test_an_agent_deactivated_after_writing_opens_nothing_next_time(demo):
     assert row.outcome == Outcome.TRIAGE and "deactivated" in row.reason
 
 
+def test_an_agent_deactivated_in_bulk_opens_nothing_next_time(demo):
+    """A queryset update (the admin's bulk action) sends no save signal; it is seen at once."""
+    assert ingest(mail(subject="First")).outcome == Outcome.CASE_OPENED  # Ann remembered
+    User.objects.filter(email="ann@acme.test").update(is_active=False)
+    row = ingest(mail(subject="Second"))
+    assert row.outcome == Outcome.TRIAGE and "deactivated" in row.reason
+
+
 def test_an_agent_moved_to_another_organisation_opens_cases_there_at_once(demo):
     assert ingest(mail(subject="First")).case.tenant.slug == "acme"
     membership = Membership.objects.get(user__email="ann@acme.test")
