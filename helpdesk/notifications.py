@@ -180,10 +180,19 @@ def case_opened(case: Case, opened_by: User | None = None) -> None:
     waiting for the new case's page need not wait for.
 
     ``opened_by``: staff entering a phone call are not told about the case they entered."""
+    intent = case_opened_intent(case, opened_by)
+    if intent is not None:
+        intent.save()
+    case_opened_written(case, intent)
+
+
+def case_opened_intent(case: Case, opened_by: User | None = None) -> NotificationIntent | None:
+    """``case_opened``'s intent row, not saved (None when muted): for ``case_open``, which
+    writes it in the same statement as the case; then call ``case_opened_written``."""
     if _muted.get():
-        return
+        return None
     now = timezone.now()
-    intent = NotificationIntent.objects.create(
+    return NotificationIntent(
         kind=IntentKind.CASE_OPENED,
         case=case,
         actor=opened_by,
@@ -192,9 +201,17 @@ def case_opened(case: Case, opened_by: User | None = None) -> None:
         created_at=now,
         queued_at=now,
     )
+
+
+def case_opened_written(case: Case, intent: NotificationIntent | None) -> None:
+    """The rest of ``case_opened`` once its intent is written (inside the opening's
+    transaction): the intent's publish at commit, and the webhooks."""
+    if intent is None:
+        return
+    pk = intent.pk
     # robust: a publish that raises must never turn a committed case into an error page; the
     # intent stays and ``intents_drain`` expands it.
-    transaction.on_commit(lambda: publish(EXPAND_TASK, intent.pk), robust=True)
+    transaction.on_commit(lambda: publish(EXPAND_TASK, pk), robust=True)
     # Webhooks stay here, in the request: their deliveries keep the order of the case's events.
     webhooks.case_event(case, WebhookEvent.OPENED)
 

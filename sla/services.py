@@ -194,6 +194,24 @@ def case_sync_due(case: Case) -> None:
         case.response_due_at, case.tier_one_due_at = due, tier_one
 
 
+def clock_row(*, case: Case, tier: int, sequence: int, schedule: Schedule) -> ResponseClock:
+    """A clock row, not saved, as ``clock_start`` writes it. For opening a case, whose rows are
+    written in one statement (``helpdesk.services.cases.case_open``): its tier one's clock is
+    ``clock_row(case=case, tier=Tier.ONE, sequence=1, schedule=opening_schedule(...))``, the
+    case row carrying the same due time."""
+    now = timezone.now()
+    row = ResponseClock(
+        case=case,
+        tenant_id=case.tenant_id,
+        tier=tier,
+        sequence=sequence,
+        created_at=now,
+        updated_at=now,
+    )
+    apply_schedule(row, schedule, case.severity)
+    return row
+
+
 def clock_start(
     *, case: Case, tier: int, dispatched_at: datetime, schedule: Schedule | None = None
 ) -> ResponseClock | None:
@@ -217,16 +235,7 @@ def clock_start(
         except (NoTarget, ValueError):
             logger.exception("No SLA clock started for %s (tier %s)", case.reference, tier)
             return None
-    now = timezone.now()
-    row = ResponseClock(
-        case=case,
-        tenant_id=case.tenant_id,
-        tier=tier,
-        sequence=sequence,
-        created_at=now,
-        updated_at=now,
-    )
-    apply_schedule(row, schedule, case.severity)
+    row = clock_row(case=case, tier=tier, sequence=sequence, schedule=schedule)
     row.save()
     if tier == Tier.ONE == case.tier:  # opening: the only clock, no query needed to sync
         if (case.response_due_at, case.tier_one_due_at) != (row.due_at, row.due_at):

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 
 from helpdesk import access, notifications
@@ -28,7 +28,8 @@ from helpdesk.models import (
     Tier,
     Visibility,
 )
-from helpdesk.services.common import actor_check, case_lock, event_add, status_set
+from helpdesk.services.common import actor_check, case_lock, event_add, event_row, status_set
+from helpdesk.services.inserts import insert_with_dependents
 from sla import services as sla
 from tenants.models import Tenant, TenantKind, User
 
@@ -139,9 +140,9 @@ def case_open(
     # Tier one's response clock runs from dispatch: the provider's for a direct customer, the
     # reseller's for a sub-customer (SPEC §4). Its due time goes into the case row at once.
     schedule = sla.opening_schedule(tenant, severity, now)
+    actor = opened_by or requester
     with transaction.atomic():
-        case = Case.objects.create(
-            reference=reserve_references(1)[0],
+        case = Case(
             tenant=tenant,
             requester=requester,
             requester_email=requester_email.lower(),
@@ -158,14 +159,34 @@ def case_open(
             response_due_at=schedule.due_at if schedule else None,
             tier_one_due_at=schedule.due_at if schedule else None,
         )
+        # The rows that come with a new case: its tier one's clock (started in this
+        # transaction), the "opened" event and the notification intent.
+        rows: list[Model] = [
+            event_row(case, actor, EventKind.OPENED, now, new=case.get_severity_display()),
+        ]
         if schedule is not None:
-            sla.clock_start(case=case, tier=Tier.ONE, dispatched_at=now, schedule=schedule)
-        event_add(
-            case, opened_by or requester, EventKind.OPENED, now, new=case.get_severity_display()
-        )
-        store_attachments(case, None, uploads, opened_by or requester)
-        notifications.case_opened(case, opened_by)
+            rows.insert(0, sla.clock_row(case=case, tier=Tier.ONE, sequence=1, schedule=schedule))
+        intent = notifications.case_opened_intent(case, opened_by)
+        if intent is not None:
+            rows.append(intent)
+        _insert_opening(case, rows)
+        store_attachments(case, None, uploads, actor)
+        notifications.case_opened_written(case, intent)
     return case
+
+
+def _insert_opening(case: Case, rows: list[Model]) -> None:
+    """The case with its reference and the rows pointing at it: one statement on PostgreSQL
+    (the reference from the sequence inside it), else saved one by one."""
+    reference = ("%s || nextval(%s)", [REFERENCE_PREFIX, REFERENCE_SEQUENCE])
+    if insert_with_dependents(
+        case, [(row, "case") for row in rows], parent_sql={"reference": reference}
+    ):
+        return
+    case.reference = reserve_references(1)[0]
+    case.save(force_insert=True)
+    for row in rows:
+        row.save(force_insert=True)
 
 
 # --- changing ---------------------------------------------------------------------------------

@@ -23,7 +23,23 @@ def event_add(
     reason: str = "",
     visibility: str = Visibility.PUBLIC,
 ) -> CaseEvent:
-    return CaseEvent.objects.create(
+    event = event_row(case, actor, kind, at, old, new, reason, visibility)
+    event.save()
+    return event
+
+
+def event_row(
+    case: Case,
+    actor: User | None,
+    kind: str,
+    at: datetime,
+    old: object = "",
+    new: object = "",
+    reason: str = "",
+    visibility: str = Visibility.PUBLIC,
+) -> CaseEvent:
+    """The event ``event_add`` writes, not saved yet."""
+    return CaseEvent(
         case=case,
         actor=actor,
         kind=kind,
