@@ -24,7 +24,10 @@ from tenants.branding import brand_for_tenant, provider_brand
 from tenants.models import Tenant, User
 from tests.snapshot import Snapshot, snapshot_restore, snapshot_take
 
-ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] in (
+    "django.db.backends.postgresql",
+    "helpdesk.postgresql",
+)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
