@@ -282,6 +282,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
+    if CELERY_BROKER_URL.startswith("redis://"):
+        # kombu's Redis transport, reusing its client to publish (helpdesk/broker.py).
+        CELERY_BROKER_TRANSPORT = "helpdesk.broker:Transport"
     # A broker that is down must fail an enqueue quickly: the outbox catches up later.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
 CELERY_BROKER_CONNECTION_TIMEOUT = 3

@@ -56,6 +56,8 @@ def pytest_terminal_summary(terminalreporter) -> None:
 def use_broker(url: str) -> None:
     """Point the project's Celery app at ``url``, dropping pooled connections to the old one."""
     app.conf.broker_url = url
+    # As settings choose it for a Redis broker (helpdesk/broker.py).
+    app.conf.broker_transport = "helpdesk.broker:Transport" if url.startswith("redis://") else None
     pools.reset()  # kombu keeps pools per URL, process-wide
     app._pool = None
     app.amqp._producer_pool = None
@@ -65,7 +67,7 @@ def use_broker(url: str) -> None:
 def celery_on_redis() -> Iterator[Callable[..., object]]:
     """The project's app, not eager, on Redis; yields ``worker()``, a context manager that runs
     a real worker (solo pool) in a thread. The queue is emptied first: no leftovers."""
-    saved = (app.conf.broker_url, app.conf.task_always_eager)
+    saved = (app.conf.broker_url, app.conf.task_always_eager, app.conf.broker_transport)
     app.conf.task_always_eager = False
     use_broker(REDIS_URL)
     with app.connection_for_write() as connection:
@@ -78,7 +80,7 @@ def celery_on_redis() -> Iterator[Callable[..., object]]:
         yield worker
     finally:
         use_broker(saved[0])
-        app.conf.task_always_eager = saved[1]
+        app.conf.task_always_eager, app.conf.broker_transport = saved[1], saved[2]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:

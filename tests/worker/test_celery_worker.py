@@ -10,6 +10,7 @@ import time_machine
 from celery.signals import task_postrun
 from django.core import mail
 from django.utils import timezone
+from kombu.transport import redis as kombu_redis
 
 from helpdesk import tasks
 from helpdesk.models import (
@@ -118,3 +119,36 @@ def test_a_case_opened_while_the_broker_is_down_is_notified_once_it_is_back(
 
     received = sorted(to for m in mail.outbox if case.reference in m.subject for to in m.to)
     assert received == ["alice@phonism.test", "ann@acme.test", "sam@phonism.test"]
+
+
+def test_cases_opened_one_after_another_are_each_notified_through_one_publishing_client(
+    demo, celery_on_redis, monkeypatch
+):
+    """The web process publishes each opening's intent through the same redis-py client
+    (helpdesk/broker.py), and the worker still expands and sends every one of them."""
+    built = []
+    create = kombu_redis.Channel._create_client
+
+    def counted(channel, asynchronous=False):
+        built.append(asynchronous)
+        return create(channel, asynchronous)
+
+    monkeypatch.setattr(kombu_redis.Channel, "_create_client", counted)
+    mail.outbox.clear()
+    # Opened before the worker starts (SQLite's test database takes one writer at a time):
+    # the three publishes wait on Redis.
+    cases = [case_by(demo["ann"], Severity.MAJOR, subject=f"Line {n} is down") for n in (1, 2, 3)]
+    publishing = built.count(False)
+    with celery_on_redis():
+        wait_for(
+            lambda: (
+                not NotificationIntent.objects.exists()
+                and OutboundEmail.objects.filter(case__in=cases).count() == 6
+                and not OutboundEmail.objects.exclude(status=OutboxStatus.SENT).exists()
+            )
+        )
+    for case in cases:
+        received = sorted(to for m in mail.outbox if case.reference in m.subject for to in m.to)
+        assert received == ["alice@phonism.test", "ann@acme.test", "sam@phonism.test"]
+    # Three publishes through one client (kombu alone would have built three).
+    assert publishing == 1, built
