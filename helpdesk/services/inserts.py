@@ -23,25 +23,52 @@ from django.db.models import Model
 def _insert_parts(row: Model, skip: str = "") -> list[tuple[str, str, Any]] | None:
     """(attname, quoted column, value) of each column ``Model.save`` would insert, the auto
     primary key left to the database; None if a field needs more than a plain value."""
-    meta = row._meta
-    quote = connection.ops.quote_name
+    fields = _fields(type(row), skip, row.pk is None)
+    if fields is None:
+        return None
     parts = []
-    field: Any
-    for field in meta.local_concrete_fields:
-        if (field is meta.auto_field and row.pk is None) or field.attname == skip:
-            continue
-        if hasattr(field, "get_placeholder"):
-            return None
-        value = field.get_db_prep_save(field.pre_save(row, True), connection)
-        if hasattr(value, "resolve_expression"):
-            return None
-        parts.append((field.attname, quote(_column(field)), value))
+    for field, attname, column in fields:
+        value = field.pre_save(row, True)
+        if value is not None:
+            value = field.get_db_prep_save(value, connection)
+            if hasattr(value, "resolve_expression"):
+                return None
+        parts.append((attname, column, value))
     return parts
+
+
+_FIELDS: dict[tuple[type[Model], str, bool], list[tuple[Any, str, str]] | None] = {}
+
+
+def _fields(model: type[Model], skip: str, auto_pk: bool) -> list[tuple[Any, str, str]] | None:
+    """The fields an insert of ``model`` writes (field, attname, quoted column), worked out
+    once per model; None if one needs its own placeholder."""
+    key = (model, skip, auto_pk)
+    if key not in _FIELDS:
+        meta = model._meta
+        quote = connection.ops.quote_name
+        fields = [
+            (field, field.attname, quote(_column(field)))
+            for field in meta.local_concrete_fields
+            if not ((field is meta.auto_field and auto_pk) or field.attname == skip)
+        ]
+        special = any(hasattr(field, "get_placeholder") for field, _, _ in fields)
+        _FIELDS[key] = None if special else fields
+    return _FIELDS[key]
 
 
 def _column(field: Any) -> str:
     column: str = field.column
     return column
+
+
+def _placeholder(value: Any, params: list[Any]) -> str:
+    """NULL written as such (a constant, not a parameter: fewer to adapt, and psycopg keeps a
+    statement of at most 50 parameters converted), else a placeholder for ``value``."""
+    if value is None:
+        return "NULL"
+    params.append(value)
+    return "%s"
 
 
 def _saved(row: Model) -> None:
@@ -82,8 +109,7 @@ def insert_with_dependents(
             expressions.append(parent_sql[attname][0])
             params.extend(parent_sql[attname][1])
         else:
-            expressions.append("%s")
-            params.append(value)
+            expressions.append(_placeholder(value, params))
     parent_pk = quote(_column(meta.pk))
     returned = [parent_pk, *(quote(_column(meta.get_field(name))) for name in parent_sql)]
     # Only names from the models' meta and placeholders go into the SQL text: no input.
@@ -101,10 +127,10 @@ def insert_with_dependents(
         sql.append(
             f"d{n} AS (INSERT INTO {quote(row._meta.db_table)} "  # noqa: S608
             f"({quote(_column(field))}, {', '.join(column for _, column, _ in parts)}) "
-            f"VALUES ((SELECT {parent_pk} FROM p), {', '.join(['%s'] * len(parts))}) "
+            f"VALUES ((SELECT {parent_pk} FROM p), "
+            f"{', '.join(_placeholder(value, params) for _, _, value in parts)}) "
             f"RETURNING {pk})"
         )
-        params.extend(value for _, _, value in parts)
         selected.append(f"(SELECT {pk} FROM d{n})")  # noqa: S608
     statement = ", ".join(sql) + f" SELECT {', '.join(selected)} FROM p"  # noqa: S608
     with connection.cursor() as cursor:
