@@ -164,8 +164,14 @@ def case_open(
         rows: list[Model] = [
             event_row(case, actor, EventKind.OPENED, now, new=case.get_severity_display()),
         ]
-        if schedule is not None:
-            rows.insert(0, sla.clock_row(case=case, tier=Tier.ONE, sequence=1, schedule=schedule))
+        # (Left on the case for whoever answers with it at once: the API shows its clock.)
+        case.opened_clock = (
+            sla.clock_row(case=case, tier=Tier.ONE, sequence=1, schedule=schedule)
+            if schedule is not None
+            else None
+        )
+        if case.opened_clock is not None:
+            rows.insert(0, case.opened_clock)
         intent = notifications.case_opened_intent(case, opened_by)
         if intent is not None:
             rows.append(intent)
