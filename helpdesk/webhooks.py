@@ -22,7 +22,7 @@ from api.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from helpdesk.celery import app as celery_app
 from helpdesk.models import Case, CaseUpdate, Tier, Visibility
 from tenants.memo import StampedMemo
-from tenants.models import TenantKind
+from tenants.models import Tenant, TenantKind
 
 DELIVER_TASK = "api.tasks.deliver_webhook"
 logger = logging.getLogger(__name__)
@@ -30,9 +30,13 @@ logger = logging.getLogger(__name__)
 
 def _interested_tenants(case: Case) -> list[int]:
     """The case's tenant and, for a sub-customer, its reseller: whose subscriptions hear."""
-    if case.tenant.kind == TenantKind.SUBCUSTOMER and case.tenant.parent_id:
-        return [case.tenant_id, case.tenant.parent_id]
-    return [case.tenant_id]
+    return _hearing(case.tenant)
+
+
+def _hearing(tenant: Tenant) -> list[int]:
+    if tenant.kind == TenantKind.SUBCUSTOMER and tenant.parent_id:
+        return [tenant.pk, tenant.parent_id]
+    return [tenant.pk]
 
 
 def _subscriptions_of(tenant_ids: Iterable[int]) -> dict[int, list[WebhookSubscription]]:
@@ -93,6 +97,15 @@ def connect_signals() -> None:
     post_delete.connect(
         _subscription_written, sender=WebhookSubscription, dispatch_uid="webhook_sub_deleted"
     )
+
+
+def anyone_listens(tenant: Tenant) -> bool:
+    """Whether any subscription hears of ``tenant``'s cases at all (remembered: usually no
+    query). When none does, opening a case writes no delivery row: ``case_open`` then needs no
+    transaction of its own around its one statement."""
+    tenant_ids = _hearing(tenant)
+    subscriptions = _remembered_subscriptions_of(tenant_ids)
+    return any(subscriptions.get(tenant_id) for tenant_id in tenant_ids)
 
 
 def case_event(case: Case, event: str, *, update: CaseUpdate | None = None, **extra) -> int:

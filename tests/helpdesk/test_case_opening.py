@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from api.models import WebhookDelivery, WebhookSubscription
 from helpdesk import notifications, services, tasks
 from helpdesk.models import (
     Case,
@@ -144,3 +145,44 @@ def test_an_opening_does_not_wait_for_another_one_still_in_its_transaction() -> 
     assert errors == []
     assert finished_while_the_other_was_open
     assert Case.objects.count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_opening_is_one_statement_committed_at_once_then_published(monkeypatch) -> None:
+    """With nothing else to write (no file, no webhook), the case and its clock, event and
+    intent are one statement, committed by itself: no BEGIN or COMMIT round trip, and the
+    intent's publish follows its commit."""
+    acme = TenantFactory(name="Acme Telecom")
+    ann = member(acme, email="ann@acme.test")
+    published = []
+    monkeypatch.setattr(
+        notifications, "publish", lambda name, pk: published.append((name, pk)) or True
+    )
+    open_case(acme, ann)  # the SLA targets and subscriptions, read once and remembered
+    published.clear()
+    with CaptureQueriesContext(connection) as queries:
+        case = open_case(acme, ann)
+    # (Reads of the SLA targets aside: this emptied database has none, so nothing to remember.)
+    writes = [q["sql"].split()[0] for q in queries if not q["sql"].startswith("SELECT")]
+    assert writes == ["WITH"]
+    intent = NotificationIntent.objects.get(case=case)
+    assert published == [(notifications.EXPAND_TASK, intent.pk)]
+    assert case.events.get().kind == "opened"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_opening_a_webhook_hears_writes_its_delivery_in_the_same_transaction() -> None:
+    acme = TenantFactory(name="Acme Telecom")
+    ann = member(acme, email="ann@acme.test")
+    WebhookSubscription.objects.create(tenant=acme, url="https://hooks.example.com/in", events="")
+    open_case(acme, ann)  # the subscriptions, read once and remembered
+    with CaptureQueriesContext(connection) as queries:
+        case = open_case(acme, ann)
+    # (Reads of the SLA targets aside: this emptied database has none, so nothing to remember.)
+    # (Then the eager test broker's tasks run: expanding the intent, sending the delivery.)
+    sql = [q["sql"].split()[0] for q in queries if not q["sql"].startswith("SELECT")]
+    assert sql[: sql.index("COMMIT") + 1] == ["BEGIN", "WITH", "INSERT", "COMMIT"], sql
+    assert WebhookDelivery.objects.filter(case_reference=case.reference).count() == 1
+    assert OutboundEmail.objects.filter(case=case).exists()  # its intent, expanded after commit
