@@ -22,6 +22,7 @@ end, so the figures are the web request's alone.
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import os
 import re
@@ -137,6 +138,42 @@ def in_process() -> None:
     purge_broker()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process on this machine (Linux), None if gone or elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def database_backends() -> list[int]:
+    """The PostgreSQL server processes serving this database (the web workers' connections)."""
+    django.setup()
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    connection.close()
+    return pids
+
+
+def cpu_of(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
+
+
 def sign_in(email: str, password: str) -> tuple[str, str]:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -200,6 +237,11 @@ def main() -> None:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(LUA % {"token": token, "session": session, "base": BASE})
         before = case_count()
+        # Where the machine's CPU goes per case: the web workers', and the database server's
+        # for their connections (when it runs on this machine; the workers connect on the
+        # sign-in above and keep their connections).
+        workers, backends = children(server.pid), database_backends()
+        cpu_before = cpu_of(workers), cpu_of(backends)
         started = time.perf_counter()
         result = subprocess.run(  # noqa: S603
             [
@@ -217,6 +259,7 @@ def main() -> None:
             check=True,
         )
         elapsed = time.perf_counter() - started
+        cpu_after = cpu_of(workers), cpu_of(backends)
         added = case_count() - before
         purge_broker()
     finally:
@@ -228,6 +271,15 @@ def main() -> None:
     )
     print(result.stdout)
     print(f"cases created: {added:,} in {elapsed:.1f}s = {added / elapsed:.0f} cases per second")
+    per_case = [
+        (after - start) * 1000 / max(added, 1)
+        for start, after in zip(cpu_before, cpu_after, strict=True)
+    ]
+    print(
+        f"CPU per case: web workers {per_case[0]:.2f} ms, database server {per_case[1]:.2f} ms "
+        f"(its processes for these connections, if on this machine); load average "
+        f"{os.getloadavg()[0]:.2f}"
+    )
 
 
 if __name__ == "__main__":
