@@ -342,10 +342,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     workload = cast(
         list[dict[str, Any]],
         list(
+            # COUNT(*), not of the id: PostgreSQL then counts from the partial index of open
+            # cases' assignees (case_open_assignee) alone, without visiting 30,000 cases.
             Case.objects.filter(status__in=OPEN_STATUSES)
             .order_by()
             .values("assignee_id", "assignee__email")
-            .annotate(n=Count("pk"))
+            .annotate(n=Count("*"))
             .order_by("-n", "assignee__email")
         ),
     )
