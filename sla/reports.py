@@ -179,9 +179,15 @@ REPORT_WORK_MEM = "128MB"
 
 
 @contextmanager
-def _tuned() -> Iterator[None]:
-    """Run the report's query with ``REPORT_WORK_MEM`` and without JIT on PostgreSQL (settings
-    local to this transaction, or savepoint's transaction: they end with it)."""
+def tuned() -> Iterator[None]:
+    """Run the report queries inside with ``REPORT_WORK_MEM`` and without JIT on PostgreSQL:
+    settings local to one transaction (or to the transaction of the savepoint it opens inside
+    one: they end with it). Blocks inside a block share its transaction and settings: a page
+    that wraps all its figures in one pays one BEGIN, one setting and one COMMIT, three round
+    trips to the database, instead of three per statement (the staff dashboard has five)."""
+    if getattr(connection, "_sla_tuned", False) and connection.in_atomic_block:
+        yield
+        return
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -189,7 +195,14 @@ def _tuned() -> Iterator[None]:
                     "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)",
                     [REPORT_WORK_MEM],
                 )
-        yield
+        setattr(connection, "_sla_tuned", True)  # noqa: B010 (not a declared attribute)
+        try:
+            yield
+        finally:
+            setattr(connection, "_sla_tuned", False)  # noqa: B010
+
+
+_tuned = tuned
 
 
 # --- what is counted ------------------------------------------------------------------------

@@ -54,24 +54,26 @@ def tier_labels(user) -> dict[int, str]:
     return {Tier.ONE: "Response"}
 
 
-def _selection(request: HttpRequest) -> tuple[ReportFilterForm, Selection | None]:
+def _selection(
+    request: HttpRequest, labels: dict[int, str] | None = None
+) -> tuple[ReportFilterForm, Selection | None]:
     zone = _zone()
     form = ReportFilterForm(
         request.GET or None,
         user=request.user,
         zone=zone,
         today=today_in(zone, timezone.now()),
-        tier_labels=tier_labels(request.user),
+        tier_labels=tier_labels(request.user) if labels is None else labels,
     )
     if not request.GET:
         return form, form.default_selection()
     return form, form.selection() if form.is_valid() else None
 
 
+@reports.tuned()  # one transaction for the page's statements
 def _report_context(
-    user, clocks: QuerySet[ResponseClock], selection: Selection, *, now
+    user, clocks: QuerySet[ResponseClock], selection: Selection, *, now, labels: dict[int, str]
 ) -> dict[str, Any]:
-    labels = tier_labels(user)
     # Resellers and staff see each organisation's results too.
     tenants_shown = access.reseller_administered_by(user) is not None or access.is_provider_staff(
         user
@@ -141,14 +143,17 @@ def report(request: HttpRequest) -> HttpResponse:
     escalations) and tenant admins (what their organisation got)."""
     if not access.can_see_reports(request.user):
         raise Http404
-    form, selection = _selection(request)
-    context: dict[str, Any] = {"form": form, "tier_labels": tier_labels(request.user)}
+    labels = tier_labels(request.user)
+    form, selection = _selection(request, labels)
+    context: dict[str, Any] = {"form": form, "tier_labels": labels}
     status = 200
     if selection is None:
         status = 400
     else:
         clocks = selection.narrow(access.clocks_visible_to(request.user))
-        context.update(_report_context(request.user, clocks, selection, now=timezone.now()))
+        context.update(
+            _report_context(request.user, clocks, selection, now=timezone.now(), labels=labels)
+        )
         query = request.GET.copy()
         context["csv_report"] = (
             reverse("sla-report-csv")
@@ -250,6 +255,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """Sam's page: is the contract kept, and where not? Served inside the admin."""
     if not access.is_provider_staff(request.user):
         raise Http404
+    context = {**admin.site.each_context(request), **_dashboard_figures()}
+    return render(request, "admin/sla/dashboard.html", context)
+
+
+@reports.tuned()  # one transaction for the page's statements
+def _dashboard_figures() -> dict[str, Any]:
     now = timezone.now()
     zone = _zone()
     today = today_in(zone, now)
@@ -359,8 +370,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             person["link"] = _admin_cases(
                 assignee__id__exact=person["assignee_id"], status__in=open_statuses
             )
-    context = {
-        **admin.site.each_context(request),
+    return {
         "title": "SLA dashboard",
         "severities": severities,
         "shares_chart": shares_chart,
@@ -374,4 +384,3 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "zone_name": str(zone),
         "report_link": reverse("sla-report"),
     }
-    return render(request, "admin/sla/dashboard.html", context)
