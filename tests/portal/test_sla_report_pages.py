@@ -9,11 +9,13 @@ import re
 
 import pytest
 from defusedcsv import csv as defused
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk import access
-from helpdesk.models import Case
+from helpdesk.models import OPEN_STATUSES, Case
 from sla import reports
 from sla.models import ResponseClock
 from tenants.models import Role, Tenant
@@ -154,6 +156,36 @@ def test_the_dashboards_links_open_the_cases_behind_the_figures(client, demo) ->
         response = client.get(link.replace("&amp;", "&"))
         # 200, not the admin's redirect to "?e=1" for a lookup it does not allow.
         assert response.status_code == 200, link
+
+
+def test_the_dashboards_open_work_is_a_recount_and_its_figures_share_one_setting(
+    client, demo
+) -> None:
+    """Open work per assignee equals the open cases counted one by one (it is counted from a
+    partial index on PostgreSQL), and the page's report statements run in one transaction:
+    the report settings (work_mem, no JIT) are set once, not once per statement."""
+    assignee = demo["ann"]
+    Case.objects.filter(
+        pk__in=Case.objects.filter(status__in=OPEN_STATUSES).values("pk")[:2]
+    ).update(assignee=assignee)
+    sign_in(client, demo["sam"])
+    with CaptureQueriesContext(connection) as queries:
+        text = client.get(reverse("sla-dashboard")).content.decode()
+    settings_set = [q for q in queries.captured_queries if "set_config('work_mem'" in q["sql"]]
+    assert len(settings_set) == (1 if connection.vendor == "postgresql" else 0)
+    recount: dict[str, int] = {}
+    for case in Case.objects.filter(status__in=OPEN_STATUSES).select_related("assignee"):
+        name = case.assignee.email if case.assignee else "Unassigned"
+        recount[name] = recount.get(name, 0) + 1
+    assert recount.get(assignee.email) == 2
+    shown = dict(
+        re.findall(
+            r'<th scope="row">([^<]+)</th>'
+            r'<td><a href="/admin/helpdesk/case/\?assignee[^"]*">(\d+)</a>',
+            text,
+        )
+    )
+    assert {name: int(n) for name, n in shown.items()} == recount
 
 
 def test_customers_cannot_open_the_dashboard(client, demo) -> None:
