@@ -22,6 +22,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.views.decorators.http import require_GET
 
 from helpdesk import access
@@ -36,6 +37,13 @@ SEVERITY_NAMES = {s.value: s.label for s in Severity}
 
 def _zone() -> ZoneInfo:
     return ZoneInfo(timezone.get_current_timezone_name())
+
+
+def day_label(day: date) -> str:
+    """``day`` as the date filter writes it with "D M j, Y" ("Fri Nov 27, 2026", in the
+    language of the request), from the same translated names: a year's table of breaches
+    through the filter cost a third of the page's template time."""
+    return f"{WEEKDAYS_ABBR[day.weekday()]} {MONTHS_3[day.month].title()} {day.day}, {day.year:04d}"
 
 
 def tier_labels(user) -> dict[int, str]:
@@ -120,7 +128,7 @@ def _report_context(
         "grid": grid,
         "distribution": distribution,
         "distribution_chart": distribution_chart,
-        "breach_days": [(day, n) for day, n in days if n],
+        "breach_days": [(day_label(day), n) for day, n in days if n],
         "breach_chart": breach_chart,
         "severity_names": SEVERITY_NAMES,
         "selection": selection,
@@ -377,7 +385,7 @@ def _dashboard_figures() -> dict[str, Any]:
         "this_first": this_first,
         "last_first": last_first,
         "breach_chart": breach_chart,
-        "breach_days": [(day, n) for day, n in days if n],
+        "breach_days": [(day_label(day), n) for day, n in days if n],
         "tiers": tiers,
         "worst": worst,
         "workload": workload,
