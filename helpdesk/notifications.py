@@ -203,9 +203,13 @@ def case_opened_intent(case: Case, opened_by: User | None = None) -> Notificatio
     )
 
 
-def case_opened_written(case: Case, intent: NotificationIntent | None) -> None:
+def case_opened_written(
+    case: Case, intent: NotificationIntent | None, *, webhooks_listen: bool = True
+) -> None:
     """The rest of ``case_opened`` once its intent is written (inside the opening's
-    transaction): the intent's publish at commit, and the webhooks."""
+    transaction): the intent's publish at commit, and the webhooks (``webhooks_listen=False``:
+    the caller found that no subscription hears of the tenant, and opened outside a
+    transaction on that basis; a subscription created since hears of the next case)."""
     if intent is None:
         return
     pk = intent.pk
@@ -213,7 +217,8 @@ def case_opened_written(case: Case, intent: NotificationIntent | None) -> None:
     # intent stays and ``intents_drain`` expands it.
     transaction.on_commit(lambda: publish(EXPAND_TASK, pk), robust=True)
     # Webhooks stay here, in the request: their deliveries keep the order of the case's events.
-    webhooks.case_event(case, WebhookEvent.OPENED)
+    if webhooks_listen:
+        webhooks.case_event(case, WebhookEvent.OPENED)
 
 
 def _case_opened_drafts(case: Case, opened_by: User | None, severity: int) -> list[Draft]:

@@ -187,7 +187,7 @@ def case_open(
             rows.append(intent)
         _insert_opening(case, rows)
         store_attachments(case, None, uploads, actor)
-        notifications.case_opened_written(case, intent)
+        notifications.case_opened_written(case, intent, webhooks_listen=not alone)
     return case
 
 
