@@ -204,6 +204,7 @@ class CaseUpdateInline(admin.StackedInline):
     verbose_name = "new reply or note"
     verbose_name_plural = "add a reply, an internal note or an escalation message"
     fields = ["body", "canned", "kind", "attachments"]
+    template = "admin/helpdesk/case/reply_inline.html"  # stacked, its fieldset written in Python
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CaseUpdate]:
         return super().get_queryset(request).none()
@@ -378,9 +379,9 @@ class ConversationTable(HistoryTable):
         files = self.files_read
         if files is None:
             files = FilesTable(self.model_admin).queryset(user, case)
-        self.files: dict[int | None, list[Attachment]] = {}
+        self.files_of: dict[int | None, list[Attachment]] = {}
         for attachment in files:
-            self.files.setdefault(attachment.update_id, []).append(attachment)
+            self.files_of.setdefault(attachment.update_id, []).append(attachment)
         return self.queryset(user, case)
 
     def row_class(self, update: CaseUpdate) -> str:
@@ -392,7 +393,7 @@ class ConversationTable(HistoryTable):
 
     @admin.display(description="files")
     def files(self, update: CaseUpdate) -> str:
-        return files_html(self.files.get(update.pk, ())) or "—"
+        return files_html(self.files_of.get(update.pk, ())) or "—"
 
 
 class FilesTable(HistoryTable):
