@@ -67,7 +67,7 @@ CONTENT_SECURITY_POLICY = None if SECURITY_POLICY_REPORT_ONLY else SECURITY_POLI
 CONTENT_SECURITY_POLICY_REPORT_ONLY = SECURITY_POLICY if SECURITY_POLICY_REPORT_ONLY else None
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "helpdesk.admin_site.HelpdeskAdminConfig",  # django.contrib.admin, its site's app list lazy
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

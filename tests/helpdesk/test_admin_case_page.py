@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin import AdminSite
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -147,3 +148,28 @@ def test_the_case_page_shows_the_cases_facts_as_read_only_rows(client, demo) -> 
     # Still changed on the same page: severity, status, assignee, with a reason.
     for name in ("severity", "status", "assignee", "reason"):
         assert f'name="{name}"' in page
+
+
+def test_the_case_page_lists_no_admin_apps_and_the_sidebar_pages_still_do(
+    client, demo, monkeypatch
+) -> None:
+    """The list of apps and models is only for the navigation sidebar, which the case page does
+    not show (helpdesk.admin_site): it is not built there, and pages with the sidebar list the
+    same apps as before."""
+    built: list[str | None] = []
+    build = AdminSite._build_app_dict
+
+    def counted(self, request, label=None):
+        built.append(label)
+        return build(self, request, label)
+
+    monkeypatch.setattr(AdminSite, "_build_app_dict", counted)
+    case = open_case(Tenant.objects.get(slug="acme"), demo["ann"], subject="No sidebar")
+    sign_in(client, demo["alice"])
+    page = client.get(reverse("admin:helpdesk_case_change", args=[case.pk])).content.decode()
+    assert built == [] and 'id="nav-sidebar"' not in page
+
+    page = client.get(reverse("admin:helpdesk_case_changelist")).content.decode()
+    assert built == [None] and 'id="nav-sidebar"' in page
+    sidebar = page[page.index('id="nav-sidebar"') :]
+    assert 'href="/admin/helpdesk/case/"' in sidebar and 'href="/admin/tenants/' in sidebar
