@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import get_script_prefix, path, reverse
 from django.utils import dateformat, timezone
 from django.utils.formats import get_format
 from django.utils.html import conditional_escape, format_html, format_html_join
@@ -276,15 +276,35 @@ class HistoryTable:
             (name, self._display(name, empty), conditional_escape(label))
             for name, label in zip(self.fields, self.labels(), strict=True)
         ]
+        # What every row's HTML also depends on: the viewer's zone and language (times, words),
+        # the empty mark, and the address prefix of links.
+        shared = (type(self), timezone.get_current_timezone(), get_language(), empty)
+        shared += (get_script_prefix(),)
         table = []
         for item in self.items(user, case):
+            key = self.row_key(item)
+            if key is not None:
+                key = (*shared, *key)
+                row = ROWS.get(key)
+                if row is not None:
+                    table.append(row)
+                    continue
             cells = "".join(
                 f'<td data-label="{label}">{conditional_escape(display(item))}</td>'
                 for _, display, label in columns
             )
             kind = conditional_escape(self.row_class(item))
-            table.append(mark_safe(f'<tr class="form-row {kind}">{cells}</tr>'))  # noqa: S308 - escaped
+            row = mark_safe(f'<tr class="form-row {kind}">{cells}</tr>')  # noqa: S308 - escaped
+            if key is not None:
+                ROWS.remember(key, row)
+            table.append(row)
         return table
+
+    def row_key(self, item) -> tuple | None:
+        """Everything a row's HTML is made from (with ``rows``' shared part), to find it again
+        among the rows already written; None to write it every time. Every value its cells
+        and class show must be in it: a changed value is then a new key, never an old row."""
+        return None
 
     def _display(self, name: str, empty: str):
         """How a column shows a row's value: a method of the table (a link, a label), or the
@@ -316,6 +336,32 @@ class HistoryTable:
             "labels": self.labels(),
             "rows": self.rows(user, case),
         }
+
+
+class RowMemo:
+    """History rows already written, by everything they are made from (``HistoryTable.row_key``):
+    the same case page is opened again and again, and each row costs about 25 µs to write. At
+    most ``size`` rows (all forgotten at once when full), each of a text no longer than
+    ``longest`` characters (longer ones are written every time): a few MB at most."""
+
+    size = 4096
+    longest = 2000
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple, SafeString] = {}
+
+    def get(self, key: tuple) -> SafeString | None:
+        return self.rows.get(key)
+
+    def remember(self, key: tuple, row: SafeString) -> None:
+        if len(row) > 2 * self.longest:
+            return
+        if len(self.rows) >= self.size:
+            self.rows = {}
+        self.rows[key] = row
+
+
+ROWS = RowMemo()
 
 
 def _when(value, shape: str, empty: str) -> str:
@@ -373,6 +419,13 @@ class ConversationTable(HistoryTable):
     def visible(self, user: User) -> QuerySet[CaseUpdate]:
         return access.updates_visible_to(user)
 
+    def row_key(self, update: CaseUpdate) -> tuple | None:
+        if len(update.body) > RowMemo.longest:
+            return None
+        files = tuple((a.pk, a.filename, a.size) for a in self.files_of.get(update.pk, ()))
+        shown = (update.created_at, update.visibility, update.author_email, update.body, files)
+        return (update.pk, *shown)
+
     def items(self, user: User, case: Case) -> Iterable[CaseUpdate]:
         # Each reply's files from the case's files as the page read them for the files table
         # (the same policy and order), rather than in a query of their own.
@@ -409,6 +462,17 @@ class FilesTable(HistoryTable):
     def items(self, user: User, case: Case) -> Iterable[Attachment]:
         return self.queryset(user, case) if self.files_read is None else self.files_read
 
+    def row_key(self, attachment: Attachment) -> tuple | None:
+        update, person = attachment.update, attachment.uploaded_by
+        return (
+            attachment.pk,
+            attachment.filename,
+            attachment.size,
+            None if update is None else update.visibility,
+            None if person is None else str(person),
+            attachment.created_at,
+        )
+
     def row_class(self, attachment: Attachment) -> str:
         update = attachment.update
         return f"entry entry-{update.visibility}" if update else ""
@@ -440,6 +504,13 @@ class TimelineTable(HistoryTable):
 
     def visible(self, user: User) -> QuerySet[CaseEvent]:
         return access.events_visible_to(user)
+
+    def row_key(self, event: CaseEvent) -> tuple | None:
+        if len(event.reason) > RowMemo.longest:
+            return None
+        actor = None if event.actor is None else str(event.actor)
+        shown = (event.kind, event.old_value, event.new_value, actor, event.reason)
+        return (event.pk, event.created_at, *shown, event.visibility)
 
     def row_class(self, event: CaseEvent) -> str:
         return f"entry entry-{event.visibility}"
