@@ -236,8 +236,7 @@ class CaseSerializer(CaseSummarySerializer):
             return []  # opening writes no update (its attachments belong to the case)
         user = self.context["request"].user
         updates = (
-            access.updates_visible_to(user)
-            .filter(case=case)
+            access.updates_of(user, case)
             .prefetch_related("attachments")
             .order_by("created_at", "pk")
         )

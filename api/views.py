@@ -7,7 +7,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Prefetch
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
@@ -127,7 +127,10 @@ def _case_for(request: Request, reference: str, *, to_change: bool = True) -> Ca
     if to_change:
         cases = cases.select_related("tenant__parent", "requester", "assignee")
     else:
-        cases = cases.select_related("tenant").only(*SUMMARY_COLUMNS, "description")
+        # (The organisation's parent decides which updates a reseller sees: ``updates_of``.)
+        cases = cases.select_related("tenant").only(
+            *SUMMARY_COLUMNS, "description", "tenant__parent_id"
+        )
     return get_object_or_404(cases, reference=reference)
 
 
@@ -172,8 +175,12 @@ class CaseList(generics.ListAPIView):
             attachments=values.get("attachments", []),
         )
         # The case as the service left it (its tenant is the caller's or one fetched through
-        # the policy above): no second fetch, only its clocks.
-        prefetch_related_objects([case], _CLOCKS)
+        # the policy above) with the one clock it started (``opened_clock``): no second fetch.
+        # (Set as Django's prefetch sets it; the case is answered with and then dropped.)
+        clocks = case.response_clocks.get_queryset()
+        clocks._result_cache = [case.opened_clock] if case.opened_clock else []
+        clocks._prefetch_done = True
+        case._prefetched_objects_cache = {"response_clocks": clocks}
         return Response(
             s.CaseSerializer(case, context={"request": request, "just_opened": True}).data,
             status=status.HTTP_201_CREATED,
@@ -214,8 +221,7 @@ class CaseUpdates(APIView):
     def get(self, request: Request, reference: str) -> Response:
         case = _case_for(request, reference)
         updates = (
-            access.updates_visible_to(request.user)
-            .filter(case=case)
+            access.updates_of(request.user, case)
             .prefetch_related("attachments")
             .order_by("created_at", "pk")
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.core.files.storage import Storage
 from django.db import models
@@ -9,6 +11,9 @@ from django.urls import reverse
 
 from tenants.brand_models import PrivateFileStorage
 from tenants.models import Tenant
+
+if TYPE_CHECKING:
+    from sla.models import ResponseClock
 
 
 class Severity(models.IntegerChoices):
@@ -184,6 +189,10 @@ class Case(models.Model):
                 name="case_severity_1_to_5", condition=models.Q(severity__gte=1, severity__lte=5)
             ),
         ]
+
+    # Set by ``case_open`` on the case it returns: the tier-one clock it started (None without
+    # a usable target), for whoever answers with the new case at once (the API). Not a column.
+    opened_clock: ResponseClock | None
 
     def __str__(self) -> str:
         return f"{self.reference} {self.subject}"

@@ -158,8 +158,12 @@ def case_open(
             response_due_at=schedule.due_at if schedule else None,
             tier_one_due_at=schedule.due_at if schedule else None,
         )
-        if schedule is not None:
+        # (Left on the case for whoever answers with it at once: the API shows its clock.)
+        case.opened_clock = (
             sla.clock_start(case=case, tier=Tier.ONE, dispatched_at=now, schedule=schedule)
+            if schedule is not None
+            else None
+        )
         event_add(
             case, opened_by or requester, EventKind.OPENED, now, new=case.get_severity_display()
         )

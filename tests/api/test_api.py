@@ -135,6 +135,23 @@ def test_opening_follows_the_portals_rules(demo) -> None:
     assert body["clocks"][0]["state"] == "on_track"
 
 
+def test_the_opening_answer_shows_the_clock_the_case_really_has(demo) -> None:
+    """The answer's clock is the one the case opened with (handed over by the service, not read
+    again): the same as a later read of the case shows, to the second."""
+    client = client_for(demo["ivan"])  # a sub-customer's case: the reseller's tier-one clock
+    opened = client.post(
+        reverse("api:case-list"),
+        {"subject": "Fax", "description": "Fax down.", "severity": 3},
+        format="json",
+    )
+    assert opened.status_code == 201, opened.json()
+    again = client.get(reverse("api:case-detail", args=[opened.json()["reference"]])).json()
+    keep = ("tier", "state", "dispatched_at", "due_at", "responded_at", "stopped_at")
+    answer = [{k: c[k] for k in keep} for c in opened.json()["clocks"]]
+    assert answer == [{k: c[k] for k in keep} for c in again["clocks"]]
+    assert len(answer) == 1 and answer[0]["due_at"]
+
+
 def test_an_agent_cannot_open_for_another_organisation(demo) -> None:
     client = client_for(demo["ann"])
     response = client.post(

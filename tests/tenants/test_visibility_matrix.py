@@ -73,6 +73,19 @@ def test_each_person_sees_exactly_the_updates_meant_for_them(demo, person) -> No
     assert kinds_seen == set().union(*rules.values())
 
 
+@pytest.mark.parametrize("person", sorted(SEES_UPDATES))
+def test_the_updates_of_a_case_in_hand_follow_the_same_rules(demo, person) -> None:
+    """``updates_of`` decides on the fetched case what ``updates_visible_to`` decides in SQL:
+    the same updates for every person and every case, those they cannot see included (none)."""
+    user = demo[person]
+    for case in Case.objects.select_related("tenant"):
+        expected = set(
+            access.updates_visible_to(user).filter(case=case).values_list("pk", flat=True)
+        )
+        got = set(access.updates_of(user, case).values_list("pk", flat=True))
+        assert got == expected, (person, case.reference)
+
+
 def test_a_staff_flag_on_a_customer_member_grants_nothing_more(demo) -> None:
     ann = demo["ann"]
     ann.is_staff = True
