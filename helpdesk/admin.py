@@ -8,11 +8,13 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import display_for_field
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import QuerySet
+from django.forms.models import ModelChoiceIterator, ModelChoiceIteratorValue
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat, linebreaksbr
@@ -43,7 +45,6 @@ from helpdesk.forms import (
     INSERT_CANNED,
     AttachmentsField,
     CannedReplyField,
-    ReadOnceChoiceIterator,
     apply_service_errors,
 )
 from helpdesk.models import (
@@ -66,7 +67,7 @@ from sla.admin import (
 )
 from sla.selectors import sla_status, with_sla
 from tenants.access import signed_in
-from tenants.models import Tenant, TenantKind, User
+from tenants.models import PEOPLE, Tenant, TenantKind, User
 
 
 class CaseUpdateForm(forms.ModelForm):
@@ -572,7 +573,7 @@ class CaseChangeForm(forms.ModelForm):
                 "“In progress” and “Waiting on customer” need a public reply, written below "
                 "in the same save (the reply is saved first)."
             )
-        assignee.iterator = ReadOnceChoiceIterator  # before the queryset: its options
+        assignee.iterator = StaffChoiceIterator  # before the queryset: its options
         assignee.queryset = User.objects.filter(is_staff=True, is_active=True)
 
     def clean(self) -> dict:
@@ -591,6 +592,36 @@ class CaseChangeForm(forms.ModelForm):
             ):
                 self.add_error("severity", services.EMERGENCY_NOT_ENTITLED)
         return data
+
+
+def staff_options() -> list[tuple[int, str]]:
+    """The assignee's options, active staff by email as (id, name): remembered with the
+    people (``tenants.models.PEOPLE``, forgotten in every process whenever a person, a
+    membership or a tenant is written), so the case page does not read them every time."""
+
+    def load() -> list[tuple[int, str]]:
+        return [(u.pk, str(u)) for u in User.objects.filter(is_staff=True, is_active=True)]
+
+    if not settings.PEOPLE_MEMO:
+        return load()
+    return PEOPLE.get(("staff options",), load)
+
+
+class StaffChoiceIterator(ModelChoiceIterator):
+    """The assignee's options from ``staff_options`` rather than a query; what a submission
+    may choose is still checked against the field's queryset (``ModelChoiceField``)."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for pk, name in staff_options():
+            yield (ModelChoiceIteratorValue(pk, None), name)
+
+    def __len__(self) -> int:
+        return len(staff_options()) + (self.field.empty_label is not None)
+
+    def __bool__(self) -> bool:
+        return self.field.empty_label is not None or bool(staff_options())
 
 
 @admin.register(Case)
