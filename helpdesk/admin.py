@@ -279,8 +279,8 @@ class HistoryTable:
         ]
         # What every row's HTML also depends on: the viewer's zone and language (times, words),
         # the empty mark, and the address prefix of links.
-        shared = (type(self), timezone.get_current_timezone(), get_language(), empty)
-        shared += (get_script_prefix(),)
+        zone, language = timezone.get_current_timezone(), get_language()
+        shared: tuple = (type(self), zone, language, empty, get_script_prefix())
         table = []
         for item in self.items(user, case):
             key = self.row_key(item)
@@ -430,8 +430,8 @@ class ConversationTable(HistoryTable):
     def items(self, user: User, case: Case) -> Iterable[CaseUpdate]:
         # Each reply's files from the case's files as the page read them for the files table
         # (the same policy and order), rather than in a query of their own.
-        files = self.files_read
-        if files is None:
+        files: Iterable[Attachment] = self.files_read or ()
+        if self.files_read is None:
             files = FilesTable(self.model_admin).queryset(user, case)
         self.files_of: dict[int | None, list[Attachment]] = {}
         for attachment in files:
@@ -615,7 +615,7 @@ class StaffChoiceIterator(ModelChoiceIterator):
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
         for pk, name in staff_options():
-            yield (ModelChoiceIteratorValue(pk, None), name)
+            yield (ModelChoiceIteratorValue(pk, None), name)  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return len(staff_options()) + (self.field.empty_label is not None)

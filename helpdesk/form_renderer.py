@@ -45,7 +45,7 @@ def _text(value) -> str:
     """``{{ value }}`` for text (numbers and dates would be localised: left to the template)."""
     if not isinstance(value, str | Promise):
         raise Unexpected
-    return conditional_escape(value)
+    return conditional_escape(str(value))
 
 
 def _attrs(attrs: dict | None) -> str:
@@ -139,7 +139,8 @@ class FastTemplatesSetting(TemplatesSetting):
     def _django_own(self, template_name: str) -> bool:
         own = self._own.get(template_name)
         if own is None:
-            origin = Path(self.get_template(template_name).origin.name).resolve()
+            template = self.get_template(template_name)
+            origin = Path(getattr(getattr(template, "origin", None), "name", "") or "").resolve()
             own = self._own[template_name] = origin.is_relative_to(DJANGO_FORMS)
         return own
 

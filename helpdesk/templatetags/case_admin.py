@@ -23,10 +23,10 @@ register = template.Library()
 @register.simple_tag
 def case_fieldset(
     fieldset: Fieldset, heading_level: int, prefix: str, id_prefix: int, id_suffix: int
-) -> SafeString:
+) -> SafeString:  # django-stubs' Fieldset lacks the attributes Django sets in __init__
     """``{% include "admin/includes/fieldset.html" with heading_level=… prefix=… id_prefix=…
     id_suffix=… %}``, written here when the fieldset is of the kind the case page has."""
-    names = list(fieldset.fields)
+    names = list(fieldset.fields)  # type: ignore[attr-defined]
     simple = (
         all(isinstance(name, str) for name in names)
         and not fieldset.description
@@ -44,12 +44,13 @@ def case_fieldset(
             },
         )
     esc = conditional_escape
-    heading_id = f"{esc(prefix)}-{esc(id_prefix)}-{esc(id_suffix)}-heading"
+    heading_id = f"{esc(prefix)}-{esc(str(id_prefix))}-{esc(str(id_suffix))}-heading"
     out = [f'<fieldset class="module aligned {esc(fieldset.classes)}"']
-    if fieldset.name:
+    name = fieldset.name  # type: ignore[attr-defined]
+    if name:
         out.append(
             f' aria-labelledby="{heading_id}">\n<h{heading_level} id="{heading_id}" '
-            f'class="fieldset-heading">{esc(fieldset.name)}</h{heading_level}>\n'
+            f'class="fieldset-heading">{esc(name)}</h{heading_level}>\n'
         )
     else:
         out.append(">\n")
