@@ -22,6 +22,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.views.decorators.http import require_GET
 
 from helpdesk import access
@@ -36,6 +37,13 @@ SEVERITY_NAMES = {s.value: s.label for s in Severity}
 
 def _zone() -> ZoneInfo:
     return ZoneInfo(timezone.get_current_timezone_name())
+
+
+def day_label(day: date) -> str:
+    """``day`` as the date filter writes it with "D M j, Y" ("Fri Nov 27, 2026", in the
+    language of the request), from the same translated names: a year's table of breaches
+    through the filter cost a third of the page's template time."""
+    return f"{WEEKDAYS_ABBR[day.weekday()]} {MONTHS_3[day.month].title()} {day.day}, {day.year:04d}"
 
 
 def tier_labels(user) -> dict[int, str]:
@@ -54,24 +62,26 @@ def tier_labels(user) -> dict[int, str]:
     return {Tier.ONE: "Response"}
 
 
-def _selection(request: HttpRequest) -> tuple[ReportFilterForm, Selection | None]:
+def _selection(
+    request: HttpRequest, labels: dict[int, str] | None = None
+) -> tuple[ReportFilterForm, Selection | None]:
     zone = _zone()
     form = ReportFilterForm(
         request.GET or None,
         user=request.user,
         zone=zone,
         today=today_in(zone, timezone.now()),
-        tier_labels=tier_labels(request.user),
+        tier_labels=tier_labels(request.user) if labels is None else labels,
     )
     if not request.GET:
         return form, form.default_selection()
     return form, form.selection() if form.is_valid() else None
 
 
+@reports.tuned()  # one transaction for the page's statements
 def _report_context(
-    user, clocks: QuerySet[ResponseClock], selection: Selection, *, now
+    user, clocks: QuerySet[ResponseClock], selection: Selection, *, now, labels: dict[int, str]
 ) -> dict[str, Any]:
-    labels = tier_labels(user)
     # Resellers and staff see each organisation's results too.
     tenants_shown = access.reseller_administered_by(user) is not None or access.is_provider_staff(
         user
@@ -118,7 +128,7 @@ def _report_context(
         "grid": grid,
         "distribution": distribution,
         "distribution_chart": distribution_chart,
-        "breach_days": [(day, n) for day, n in days if n],
+        "breach_days": [(day_label(day), n) for day, n in days if n],
         "breach_chart": breach_chart,
         "severity_names": SEVERITY_NAMES,
         "selection": selection,
@@ -141,14 +151,17 @@ def report(request: HttpRequest) -> HttpResponse:
     escalations) and tenant admins (what their organisation got)."""
     if not access.can_see_reports(request.user):
         raise Http404
-    form, selection = _selection(request)
-    context: dict[str, Any] = {"form": form, "tier_labels": tier_labels(request.user)}
+    labels = tier_labels(request.user)
+    form, selection = _selection(request, labels)
+    context: dict[str, Any] = {"form": form, "tier_labels": labels}
     status = 200
     if selection is None:
         status = 400
     else:
         clocks = selection.narrow(access.clocks_visible_to(request.user))
-        context.update(_report_context(request.user, clocks, selection, now=timezone.now()))
+        context.update(
+            _report_context(request.user, clocks, selection, now=timezone.now(), labels=labels)
+        )
         query = request.GET.copy()
         context["csv_report"] = (
             reverse("sla-report-csv")
@@ -250,6 +263,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """Sam's page: is the contract kept, and where not? Served inside the admin."""
     if not access.is_provider_staff(request.user):
         raise Http404
+    context = {**admin.site.each_context(request), **_dashboard_figures()}
+    return render(request, "admin/sla/dashboard.html", context)
+
+
+@reports.tuned()  # one transaction for the page's statements
+def _dashboard_figures() -> dict[str, Any]:
     now = timezone.now()
     zone = _zone()
     today = today_in(zone, now)
@@ -342,10 +361,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     workload = cast(
         list[dict[str, Any]],
         list(
+            # COUNT(*), not of the id: PostgreSQL then counts from the partial index of open
+            # cases' assignees (case_open_assignee) alone, without visiting 30,000 cases.
             Case.objects.filter(status__in=OPEN_STATUSES)
             .order_by()
             .values("assignee_id", "assignee__email")
-            .annotate(n=Count("pk"))
+            .annotate(n=Count("*"))
             .order_by("-n", "assignee__email")
         ),
     )
@@ -357,19 +378,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             person["link"] = _admin_cases(
                 assignee__id__exact=person["assignee_id"], status__in=open_statuses
             )
-    context = {
-        **admin.site.each_context(request),
+    return {
         "title": "SLA dashboard",
         "severities": severities,
         "shares_chart": shares_chart,
         "this_first": this_first,
         "last_first": last_first,
         "breach_chart": breach_chart,
-        "breach_days": [(day, n) for day, n in days if n],
+        "breach_days": [(day_label(day), n) for day, n in days if n],
         "tiers": tiers,
         "worst": worst,
         "workload": workload,
         "zone_name": str(zone),
         "report_link": reverse("sla-report"),
     }
-    return render(request, "admin/sla/dashboard.html", context)

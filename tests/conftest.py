@@ -3,6 +3,7 @@ rather than quietly skipping."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -178,9 +179,25 @@ MANAGE = Path(__file__).resolve().parent.parent / "manage.py"
 
 @pytest.fixture(scope="session")
 def _demo_database_template(tmp_path_factory) -> Path:
-    """A SQLite file with the demo world, as `make run` leaves it, made once per session by the
-    commands themselves (``migrate`` and ``seed_demo``, each a process); its files beside it."""
-    folder = tmp_path_factory.mktemp("demo-database")
+    """A SQLite file with the demo world, as `make run` leaves it, made once per run by the
+    commands themselves (``migrate`` and ``seed_demo``, each a process); its files beside it.
+    Parallel workers share it: the first to need it makes it under a lock in the run's common
+    temporary folder, the others wait for it and read it (each module copies it anyway)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _make_demo_database(tmp_path_factory.mktemp("demo-database"))
+    common = tmp_path_factory.getbasetemp().parent
+    with (common / "demo-database.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        folder = common / "demo-database"
+        if not (folder / "made").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # (a maker that failed halfway)
+            _make_demo_database(folder)
+            (folder / "made").touch()
+    return folder
+
+
+def _make_demo_database(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{folder / 'helpdesk.sqlite3'}",

@@ -41,3 +41,20 @@ def test_development_defaults_are_flagged_by_the_deploy_checks() -> None:
     assert result.returncode != 0
     assert "security.W018" in result.stderr  # DEBUG on
     assert "security.W009" in result.stderr  # the development secret key
+
+
+def test_the_embedded_sqlite_file_logs_ahead_and_syncs_at_checkpoints(tmp_path) -> None:
+    """`make run`'s database: a write-ahead log (web, worker and beat share the file), synced at
+    checkpoints, not at every commit (a disk sync per email taken in and per form sent)."""
+    database = tmp_path / "helpdesk.sqlite3"
+    result = manage(
+        "shell",
+        "-c",
+        "from django.db import connection\n"
+        "cursor = connection.cursor()\n"
+        "print(cursor.execute('PRAGMA journal_mode').fetchone()[0],"
+        " cursor.execute('PRAGMA synchronous').fetchone()[0])",
+        env={"DATABASE_URL": f"sqlite:///{database}", "REDIS_URL": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["wal", "1"]  # 1: NORMAL (2 would be FULL)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -33,7 +34,9 @@ def binary() -> str | None:
 
 
 def _free_port() -> int:
-    for port in PORTS:
+    # In random order: parallel test workers starting Dovecot at the same moment would
+    # otherwise all probe the same first port and race for it.
+    for port in random.sample(PORTS, len(PORTS)):
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -51,8 +54,23 @@ def _account() -> tuple[str, str, int, int]:
 
 
 def start(folder: Path) -> tuple[subprocess.Popen, Dovecot]:
+    """Start Dovecot on a free port; if another process took the port between the probe and
+    Dovecot's own bind, again on another."""
+    for attempt in range(5):
+        try:
+            return _start(folder, _free_port())
+        except PortTaken:
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def _start(folder: Path, port: int) -> tuple[subprocess.Popen, Dovecot]:
     user, group, uid, gid = _account()
-    port = _free_port()
     for sub in ("run", "state", "mail", "home"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
@@ -60,6 +78,7 @@ def start(folder: Path) -> tuple[subprocess.Popen, Dovecot]:
             os.chown(folder / sub, uid, gid)
     (folder / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
     log = folder / "dovecot.log"
+    log.unlink(missing_ok=True)  # (an earlier attempt's)
     config = folder / "dovecot.conf"
     config.write_text(
         f"""
@@ -113,9 +132,9 @@ protocol imap {{
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
-                "Dovecot did not start: " + process.stderr.read().decode() + _tail(log)
-            )
+            error = process.stderr.read().decode() + _tail(log)
+            kind = PortTaken if "Address already in use" in error else RuntimeError
+            raise kind("Dovecot did not start: " + error)
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return process, Dovecot("127.0.0.1", port, USER, PASSWORD, log)
