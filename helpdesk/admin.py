@@ -343,10 +343,11 @@ class RowMemo:
     """History rows already written, by everything they are made from (``HistoryTable.row_key``):
     the same case page is opened again and again, and each row costs about 25 µs to write. At
     most ``size`` rows (all forgotten at once when full), each of a text no longer than
-    ``longest`` characters (longer ones are written every time): a few MB at most."""
+    ``longest`` characters (longer ones are written every time): about 6 MB per process in the
+    worst case, far less for rows of usual length."""
 
-    size = 4096
-    longest = 2000
+    size = 2048
+    longest = 1000
 
     def __init__(self) -> None:
         self.rows: dict[tuple, SafeString] = {}

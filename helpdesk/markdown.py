@@ -32,7 +32,7 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 # Texts up to this length are remembered with their HTML (``_remembered``): a case page shows
 # the same replies on every visit, and parsing and cleaning cost about 0.15 ms each. Keyed by the
 # text itself, so an edited text is a new entry and never meets the old HTML; at most
-# REMEMBERED texts of this size (about 8 MB at worst, far less for replies of usual length).
+# REMEMBERED texts of this size (about 10 MB at worst, far less for replies of usual length).
 REMEMBERED_LENGTH = 4000
 REMEMBERED = 1024
 
