@@ -4,24 +4,28 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import display_for_field
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
+from django.forms.models import ModelChoiceIterator, ModelChoiceIteratorValue
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import get_script_prefix, path, reverse
 from django.utils import dateformat, timezone
 from django.utils.formats import get_format
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
+from django.utils.translation import get_language
 
 from helpdesk import access, services
 from helpdesk.admin_forms import (
@@ -41,7 +45,6 @@ from helpdesk.forms import (
     INSERT_CANNED,
     AttachmentsField,
     CannedReplyField,
-    ReadOnceChoiceIterator,
     apply_service_errors,
 )
 from helpdesk.models import (
@@ -64,7 +67,7 @@ from sla.admin import (
 )
 from sla.selectors import sla_status, with_sla
 from tenants.access import signed_in
-from tenants.models import Tenant, TenantKind, User
+from tenants.models import PEOPLE, Tenant, TenantKind, User
 
 
 class CaseUpdateForm(forms.ModelForm):
@@ -202,6 +205,7 @@ class CaseUpdateInline(admin.StackedInline):
     verbose_name = "new reply or note"
     verbose_name_plural = "add a reply, an internal note or an escalation message"
     fields = ["body", "canned", "kind", "attachments"]
+    template = "admin/helpdesk/case/reply_inline.html"  # stacked, its fieldset written in Python
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CaseUpdate]:
         return super().get_queryset(request).none()
@@ -225,8 +229,11 @@ class HistoryTable:
     fields: Sequence[str] = ()
     list_select_related: Sequence[str] = ()
 
-    def __init__(self, model_admin: admin.ModelAdmin) -> None:
+    def __init__(
+        self, model_admin: admin.ModelAdmin, files: Sequence[Attachment] | None = None
+    ) -> None:
         self.model_admin = model_admin
+        self.files_read = files  # the case's files, when the page read them already
 
     def visible(self, user: User) -> QuerySet:
         raise NotImplementedError
@@ -256,6 +263,10 @@ class HistoryTable:
         rows = self.visible(user).filter(case=case).select_related(*self.list_select_related)
         return rows if rows.ordered else rows.order_by("pk")
 
+    def items(self, user: User, case: Case) -> Iterable:
+        """The rows to show (read by ``rows``): the queryset, unless read already."""
+        return self.queryset(user, case)
+
     def rows(self, user: User, case: Case) -> list[SafeString]:
         """Each row as HTML: its cells shown as the admin shows read-only values, each with its
         column's label (on a phone the rows are cards, case.css), and its class (what kind of
@@ -266,15 +277,35 @@ class HistoryTable:
             (name, self._display(name, empty), conditional_escape(label))
             for name, label in zip(self.fields, self.labels(), strict=True)
         ]
+        # What every row's HTML also depends on: the viewer's zone and language (times, words),
+        # the empty mark, and the address prefix of links.
+        zone, language = timezone.get_current_timezone(), get_language()
+        shared: tuple = (type(self), zone, language, empty, get_script_prefix())
         table = []
-        for item in self.queryset(user, case):
+        for item in self.items(user, case):
+            key = self.row_key(item)
+            if key is not None:
+                key = (*shared, *key)
+                row = ROWS.get(key)
+                if row is not None:
+                    table.append(row)
+                    continue
             cells = "".join(
                 f'<td data-label="{label}">{conditional_escape(display(item))}</td>'
                 for _, display, label in columns
             )
             kind = conditional_escape(self.row_class(item))
-            table.append(mark_safe(f'<tr class="form-row {kind}">{cells}</tr>'))  # noqa: S308 - escaped
+            row = mark_safe(f'<tr class="form-row {kind}">{cells}</tr>')  # noqa: S308 - escaped
+            if key is not None:
+                ROWS.remember(key, row)
+            table.append(row)
         return table
+
+    def row_key(self, item) -> tuple | None:
+        """Everything a row's HTML is made from (with ``rows``' shared part), to find it again
+        among the rows already written; None to write it every time. Every value its cells
+        and class show must be in it: a changed value is then a new key, never an old row."""
+        return None
 
     def _display(self, name: str, empty: str):
         """How a column shows a row's value: a method of the table (a link, a label), or the
@@ -308,9 +339,46 @@ class HistoryTable:
         }
 
 
+class RowMemo:
+    """History rows already written, by everything they are made from (``HistoryTable.row_key``):
+    the same case page is opened again and again, and each row costs about 25 µs to write. At
+    most ``size`` rows (all forgotten at once when full), each of a text no longer than
+    ``longest`` characters (longer ones are written every time): about 6 MB per process in the
+    worst case, far less for rows of usual length."""
+
+    size = 2048
+    longest = 1000
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple, SafeString] = {}
+
+    def get(self, key: tuple) -> SafeString | None:
+        return self.rows.get(key)
+
+    def remember(self, key: tuple, row: SafeString) -> None:
+        if len(row) > 2 * self.longest:
+            return
+        if len(self.rows) >= self.size:
+            self.rows = {}
+        self.rows[key] = row
+
+
+ROWS = RowMemo()
+
+
 def _when(value, shape: str, empty: str) -> str:
     """A time as ``display_for_field`` shows it, with the format already looked up."""
-    return empty if value is None else dateformat.format(timezone.localtime(value), shape)
+    if value is None:
+        return empty
+    return _formatted(value, shape, timezone.get_current_timezone(), get_language())
+
+
+@lru_cache(maxsize=8192)
+def _formatted(value, shape: str, zone, language: str | None) -> str:
+    """A time in a zone and a format, remembered: Django's ``dateformat`` costs about 0.1 ms a
+    call, and a case page shows one per timeline entry, the same ones on every visit. The
+    words (month names, "a.m.") are the language's, so the language is part of the key."""
+    return dateformat.format(timezone.localtime(value, zone), shape)
 
 
 def _text(value, empty: str) -> str:
@@ -328,8 +396,10 @@ def entry_kind_html(visibility: str, label: str) -> str:
 VISIBILITY_LABELS = dict(Visibility.choices)
 
 
+@lru_cache(maxsize=64)
 def entry_kind(visibility: str) -> str:
-    """An entry's visibility as its label (``entry_kind_html``), the words from the choices."""
+    """An entry's visibility as its label (``entry_kind_html``), the words from the choices
+    (a handful of values: made once each)."""
     return entry_kind_html(visibility, VISIBILITY_LABELS.get(visibility, visibility))
 
 
@@ -349,9 +419,25 @@ class ConversationTable(HistoryTable):
     fields = ["created_at", "entry_kind", "author_email", "body", "files"]
 
     def visible(self, user: User) -> QuerySet[CaseUpdate]:
-        # Each reply's files in one more query, through the same policy.
-        files = Prefetch("attachments", queryset=access.attachments_visible_to(user))
-        return access.updates_visible_to(user).prefetch_related(files)
+        return access.updates_visible_to(user)
+
+    def row_key(self, update: CaseUpdate) -> tuple | None:
+        if len(update.body) > RowMemo.longest:
+            return None
+        files = tuple((a.pk, a.filename, a.size) for a in self.files_of.get(update.pk, ()))
+        shown = (update.created_at, update.visibility, update.author_email, update.body, files)
+        return (update.pk, *shown)
+
+    def items(self, user: User, case: Case) -> Iterable[CaseUpdate]:
+        # Each reply's files from the case's files as the page read them for the files table
+        # (the same policy and order), rather than in a query of their own.
+        files: Iterable[Attachment] = self.files_read or ()
+        if self.files_read is None:
+            files = FilesTable(self.model_admin).queryset(user, case)
+        self.files_of: dict[int | None, list[Attachment]] = {}
+        for attachment in files:
+            self.files_of.setdefault(attachment.update_id, []).append(attachment)
+        return self.queryset(user, case)
 
     def row_class(self, update: CaseUpdate) -> str:
         return f"entry entry-{update.visibility}"
@@ -362,7 +448,7 @@ class ConversationTable(HistoryTable):
 
     @admin.display(description="files")
     def files(self, update: CaseUpdate) -> str:
-        return files_html(update.attachments.all()) or "—"
+        return files_html(self.files_of.get(update.pk, ())) or "—"
 
 
 class FilesTable(HistoryTable):
@@ -374,6 +460,20 @@ class FilesTable(HistoryTable):
 
     def visible(self, user: User) -> QuerySet[Attachment]:
         return access.attachments_visible_to(user)
+
+    def items(self, user: User, case: Case) -> Iterable[Attachment]:
+        return self.queryset(user, case) if self.files_read is None else self.files_read
+
+    def row_key(self, attachment: Attachment) -> tuple | None:
+        update, person = attachment.update, attachment.uploaded_by
+        return (
+            attachment.pk,
+            attachment.filename,
+            attachment.size,
+            None if update is None else update.visibility,
+            None if person is None else str(person),
+            attachment.created_at,
+        )
 
     def row_class(self, attachment: Attachment) -> str:
         update = attachment.update
@@ -406,6 +506,13 @@ class TimelineTable(HistoryTable):
 
     def visible(self, user: User) -> QuerySet[CaseEvent]:
         return access.events_visible_to(user)
+
+    def row_key(self, event: CaseEvent) -> tuple | None:
+        if len(event.reason) > RowMemo.longest:
+            return None
+        actor = None if event.actor is None else str(event.actor)
+        shown = (event.kind, event.old_value, event.new_value, actor, event.reason)
+        return (event.pk, event.created_at, *shown, event.visibility)
 
     def row_class(self, event: CaseEvent) -> str:
         return f"entry entry-{event.visibility}"
@@ -467,7 +574,7 @@ class CaseChangeForm(forms.ModelForm):
                 "“In progress” and “Waiting on customer” need a public reply, written below "
                 "in the same save (the reply is saved first)."
             )
-        assignee.iterator = ReadOnceChoiceIterator  # before the queryset: its options
+        assignee.iterator = StaffChoiceIterator  # before the queryset: its options
         assignee.queryset = User.objects.filter(is_staff=True, is_active=True)
 
     def clean(self) -> dict:
@@ -486,6 +593,36 @@ class CaseChangeForm(forms.ModelForm):
             ):
                 self.add_error("severity", services.EMERGENCY_NOT_ENTITLED)
         return data
+
+
+def staff_options() -> list[tuple[int, str]]:
+    """The assignee's options, active staff by email as (id, name): remembered with the
+    people (``tenants.models.PEOPLE``, forgotten in every process whenever a person, a
+    membership or a tenant is written), so the case page does not read them every time."""
+
+    def load() -> list[tuple[int, str]]:
+        return [(u.pk, str(u)) for u in User.objects.filter(is_staff=True, is_active=True)]
+
+    if not settings.PEOPLE_MEMO:
+        return load()
+    return PEOPLE.get(("staff options",), load)
+
+
+class StaffChoiceIterator(ModelChoiceIterator):
+    """The assignee's options from ``staff_options`` rather than a query; what a submission
+    may choose is still checked against the field's queryset (``ModelChoiceField``)."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for pk, name in staff_options():
+            yield (ModelChoiceIteratorValue(pk, None), name)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(staff_options()) + (self.field.empty_label is not None)
+
+    def __bool__(self) -> bool:
+        return self.field.empty_label is not None or bool(staff_options())
 
 
 @admin.register(Case)
@@ -612,7 +749,9 @@ class CaseAdmin(admin.ModelAdmin):
             context["case_summary"] = self.summary(case, self.summary_fields)
             context["case_times"] = self.summary(case, self.time_fields)
             staff = signed_in(request)
-            tables = [table(self) for table in self.history]
+            # The case's files in one query, for the files table and the replies' files.
+            files = list(FilesTable(self).queryset(staff, case))
+            tables = [table(self, files) for table in self.history]
             context["case_history"] = [
                 table.context(staff, case) for table in tables if table.shown_to(staff)
             ]

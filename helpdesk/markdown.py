@@ -4,6 +4,8 @@ can let a script, an event handler, a style or a ``javascript:`` link through.""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -27,9 +29,29 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 
 
+# Texts up to this length are remembered with their HTML (``_remembered``): a case page shows
+# the same replies on every visit, and parsing and cleaning cost about 0.15 ms each. Keyed by the
+# text itself, so an edited text is a new entry and never meets the old HTML; at most
+# REMEMBERED texts of this size (about 10 MB at worst, far less for replies of usual length).
+REMEMBERED_LENGTH = 4000
+REMEMBERED = 1024
+
+
 def render_markdown(text: str) -> str:
     """The HTML for ``text``; safe to mark safe in a template."""
-    html = _PARSER.render(text or "")
+    text = text or ""
+    if len(text) > REMEMBERED_LENGTH:
+        return _render(text)
+    return _remembered(text)
+
+
+@lru_cache(maxsize=REMEMBERED)
+def _remembered(text: str) -> str:
+    return _render(text)
+
+
+def _render(text: str) -> str:
+    html = _PARSER.render(text)
     return nh3.clean(
         html,
         tags=set(ALLOWED_TAGS),

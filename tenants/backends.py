@@ -3,6 +3,8 @@ import pickle
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 
 from tenants.access import membership_of
 from tenants.models import PEOPLE
@@ -26,6 +28,20 @@ class ActiveTenantBackend(ModelBackend):
             return False
         membership = membership_of(user)
         return membership is None or membership.tenant.is_usable()
+
+    def get_all_permissions(self, user_obj, obj=None) -> set[str]:
+        """``ModelBackend``'s answer in one query rather than two (the person's own
+        permissions, then their groups'): every admin page asks, before anything else."""
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_perm_cache"):
+            if user_obj.is_superuser:
+                perms = Permission.objects.all()
+            else:
+                perms = Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
+            names = perms.values_list("content_type__app_label", "codename").order_by()
+            user_obj._perm_cache = {f"{app}.{codename}" for app, codename in names}
+        return user_obj._perm_cache
 
     def get_user(self, user_id):
         if settings.PEOPLE_MEMO:

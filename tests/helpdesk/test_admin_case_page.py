@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin import AdminSite
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -147,3 +148,62 @@ def test_the_case_page_shows_the_cases_facts_as_read_only_rows(client, demo) -> 
     # Still changed on the same page: severity, status, assignee, with a reason.
     for name in ("severity", "status", "assignee", "reason"):
         assert f'name="{name}"' in page
+
+
+def test_the_case_page_lists_no_admin_apps_and_the_sidebar_pages_still_do(
+    client, demo, monkeypatch
+) -> None:
+    """The list of apps and models is only for the navigation sidebar, which the case page does
+    not show (helpdesk.admin_site): it is not built there, and pages with the sidebar list the
+    same apps as before."""
+    built: list[str | None] = []
+    build = AdminSite._build_app_dict
+
+    def counted(self, request, label=None):
+        built.append(label)
+        return build(self, request, label)
+
+    monkeypatch.setattr(AdminSite, "_build_app_dict", counted)
+    case = open_case(Tenant.objects.get(slug="acme"), demo["ann"], subject="No sidebar")
+    sign_in(client, demo["alice"])
+    page = client.get(reverse("admin:helpdesk_case_change", args=[case.pk])).content.decode()
+    assert built == [] and 'id="nav-sidebar"' not in page
+
+    page = client.get(reverse("admin:helpdesk_case_changelist")).content.decode()
+    assert built == [None] and 'id="nav-sidebar"' in page
+    sidebar = page[page.index('id="nav-sidebar"') :]
+    assert 'href="/admin/helpdesk/case/"' in sidebar and 'href="/admin/tenants/' in sidebar
+
+
+def test_a_history_row_changed_after_it_was_shown_is_shown_as_it_is_now(client, demo) -> None:
+    """The page remembers the rows it wrote (helpdesk.admin.RowMemo) by everything shown in
+    them: a reply, a file, an event or a person changed since shows as it is now."""
+    case = case_with_timeline(Tenant.objects.get(slug="acme"), demo["ann"], 6)
+    sign_in(client, demo["alice"])
+    url = reverse("admin:helpdesk_case_change", args=[case.pk])
+    client.get(url)
+    update = case.updates.order_by("pk").first()
+    event = case.events.filter(kind=EventKind.ASSIGNED).order_by("pk").first()
+    assert update is not None and event is not None
+    old_actor = event.actor.email
+
+    CaseUpdate.objects.filter(pk=update.pk).update(
+        body="Edited <b>text</b>", author_email="new@example.test", visibility="provider_note"
+    )
+    CaseEvent.objects.filter(pk=event.pk).update(reason="A reason added later")
+    User.objects.filter(pk=event.actor_id).update(first_name="Renamed", last_name="Person")
+    Attachment.objects.filter(update=update).update(filename="renamed.txt", size=2048)
+    page = client.get(url).content.decode()
+
+    def group(prefix: str) -> str:
+        start = page.index(f'id="{prefix}-group"')
+        return page[start : page.index("</table>", start)]
+
+    conversation, files, timeline = group("updates"), group("attachments"), group("events")
+    assert "Edited &lt;b&gt;text&lt;/b&gt;" in conversation and "Reply number 0" not in page
+    assert "new@example.test" in conversation and "entry-provider_note" in conversation
+    assert "Internal note (provider only)" in conversation
+    assert "renamed.txt" in conversation and "log-0.txt" not in page
+    assert "renamed.txt" in files and "2.0\xa0KB" in files
+    assert "A reason added later" in timeline
+    assert "Renamed Person" in timeline and f'<td data-label="Actor">{old_actor}<' not in page

@@ -4,7 +4,7 @@ from django.test import Client
 from django.urls import reverse
 
 from helpdesk import services
-from helpdesk.models import Case, EventKind, Severity, Status
+from helpdesk.models import Case, EventKind, Severity, Status, Visibility
 from tests.conftest import sign_in
 from tests.factories import open_case
 
@@ -142,3 +142,22 @@ def test_a_closed_case_offers_no_comment_form(ann_client, case, demo) -> None:
     response = post(ann_client, case, "comment", {"body": "one more"})
     assert response.status_code == 400
     assert "closed" in response.content.decode()
+
+
+def test_a_reply_edited_or_hidden_after_it_was_shown_is_shown_as_it_is_now(
+    ann_client, case, demo
+) -> None:
+    """The page remembers each text's HTML (helpdesk.markdown): a reply whose text is changed
+    afterwards shows its new text, never the HTML remembered for the old one, and a reply made
+    internal is gone from the requester's page, still cleaned of anything that would run."""
+    reply = services.update_add(case=case, author=demo["alice"], body="Try **restarting** it")
+    url = case.get_absolute_url()
+    assert "<strong>restarting</strong>" in ann_client.get(url).content.decode()
+
+    type(reply).objects.filter(pk=reply.pk).update(body="Try _the other_ trunk <script>x</script>")
+    page = ann_client.get(url).content.decode()
+    assert "<em>the other</em> trunk" in page and "restarting" not in page
+    assert "<script>x" not in page and "&lt;script&gt;x" in page
+
+    type(reply).objects.filter(pk=reply.pk).update(visibility=Visibility.PROVIDER_NOTE)
+    assert "the other" not in ann_client.get(url).content.decode()
