@@ -20,7 +20,7 @@ import django.forms
 from django.forms.renderers import TemplatesSetting
 from django.utils.functional import Promise
 from django.utils.html import conditional_escape, escape
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeData, SafeString
 
 DJANGO_FORMS = Path(django.forms.__file__).resolve().parent / "templates"
 
@@ -34,11 +34,12 @@ class Unexpected(Exception):
 
 
 def _value(value) -> str:
-    """``{{ value|stringformat:'s' }}``: ``"%s" % value``, escaped (the result of a filter
-    is never safe)."""
+    """``{{ value|stringformat:'s' }}``: ``"%s" % value``, escaped unless the value was
+    already safe (``stringformat`` is a safe filter: it keeps a safe value's safety)."""
     if isinstance(value, tuple | dict):
         raise Unexpected  # "%s" % a tuple means something else; leave it to the template
-    return escape("%s" % value)  # noqa: UP031 - the filter's own formatting
+    text = "%s" % value  # noqa: UP031 - the filter's own formatting
+    return text if isinstance(value, SafeData) else escape(text)
 
 
 def _text(value) -> str:

@@ -8,6 +8,7 @@ import pytest
 from django import forms
 from django.forms.renderers import TemplatesSetting
 from django.test import override_settings
+from django.utils.safestring import mark_safe
 
 from helpdesk.form_renderer import FastTemplatesSetting
 
@@ -55,6 +56,21 @@ def rendered(renderer, form_class=Everything, **kwargs) -> list[str]:
 def test_the_python_markup_is_the_templates_markup(kwargs) -> None:
     fast, templates = FastTemplatesSetting(), TemplatesSetting()
     assert rendered(fast, **kwargs) == rendered(templates, **kwargs)
+
+
+class AlreadySafe(forms.Form):
+    """Values and attributes marked safe: ``stringformat`` keeps them as they are, unescaped."""
+
+    name = forms.CharField(
+        initial=mark_safe("1 &lt; 2"),  # noqa: S308 - a fixed test value
+        widget=forms.TextInput(attrs={"placeholder": mark_safe("a &amp; b")}),  # noqa: S308
+    )
+
+
+def test_safe_values_are_written_as_the_templates_write_them() -> None:
+    fast, templates = FastTemplatesSetting(), TemplatesSetting()
+    assert rendered(fast, AlreadySafe) == rendered(templates, AlreadySafe)
+    assert 'value="1 &lt; 2" placeholder="a &amp; b"' in str(AlreadySafe(renderer=fast)["name"])
 
 
 def test_a_projects_own_widget_template_still_wins(tmp_path) -> None:
