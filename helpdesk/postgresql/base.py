@@ -8,21 +8,29 @@ arrives while the connection is idle between requests. So here the check looks a
 without waiting: nothing to read, the connection is as the last request left it; anything to
 read (or a connection libpq already knows is bad) and it is closed, and Django opens a new one.
 
-Where that cannot tell (a transaction left open, as in a test's), Django's ``SELECT 1`` runs as
-before. A server that vanished without a word (a cable cut) is found by neither check before
-the request's first query; that query then fails as it would have, and Django drops the
-connection at the end of the request (``errors_occurred``).
+That tells only of a server that said goodbye (a restart, a crash of the server process, a
+clean failover). A peer that vanished without a word (a host lost, a firewall or NAT dropping
+an idle connection) leaves nothing to read, and only a round trip finds it: so a connection
+idle for more than ``ASK_AFTER_IDLE`` seconds (the usual case for such losses) is asked with
+Django's ``SELECT 1`` as before, as is one with a transaction left open (as in a test's).
+Under traffic, where the round trip costs, connections are reused within that time.
 """
 
 from __future__ import annotations
 
 import select
+import time
 
 from django.db.backends.postgresql import base
 from psycopg import pq
 
+# Seconds a connection may rest between requests and still be checked by its socket alone.
+ASK_AFTER_IDLE = 5.0
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    _checked_at: float | None = None  # when the last request began with this connection
+
     def close_if_health_check_failed(self) -> None:
         # (Django's own attributes, unknown to the type stubs.)
         enabled: bool = getattr(self, "health_check_enabled", False)
@@ -42,6 +50,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return False
         if pgconn.transaction_status != pq.TransactionStatus.IDLE:
             return self.is_usable()  # not between requests: ask the server, as Django does
+        now, last = time.monotonic(), self._checked_at
+        self._checked_at = now
+        if last is not None and now - last > ASK_AFTER_IDLE:
+            return self.is_usable()  # long idle: a silent loss shows only to a round trip
         poller = select.poll()
         poller.register(pgconn.socket, select.POLLIN | select.POLLPRI)
         # Nothing may arrive on an idle connection but the server's goodbye, its end, or a

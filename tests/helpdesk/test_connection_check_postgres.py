@@ -39,6 +39,19 @@ def test_a_healthy_connection_is_reused_without_a_query_to_check_it(monkeypatch)
     assert backend_pid() == pid and asked == []
 
 
+def test_a_connection_idle_for_long_is_asked_with_a_round_trip(monkeypatch) -> None:
+    """A peer lost without a word (a host gone, an idle connection dropped by a firewall)
+    leaves nothing on the socket: after a long rest the check asks the server, and a
+    connection that does not answer is replaced."""
+    pid = backend_pid()
+    request_boundary()
+    monkeypatch.setattr(connection, "_checked_at", time.monotonic() - 60)
+    asked = []
+    monkeypatch.setattr(connection, "is_usable", lambda: asked.append(1) or False)
+    assert Tenant.objects.count() >= 0
+    assert asked == [1] and backend_pid() != pid
+
+
 def test_a_connection_the_server_ended_is_replaced_before_the_next_request_uses_it() -> None:
     pid = backend_pid()
     request_boundary()
