@@ -1114,7 +1114,8 @@ def _read(
     at = by.index("tenant")
     slugs = _slugs(group[at] for group in counted)
     return {
-        (*group[:at], slugs[group[at]], *group[at + 1 :]): outcomes
+        # (An organisation deleted since the figures were read shows by its id, not a 500.)
+        (*group[:at], slugs.get(group[at], str(group[at])), *group[at + 1 :]): outcomes
         for group, outcomes in counted.items()
     }
 
@@ -1226,7 +1227,7 @@ def _read_summaries(
     for kind, mask, *row in read:
         values = row[: len(finest)]
         if tenant is not None and values[tenant] is not None:
-            values[tenant] = slugs[values[tenant]]
+            values[tenant] = slugs.get(values[tenant], str(values[tenant]))
         code, n, *at = row[len(finest) :]
         if kind == 2:
             whole[()][(code, at[0])] = n
