@@ -7,6 +7,7 @@ acting outside one's reach raises ``PermissionDenied``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from contextlib import nullcontext
 
@@ -77,11 +78,29 @@ def reserve_references(count: int = 1) -> list[str]:
             numbers = sorted(row[0] for row in cursor.fetchall())
         return [f"{REFERENCE_PREFIX}{n}" for n in numbers]
     for _ in range(2):
-        if Counter.objects.filter(name=REFERENCE_COUNTER).update(value=F("value") + count):
-            last = Counter.objects.values_list("value", flat=True).get(name=REFERENCE_COUNTER)
+        last = _counter_bumped(count)
+        if last is not None:
             return [f"{REFERENCE_PREFIX}{n}" for n in range(last - count + 1, last + 1)]
         Counter.objects.get_or_create(name=REFERENCE_COUNTER, defaults={"value": REFERENCE_START})
     raise RuntimeError("could not reserve a case reference")  # pragma: no cover
+
+
+def _counter_bumped(count: int) -> int | None:
+    """The reference counter after adding ``count``, or None if it has no row yet. One
+    ``UPDATE ... RETURNING`` where the database has it (SQLite 3.35+), else update and read."""
+    if connection.vendor == "sqlite" and sqlite3.sqlite_version_info >= (3, 35):
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {quote(Counter._meta.db_table)} SET {quote('value')} = "  # noqa: S608
+                f"{quote('value')} + %s WHERE {quote('name')} = %s RETURNING {quote('value')}",
+                [count, REFERENCE_COUNTER],
+            )
+            row = cursor.fetchone()
+        return None if row is None else row[0]
+    if not Counter.objects.filter(name=REFERENCE_COUNTER).update(value=F("value") + count):
+        return None
+    return Counter.objects.values_list("value", flat=True).get(name=REFERENCE_COUNTER)
 
 
 # --- opening ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from api.models import WebhookDelivery, WebhookSubscription
 from helpdesk import notifications, services, tasks
 from helpdesk.models import (
     Case,
+    Counter,
     NotificationIntent,
     NotificationKind,
     OutboundEmail,
@@ -88,6 +89,17 @@ def test_references_can_be_reserved_in_bulk_and_are_unique(acme) -> None:
     after = open_case(acme, ann).reference
     numbers = [int(reference[3:]) for reference in [first, *taken, after]]
     assert numbers == sorted(numbers) and len(set(numbers)) == 5
+
+
+@pytest.mark.django_db
+def test_references_start_where_no_counter_row_exists_yet() -> None:
+    """A database whose counter row is gone (or never made) still gives references: the row is
+    made, then bumped, in the same call (SQLite; PostgreSQL takes them from its sequence)."""
+    Counter.objects.all().delete()
+    first, second = services.reserve_references(1), services.reserve_references(2)
+    numbers = [int(reference[3:]) for reference in [*first, *second]]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 3
+    assert numbers[1:] == [numbers[0] + 1, numbers[0] + 2]
 
 
 @pytest.mark.django_db
