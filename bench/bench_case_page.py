@@ -203,6 +203,8 @@ def profile(client: Client, url: str) -> None:
         client.get(url)
     profiler.disable()
     stats = pstats.Stats(profiler)
+    if os.environ.get("PROFILE_OUT"):  # for pstats or snakeviz
+        stats.dump_stats(os.environ["PROFILE_OUT"])
     for order in ("cumulative", "tottime"):
         print(f"\n{REPEATS} requests, by {order} time:")
         stats.sort_stats(order).print_stats(25)

@@ -31,16 +31,29 @@ class ActiveTenantBackend(ModelBackend):
 
     def get_all_permissions(self, user_obj, obj=None) -> set[str]:
         """``ModelBackend``'s answer in one query rather than two (the person's own
-        permissions, then their groups'): every admin page asks, before anything else."""
+        permissions, then their groups'): every admin page asks, before anything else. With
+        ``PEOPLE_MEMO`` on the answer is remembered with the person (``tenants.models.PEOPLE``,
+        forgotten in every process when a person, a group, a permission or who has them is
+        written), so an admin page does not read it every time."""
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
-            if user_obj.is_superuser:
-                perms = Permission.objects.all()
+
+            def load() -> frozenset[str]:
+                if user_obj.is_superuser:
+                    perms = Permission.objects.all()
+                else:
+                    perms = Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
+                names = perms.values_list("content_type__app_label", "codename").order_by()
+                return frozenset(f"{app}.{codename}" for app, codename in names)
+
+            if settings.PEOPLE_MEMO and user_obj.pk is not None:
+                # Keyed by what the answer is read from on the person's own row too: a person
+                # saved with a new superuser flag is forgotten anyway (a User write).
+                names = PEOPLE.get(("permissions", user_obj.pk, user_obj.is_superuser), load)
             else:
-                perms = Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
-            names = perms.values_list("content_type__app_label", "codename").order_by()
-            user_obj._perm_cache = {f"{app}.{codename}" for app, codename in names}
+                names = load()
+            user_obj._perm_cache = set(names)  # the request's own copy
         return user_obj._perm_cache
 
     def get_user(self, user_id):

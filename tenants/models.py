@@ -7,11 +7,11 @@ from functools import cached_property
 
 from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import Signal
 
 from tenants.memo import StampedMemo
@@ -82,9 +82,10 @@ class CustomerPriority(models.TextChoices):
 
 
 # Each signed-in person as every request loads them (with their membership, its tenant and the
-# tenant's parent), remembered per process by ``tenants.backends``: forgotten in every process
-# whenever a person, a membership or a tenant is written: saves and deletes by their signals,
-# bulk writes by ``rows_written`` (``NoticedQuerySet``); receivers at the end of this module.
+# tenant's parent), and their permissions, remembered per process by ``tenants.backends``:
+# forgotten in every process whenever a person, a membership, a tenant, a group, a permission
+# or who has them is written: saves and deletes by their signals, bulk writes by
+# ``rows_written`` (``NoticedQuerySet``); receivers at the end of this module.
 PEOPLE = StampedMemo("people")
 
 
@@ -338,11 +339,22 @@ def _people_written(sender, update_fields=None, **kwargs) -> None:
     PEOPLE.forget()
 
 
-for _model in (User, Membership, Tenant):
+def _permissions_written(sender, action: str, **kwargs) -> None:
+    if action in ("post_add", "post_remove", "post_clear"):
+        PEOPLE.forget()  # who has which permission, remembered with the people
+
+
+for _model in (User, Membership, Tenant, Group, Permission):
     _name = _model.__name__
     post_save.connect(_people_written, sender=_model, dispatch_uid=f"people_saved_{_name}")
     post_delete.connect(_people_written, sender=_model, dispatch_uid=f"people_deleted_{_name}")
     rows_written.connect(_people_written, sender=_model, dispatch_uid=f"people_bulk_{_name}")
+# A person's groups and own permissions, and a group's permissions (``user.groups.add``,
+# ``group.permissions.set``, the admin's pickers): the permissions remembered with the people.
+for _through in (User.groups.through, User.user_permissions.through, Group.permissions.through):
+    m2m_changed.connect(
+        _permissions_written, sender=_through, dispatch_uid=f"people_m2m_{_through.__name__}"
+    )
 
 
 # The white-label models have their own module to keep this one short; importing them here is

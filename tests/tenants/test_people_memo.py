@@ -151,3 +151,64 @@ def test_an_app_turned_on_elsewhere_asks_this_session_for_a_code(world) -> None:
     TOTPDevice.objects.create(user=world["ann"], name="Phone", confirmed=True)
     response = client.get(reverse("case-list"))
     assert response["Location"].startswith(reverse("two-factor-verify"))
+
+
+def staff_with_group() -> tuple[User, Client]:
+    """A staff member whose admin rights come from a group, signed in with their second
+    factor (the admin opens for nobody else)."""
+    from django.contrib.auth.models import Group  # noqa: PLC0415
+    from django_otp import DEVICE_ID_SESSION_KEY  # noqa: PLC0415
+
+    staff = User.objects.create_user("sam@phonism.test", "a-long-password-42", is_staff=True)
+    group = Group.objects.create(name="Bench readers")
+    staff.groups.add(group)
+    device = TOTPDevice.objects.create(user=staff, name="app", confirmed=True)
+    client = signed_in(staff)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return staff, client
+
+
+def may_open_tenants(client: Client) -> bool:
+    response = client.get(reverse("admin:tenants_tenant_changelist"))
+    assert response.status_code in (200, 302, 403)
+    return response.status_code == 200
+
+
+def permission(codename: str):
+    from django.contrib.auth.models import Permission  # noqa: PLC0415
+
+    return Permission.objects.get(content_type__app_label="tenants", codename=codename)
+
+
+def test_staff_permissions_are_read_once_and_follow_every_change(world) -> None:
+    staff, client = staff_with_group()
+    group = staff.groups.get()
+    assert not may_open_tenants(client)
+    # A permission given to the group: the next page has it.
+    group.permissions.add(permission("view_tenant"))
+    assert may_open_tenants(client)
+    with CaptureQueriesContext(connection) as queries:
+        assert may_open_tenants(client)
+    assert not [q for q in queries if 'FROM "auth_permission"' in q["sql"]]
+    # Taken from the group, the person taken out of the group, the group deleted: gone at once.
+    group.permissions.remove(permission("view_tenant"))
+    assert not may_open_tenants(client)
+    group.permissions.add(permission("view_tenant"))
+    assert may_open_tenants(client)
+    staff.groups.clear()
+    assert not may_open_tenants(client)
+    # The person's own permission, given and taken.
+    staff.user_permissions.add(permission("view_tenant"))
+    assert may_open_tenants(client)
+    staff.user_permissions.remove(permission("view_tenant"))
+    assert not may_open_tenants(client)
+    # From the group's side: its people set, then the group deleted.
+    group.user_set.add(staff)
+    assert may_open_tenants(client)
+    group.delete()
+    assert not may_open_tenants(client)
+    # Made a superuser: everything, at once.
+    User.objects.filter(pk=staff.pk).update(is_superuser=True)
+    assert may_open_tenants(client)
