@@ -17,6 +17,8 @@ The rules:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Q, QuerySet
 
 from helpdesk.models import (
@@ -44,6 +46,7 @@ from tenants.models import Tenant, TenantKind
 
 # The people half, re-exported so that views and services ask one module.
 __all__ = [
+    "attachments_of",
     "attachments_visible_to",
     "can_act_on_case",
     "can_manage_people_of",
@@ -53,6 +56,7 @@ __all__ = [
     "canned_replies_visible_to",
     "cases_visible_to",
     "clocks_visible_to",
+    "events_of",
     "events_visible_to",
     "is_provider_staff",
     "is_requesting_side",
@@ -60,6 +64,7 @@ __all__ = [
     "membership_of",
     "reseller_administered_by",
     "reseller_of",
+    "sees_case",
     "subcustomers_managed_by",
     "tenants_visible_to",
     "updates_of",
@@ -114,21 +119,58 @@ def updates_of(user, case: Case) -> QuerySet[CaseUpdate]:
     decided on the case in hand (its ``tenant`` with ``parent_id`` loaded) instead of by joining
     back to the case and its organisation in the query. The same rules (a test holds the two
     equal for every demo person and case); a case the user cannot see has none."""
-    updates = CaseUpdate.objects.filter(case=case)
+    return _entries_of(CaseUpdate.objects.filter(case=case), user, case)
+
+
+def events_of(user, case: Case) -> QuerySet[CaseEvent]:
+    """The events of ``case`` the user sees, as ``updates_of`` decides them:
+    ``events_visible_to(user).filter(case=case)`` without joining back to the case."""
+    return _entries_of(CaseEvent.objects.filter(case=case), user, case)
+
+
+def _entries_of(entries: QuerySet, user, case: Case) -> QuerySet:
+    """A case's updates or events narrowed to what ``user`` sees (``_visibilities_for`` and
+    ``_case_tenant_filter``'s rules, decided on the case in hand)."""
     if is_provider_staff(user):
-        return updates
+        return entries
     membership = active_membership(user)
     if membership is None:
-        return updates.none()
+        return entries.none()
     tenant = membership.tenant
     tier_one_side = tenant.kind == TenantKind.RESELLER and case.tenant.parent_id == tenant.pk
     if tier_one_side:
-        return updates.filter(
+        return entries.filter(
             visibility__in=[Visibility.PUBLIC, Visibility.RESELLER_NOTE, Visibility.ESCALATION]
         )
     if case.tenant_id != tenant.pk:
-        return updates.none()
-    return updates.filter(visibility=Visibility.PUBLIC)
+        return entries.none()
+    return entries.filter(visibility=Visibility.PUBLIC)
+
+
+def attachments_of(user, case: Case, updates: Iterable[CaseUpdate]) -> list[Attachment]:
+    """The files of ``case`` the user sees, given the case's updates they see (``updates_of``):
+    ``attachments_visible_to(user).filter(case=case)`` in one plain query, oldest first. A file
+    is as visible as its update, and one sent with the opening request as its case."""
+    if not sees_case(user, case):
+        return []
+    shown = [update.pk for update in updates if update.case_id == case.pk]
+    files = Attachment.objects.filter(case=case).filter(
+        Q(update__isnull=True) | Q(update_id__in=shown)
+    )
+    return list(files.order_by("pk"))
+
+
+def sees_case(user, case: Case) -> bool:
+    """Whether ``user`` sees ``case`` (``cases_visible_to``'s rule on the case in hand)."""
+    if is_provider_staff(user):
+        return True
+    membership = active_membership(user)
+    if membership is None:
+        return False
+    tenant = membership.tenant
+    return case.tenant_id == tenant.pk or (
+        tenant.kind == TenantKind.RESELLER and case.tenant.parent_id == tenant.pk
+    )
 
 
 def events_visible_to(user) -> QuerySet[CaseEvent]:

@@ -3,7 +3,7 @@
 import pytest
 
 from helpdesk import access
-from helpdesk.models import Case, CaseUpdate, Visibility
+from helpdesk.models import Attachment, Case, CaseUpdate, Visibility
 
 # person → the organisations whose cases they see ("*" = all)
 SEES_CASES_OF = {
@@ -84,6 +84,39 @@ def test_the_updates_of_a_case_in_hand_follow_the_same_rules(demo, person) -> No
         )
         got = set(access.updates_of(user, case).values_list("pk", flat=True))
         assert got == expected, (person, case.reference)
+
+
+@pytest.mark.parametrize("person", sorted(SEES_UPDATES))
+def test_the_events_and_files_of_a_case_in_hand_follow_the_same_rules(demo, person) -> None:
+    """``events_of`` and ``attachments_of`` decide on the fetched case what
+    ``events_visible_to`` and ``attachments_visible_to`` decide in SQL: the same rows for every
+    person and every case, none of a case they cannot see."""
+    user = demo[person]
+    # A file on every update (each visibility) and one sent with each opening request.
+    files = [
+        Attachment(case=u.case, update=u, file=f"t/{u.pk}", filename="u.txt", size=1)
+        for u in CaseUpdate.objects.select_related("case")
+    ]
+    files += [
+        Attachment(case=c, update=None, file=f"t/c{c.pk}", filename="c.txt", size=1)
+        for c in Case.objects.all()
+    ]
+    Attachment.objects.bulk_create(files)
+    seen_files = 0
+    for case in Case.objects.select_related("tenant"):
+        expected = set(
+            access.events_visible_to(user).filter(case=case).values_list("pk", flat=True)
+        )
+        assert set(access.events_of(user, case).values_list("pk", flat=True)) == expected
+        visible = access.cases_visible_to(user).filter(pk=case.pk).exists()
+        assert access.sees_case(user, case) == visible, (person, case.reference)
+        expected = set(
+            access.attachments_visible_to(user).filter(case=case).values_list("pk", flat=True)
+        )
+        got = {f.pk for f in access.attachments_of(user, case, access.updates_of(user, case))}
+        assert got == expected, (person, case.reference)
+        seen_files += len(expected)
+    assert seen_files  # the demo world's files are in the comparison
 
 
 def test_a_staff_flag_on_a_customer_member_grants_nothing_more(demo) -> None:
