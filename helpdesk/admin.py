@@ -57,6 +57,7 @@ from helpdesk.models import (
     Status,
     Visibility,
 )
+from helpdesk.rowmemo import RowMemo
 from helpdesk.services import case_hand_back
 from sla.admin import (
     ReadOnlyAdmin,
@@ -339,30 +340,7 @@ class HistoryTable:
         }
 
 
-class RowMemo:
-    """History rows already written, by everything they are made from (``HistoryTable.row_key``):
-    the same case page is opened again and again, and each row costs about 25 µs to write. At
-    most ``size`` rows (all forgotten at once when full), each of a text no longer than
-    ``longest`` characters (longer ones are written every time): about 6 MB per process in the
-    worst case, far less for rows of usual length."""
-
-    size = 2048
-    longest = 1000
-
-    def __init__(self) -> None:
-        self.rows: dict[tuple, SafeString] = {}
-
-    def get(self, key: tuple) -> SafeString | None:
-        return self.rows.get(key)
-
-    def remember(self, key: tuple, row: SafeString) -> None:
-        if len(row) > 2 * self.longest:
-            return
-        if len(self.rows) >= self.size:
-            self.rows = {}
-        self.rows[key] = row
-
-
+# The history rows written already (``HistoryTable.rows``): about 25 µs each to write.
 ROWS = RowMemo()
 
 
@@ -422,7 +400,7 @@ class ConversationTable(HistoryTable):
         return access.updates_visible_to(user)
 
     def row_key(self, update: CaseUpdate) -> tuple | None:
-        if len(update.body) > RowMemo.longest:
+        if len(update.body) > ROWS.longest:
             return None
         files = tuple((a.pk, a.filename, a.size) for a in self.files_of.get(update.pk, ()))
         shown = (update.created_at, update.visibility, update.author_email, update.body, files)
@@ -508,7 +486,7 @@ class TimelineTable(HistoryTable):
         return access.events_visible_to(user)
 
     def row_key(self, event: CaseEvent) -> tuple | None:
-        if len(event.reason) > RowMemo.longest:
+        if len(event.reason) > ROWS.longest:
             return None
         actor = None if event.actor is None else str(event.actor)
         shown = (event.kind, event.old_value, event.new_value, actor, event.reason)

@@ -38,6 +38,7 @@ from helpdesk.forms import (
 )
 from helpdesk.models import (
     OPEN_STATUSES,
+    Attachment,
     Case,
     CaseEvent,
     CaseUpdate,
@@ -48,7 +49,8 @@ from helpdesk.models import (
     Visibility,
 )
 from helpdesk.services import can_escalate, case_escalate
-from sla.selectors import with_sla
+from helpdesk.timeline import timeline_html
+from sla.selectors import prefetch_sla, with_sla
 from tenants.access import SignedInRequest
 from tenants.models import TenantKind, User
 
@@ -253,39 +255,44 @@ def _case_page(
 ) -> HttpResponse:
     user = request.user
     support = access.is_support_side(user, case)
-    updates = list(
-        access.updates_visible_to(user)
-        .filter(case=case)
-        .select_related("author__membership__tenant")
-        .prefetch_related("attachments")
-    )
+    # The case was fetched through the access policy: its updates, events and files are
+    # narrowed on it (``access.updates_of`` and the rest), not joined back to it in SQL.
+    updates = list(access.updates_of(user, case).select_related("author__membership__tenant"))
+    files: dict[int | None, list[Attachment]] = {}
+    for file in access.attachments_of(user, case, updates):
+        files.setdefault(file.update_id, []).append(file)
+    opening_files = files.get(None, [])
     for update in updates:
-        # Attributes for the template only, next to the row they describe.
+        # Attributes for the timeline only, next to the row they describe.
         name, org = _author_label(update, request.brand.name)
         update.author_name, update.author_org = name, org  # type: ignore[attr-defined]
+        update.files = files.get(update.pk, [])  # type: ignore[attr-defined]
     # Each message is shown once: its "update added" event would only repeat it.
     events = (
-        access.events_visible_to(user)
-        .filter(case=case)
-        .exclude(kind=EventKind.UPDATE_ADDED)
-        .select_related("actor")
+        access.events_of(user, case).exclude(kind=EventKind.UPDATE_ADDED).select_related("actor")
     )
-    timeline: list[CaseUpdate | CaseEvent] = sorted(
+    entries: list[CaseUpdate | CaseEvent] = sorted(
         [*updates, *events], key=lambda item: (item.created_at, item.pk)
     )
+    pass_on = (
+        support
+        and case.tenant.kind == TenantKind.SUBCUSTOMER
+        and CommentForm.PUBLIC in services.update_kinds(case, user)
+    )
+    prefetch_sla([case])  # the SLA panels' clocks, current and earlier, in one query
     statuses = services.allowed_statuses(case, user)
     context = {
         "case": case,
-        "timeline": timeline,
-        "opening_files": access.attachments_visible_to(user).filter(case=case, update=None),
+        "timeline": timeline_html(
+            entries, support_side=support, pass_on_to=case.tenant.name if pass_on else None
+        ),
+        "opening_files": opening_files,
         "support_side": support,
         "sla_panels": _sla_panels(case, support),
         "can_escalate": can_escalate(case, user),
         "escalate_form": forms.get("escalate_form") or EscalateForm(),
         "comment_form": forms.get("comment_form") or _composer(request, case, updates),
-        "pass_on": support
-        and case.tenant.kind == TenantKind.SUBCUSTOMER
-        and CommentForm.PUBLIC in services.update_kinds(case, user),
+        "pass_on": pass_on,
         "severity_form": forms.get("severity_form") or SeverityForm(current=case.severity),
         "status_form": forms.get("status_form") or StatusForm(),
         "status_actions": [(s, _status_action_label(case.status, s)) for s in statuses],

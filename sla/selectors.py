@@ -9,12 +9,13 @@ sub-customer, say, who only ever sees tier one's clock). Of a tier's clocks (one
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 
 from helpdesk.models import Case, Severity, Tier
 from sla import clock as arithmetic
@@ -135,12 +136,20 @@ def filter_by_sla_state(
     return queryset.filter(Exists(clocks.filter(~Exists(later))))
 
 
+def _clocks() -> Prefetch:
+    return Prefetch("response_clocks", queryset=ResponseClock.objects.select_related("calendar"))
+
+
 def with_sla(queryset: QuerySet[Case]) -> QuerySet[Case]:
     """Prefetch the clocks (and their calendars) that ``sla_status``/``{% sla_badge %}`` read, so
     a list page costs two extra queries instead of one per row."""
-    return queryset.prefetch_related(
-        Prefetch("response_clocks", queryset=ResponseClock.objects.select_related("calendar"))
-    )
+    return queryset.prefetch_related(_clocks())
+
+
+def prefetch_sla(cases: Sequence[Case]) -> None:
+    """``with_sla`` for cases already fetched: their clocks in one query, which ``clock_of``,
+    ``sla_status`` and ``clocks_history`` then read instead of asking again."""
+    prefetch_related_objects(cases, _clocks())
 
 
 @dataclass(frozen=True)
@@ -274,7 +283,11 @@ def clock_of(case: Case, tier: int | None = None) -> ResponseClock | None:
 
 
 def clocks_history(case: Case) -> list[ResponseClock]:
-    """All the case's clocks, one per dispatch, in order (tier one's, then Phonism's)."""
+    """All the case's clocks, one per dispatch, in order (tier one's, then Phonism's), from the
+    prefetch of ``with_sla``/``prefetch_sla`` if present."""
+    cache = getattr(case, "_prefetched_objects_cache", {})
+    if "response_clocks" in cache:
+        return sorted(cache["response_clocks"], key=lambda c: (c.tier, c.sequence))
     return list(
         ResponseClock.objects.select_related("calendar")
         .filter(case=case)

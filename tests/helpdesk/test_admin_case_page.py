@@ -176,7 +176,7 @@ def test_the_case_page_lists_no_admin_apps_and_the_sidebar_pages_still_do(
 
 
 def test_a_history_row_changed_after_it_was_shown_is_shown_as_it_is_now(client, demo) -> None:
-    """The page remembers the rows it wrote (helpdesk.admin.RowMemo) by everything shown in
+    """The page remembers the rows it wrote (helpdesk.rowmemo.RowMemo) by everything shown in
     them: a reply, a file, an event or a person changed since shows as it is now."""
     case = case_with_timeline(Tenant.objects.get(slug="acme"), demo["ann"], 6)
     sign_in(client, demo["alice"])
