@@ -261,7 +261,11 @@ class HistoryTable:
         return labels
 
     def queryset(self, user: User, case: Case) -> QuerySet:
-        rows = self.visible(user).filter(case=case).select_related(*self.list_select_related)
+        rows = self.visible(user).filter(case=case)
+        if self.list_select_related:
+            # Never ``select_related()`` with no names: that joins every foreign key there is
+            # (a reply's case, its organisation...), each row building objects nobody reads.
+            rows = rows.select_related(*self.list_select_related)
         return rows if rows.ordered else rows.order_by("pk")
 
     def items(self, user: User, case: Case) -> Iterable:

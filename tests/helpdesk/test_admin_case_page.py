@@ -207,3 +207,19 @@ def test_a_history_row_changed_after_it_was_shown_is_shown_as_it_is_now(client, 
     assert "renamed.txt" in files and "2.0\xa0KB" in files
     assert "A reason added later" in timeline
     assert "Renamed Person" in timeline and f'<td data-label="Actor">{old_actor}<' not in page
+
+
+def test_the_history_reads_only_what_its_tables_show(client, demo) -> None:
+    """Each history table's query joins only the rows its columns show (a reply's table joins
+    nothing: ``select_related()`` with no names would join its case, the case's organisation
+    and on, for every row)."""
+    case = case_with_timeline(Tenant.objects.get(slug="acme"), demo["ann"], 10)
+    sign_in(client, demo["alice"])
+    url = reverse("admin:helpdesk_case_change", args=[case.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    replies = [
+        q["sql"] for q in queries if q["sql"].startswith('SELECT "helpdesk_caseupdate"."id"')
+    ]
+    assert len(replies) == 1 and " JOIN " not in replies[0]
