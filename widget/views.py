@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from helpdesk import access, ratelimits
 from helpdesk.forms import CommentForm, NewCaseForm, apply_service_errors
-from helpdesk.models import OPEN_STATUSES, Case, Channel
+from helpdesk.models import OPEN_STATUSES, Attachment, Case, Channel
 from helpdesk.services import case_open, update_add
 from sla.selectors import with_sla
 from tenants.branding import brand_for_user
@@ -201,20 +201,22 @@ def _case_for(request: HttpRequest, reference: str) -> Case:
 
 def _case_page(request: HttpRequest, session: str, case: Case, form=None) -> HttpResponse:
     user = request.user
-    updates = (
-        access.updates_visible_to(user)
-        .filter(case=case)
-        .select_related("author")
-        .prefetch_related("attachments")
-    )
-    events = access.events_visible_to(user).filter(case=case).select_related("actor")
+    # The case came through the policy: its updates, events and files are narrowed on it
+    # (``access.updates_of`` and the rest), the files of the request and the replies at once.
+    updates = list(access.updates_of(user, case))
+    files: dict[int | None, list[Attachment]] = {}
+    for file in access.attachments_of(user, case, updates):
+        files.setdefault(file.update_id, []).append(file)
+    for update in updates:
+        update.files = files.get(update.pk, [])  # type: ignore[attr-defined]
+    events = access.events_of(user, case).select_related("actor")
     timeline = sorted([*updates, *events], key=lambda item: (item.created_at, item.pk))
     context = _ctx(
         request,
         session,
         case=case,
         timeline=timeline,
-        opening_files=access.attachments_visible_to(user).filter(case=case, update=None),
+        opening_files=files.get(None, []),
         form=form or CommentForm(),
         notice=request.GET.get("notice", "")[:20],
     )

@@ -115,11 +115,24 @@ def test_emergency_needs_the_entitlement(cast, client, session_for) -> None:
 def test_an_agent_replies_and_sees_public_updates_only(cast, client, session_for) -> None:
     case = open_case(cast.acme, cast.ann)
     alice = staff(email="alice@phonism.test")
-    update_add(case=case, author=alice, body="Public answer")
-    update_add(case=case, author=alice, body="Provider secret note", internal=True)
+    update_add(
+        case=case,
+        author=alice,
+        body="Public answer",
+        attachments=[SimpleUploadedFile("fix.txt", b"apply this")],
+    )
+    update_add(
+        case=case,
+        author=alice,
+        body="Provider secret note",
+        internal=True,
+        attachments=[SimpleUploadedFile("secret.txt", b"internal")],
+    )
     raw = session_for(cast.ann)
     page = client.get(f"/widget/s/{raw}/cases/{case.reference}/").content.decode()
     assert "Public answer" in page and "Provider secret note" not in page
+    # A reply's file shows under it; an internal note's file nowhere.
+    assert page.index("Public answer") < page.index("fix.txt") and "secret.txt" not in page
     response = client.post(f"/widget/s/{raw}/cases/{case.reference}/reply/", {"body": "Thanks!"})
     assert response.status_code == 302
     assert case.updates.filter(author=cast.ann, body="Thanks!", visibility="public").exists()
