@@ -149,15 +149,16 @@ def _entries_of(entries: QuerySet, user, case: Case) -> QuerySet:
 
 def attachments_of(user, case: Case, updates: Iterable[CaseUpdate]) -> list[Attachment]:
     """The files of ``case`` the user sees, given the case's updates they see (``updates_of``):
-    ``attachments_visible_to(user).filter(case=case)`` in one plain query, oldest first. A file
-    is as visible as its update, and one sent with the opening request as its case."""
+    ``attachments_visible_to(user).filter(case=case)`` in one plain query, in the model's order
+    (oldest first). A file is as visible as its update, and one sent with the opening request
+    as its case."""
     if not sees_case(user, case):
         return []
     shown = [update.pk for update in updates if update.case_id == case.pk]
     files = Attachment.objects.filter(case=case).filter(
         Q(update__isnull=True) | Q(update_id__in=shown)
     )
-    return list(files.order_by("pk"))
+    return list(files)
 
 
 def sees_case(user, case: Case) -> bool:
