@@ -139,7 +139,9 @@ def filter_by_sla_state(
 def _clocks() -> Prefetch:
     # In each case's own order (the model's ordering starts with its case's creation time,
     # which would join the cases again only to sort the clocks of each).
-    clocks = ResponseClock.objects.select_related("calendar").order_by("case_id", "tier", "sequence")
+    clocks = ResponseClock.objects.select_related("calendar").order_by(
+        "case_id", "tier", "sequence"
+    )
     return Prefetch("response_clocks", queryset=clocks)
 
 
