@@ -30,11 +30,10 @@ import django  # noqa: E402
 
 django.setup()
 
+from bench_case_page import staff_client  # noqa: E402  (this folder: run as a script)
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
-from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
 from helpdesk.models import Case  # noqa: E402
 from tenants.models import User  # noqa: E402
@@ -62,18 +61,9 @@ def main() -> None:
     version = connection.pg_version if connection.vendor == "postgresql" else ""
     print(f"Python {platform.python_version()}, {connection.vendor} {version}")
     print(f"{total:,} cases, {acme:,} of them Acme's; {REPEATS} timed requests per page\n")
-    agent, staff = Client(), Client()
+    agent = Client()
     agent.force_login(User.objects.get(email="ann@acme.test"))
-    alice = User.objects.get(email="alice@phonism.test")
-    staff.force_login(alice)
-    # Staff reach the admin only after their second factor: the session is verified with
-    # their authenticator app, as after signing in.
-    device = TOTPDevice.objects.filter(user=alice, confirmed=True).first() or (
-        TOTPDevice.objects.create(user=alice, name="Bench app", confirmed=True)
-    )
-    session = staff.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    staff = staff_client("alice@phonism.test")  # past the second factor the admin requires
     pages = [
         ("agent list, first page", agent, "/cases/"),
         ("agent list, filtered", agent, "/cases/?status=new&status=in_progress&severity=3"),
