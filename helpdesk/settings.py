@@ -104,7 +104,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): the second factor given in this session, if any.
-    "django_otp.middleware.OTPMiddleware",
+    "twofactor.middleware.RememberedOTPMiddleware",  # django-otp's, its device remembered
     # Staff (and people who turned two-factor on) go no further than its pages until verified.
     "twofactor.middleware.SecondFactorRequiredMiddleware",
     "tenants.middleware.TenantTimezoneMiddleware",
