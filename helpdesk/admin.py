@@ -10,6 +10,7 @@ from functools import lru_cache
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import display_for_field
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
@@ -104,7 +105,7 @@ class CaseUpdateForm(forms.ModelForm):
         canned = self.fields["canned"]
         assert isinstance(canned, CannedReplyField)
         if case is not None and user is not None:
-            canned.offer(access.canned_replies_visible_to(user), case, user)
+            canned.offer(case, user)
             # Default to what staff may write: on an escalated sub-customer case a public
             # reply is refused, so the escalation thread.
             kinds = services.update_kinds(case, user)
@@ -728,6 +729,16 @@ class CaseAdmin(admin.ModelAdmin):
         context["is_nav_sidebar_enabled"] = False
         case = context.get("original")
         if case is not None:
+            # The page's links (object tools), made here rather than by Django's inclusion
+            # tag, which looked its template up and built a context for them on every visit.
+            history = reverse("admin:helpdesk_case_history", args=[case.pk])
+            preserved = {
+                "preserved_filters": context.get("preserved_filters", ""),
+                "opts": self.opts,
+            }
+            context["history_url"] = add_preserved_filters(preserved, history)
+            if case.tier == 2:
+                context["hand_back_url"] = reverse("admin:helpdesk_case_hand_back", args=[case.pk])
             context["case_summary"] = self.summary(case, self.summary_fields)
             context["case_times"] = self.summary(case, self.time_fields)
             staff = signed_in(request)
