@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -20,6 +21,7 @@ from helpdesk.models import CannedReply, Case, Status, Tier
 from tenants.memo import StampedMemo
 from tenants.models import Tenant, TenantKind
 from tests.conftest import sign_in
+from tests.factories import staff
 from twofactor.devices import DEVICES
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -185,3 +187,30 @@ def test_the_object_tools_link_the_history_with_the_lists_filters(client, demo) 
     page = client.get(reverse("admin:helpdesk_case_change", args=[escalated.pk])).content.decode()
     hand_back = reverse("admin:helpdesk_case_hand_back", args=[escalated.pk])
     assert f'<a href="{hand_back}">Hand back to tier one</a>' in page
+
+
+def test_the_form_follows_a_persons_permissions_as_they_change(client, demo) -> None:
+    """The change form's and the reply formset's classes are built once per person: a right
+    given or taken away shows on the next page (and another person's rights never do)."""
+    viewer = staff(email="viewer@phonism.test")
+    view, change = (
+        Permission.objects.get(content_type__app_label="helpdesk", codename=f"{action}_case")
+        for action in ("view", "change")
+    )
+    viewer.user_permissions.add(view)
+    url = admin_case_url(demo)
+    sign_in(client, demo["alice"])  # who may change cases: her class is built first
+    assert '<select name="severity"' in client.get(url).content.decode()
+
+    sign_in(client, viewer)
+    response = client.get(url)
+    # Staff who may only view cases read the page with nothing to change (it was a 500).
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<select name="severity"' not in page and "updates-2-0-body" not in page
+    assert "Times" in page and 'class="historylink"' in page
+    viewer.user_permissions.add(change)
+    page = client.get(url).content.decode()
+    assert '<select name="severity"' in page
+    viewer.user_permissions.remove(change)
+    assert '<select name="severity"' not in client.get(url).content.decode()
