@@ -6,6 +6,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.forms.models import ModelChoiceIterator
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from helpdesk import access
 from helpdesk.attachments import attachment_errors, attachment_limits
@@ -50,9 +52,11 @@ class CannedReplySelect(forms.Select):
     """The canned-reply picker: each option carries its text filled in for this case
     (``data-text``), next to an "Insert" button. With static/js/canned.js the button inserts
     the text at the cursor of the reply box (``data-canned-for``); without script it submits
-    the form and the server appends the text to the box, sending nothing."""
+    the form and the server appends the text to the box, sending nothing.
 
-    template_name = "helpdesk/widgets/canned_select.html"
+    The select is Django's (its template, or the form renderer's Python for it); the picker
+    around it is written here: a template of its own including the select's cost a third of
+    the reply form's widgets on every case page."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -70,8 +74,16 @@ class CannedReplySelect(forms.Select):
         widget = context["widget"]
         # The reply box is the field beside it: "id_body", "id_updates-2-0-body".
         widget["attrs"]["data-canned-for"] = widget["attrs"].get("id", "").replace("canned", "body")
-        widget["insert_name"] = INSERT_CANNED
         return context
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+        select = super().render(name, value, attrs, renderer)
+        return format_html(
+            '<span class="canned-picker">{}\n <button type="submit" name="{}" value="1" '
+            'class="canned-insert button secondary" formnovalidate>Insert</button></span>\n',
+            select,
+            INSERT_CANNED,
+        )
 
 
 class ReadOnceChoiceIterator(ModelChoiceIterator):
