@@ -34,13 +34,13 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver")  # Django's test client's h
 import django  # noqa: E402
 
 django.setup()
-
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
 from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
+import helpdesk.wsgi  # noqa: E402, F401 - as a web process: its garbage collector set up
 from helpdesk.models import Case  # noqa: E402
 from tenants.models import User  # noqa: E402
 

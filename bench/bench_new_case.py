@@ -101,6 +101,7 @@ def in_process() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    import helpdesk.wsgi  # noqa: F401 - as a web process: its garbage collector set up
     from tenants.models import User
 
     client = Client()

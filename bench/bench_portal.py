@@ -29,12 +29,12 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver")  # Django's test client's h
 import django  # noqa: E402
 
 django.setup()
-
 from bench_case_page import staff_client  # noqa: E402  (this folder: run as a script)
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+import helpdesk.wsgi  # noqa: E402, F401 - as a web process: its garbage collector set up
 from helpdesk.models import Case  # noqa: E402
 from tenants.models import User  # noqa: E402
 

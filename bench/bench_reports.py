@@ -41,12 +41,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 import django  # noqa: E402
 
 django.setup()
-
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
+import helpdesk.wsgi  # noqa: E402, F401 - as a web process: its garbage collector set up
 from helpdesk.models import Case  # noqa: E402
 from sla.models import Calendar, ResponseClock  # noqa: E402
 from tenants.models import Tenant, TenantKind, User  # noqa: E402

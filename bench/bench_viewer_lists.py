@@ -32,11 +32,11 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver")  # Django's test client's h
 import django  # noqa: E402
 
 django.setup()
-
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+import helpdesk.wsgi  # noqa: E402, F401 - as a web process: its garbage collector set up
 from helpdesk.models import Case  # noqa: E402
 from sla.models import ResponseClock  # noqa: E402
 from tenants.models import User  # noqa: E402

@@ -33,12 +33,12 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 import django  # noqa: E402
 
 django.setup()
-
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+import helpdesk.wsgi  # noqa: E402, F401 - as a web process: its garbage collector set up
 from helpdesk.models import Case  # noqa: E402
 from helpdesk.notifications import muted  # noqa: E402
 from tenants.models import User  # noqa: E402

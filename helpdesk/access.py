@@ -21,6 +21,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 
+from helpdesk.canned import remembered_replies
 from helpdesk.models import (
     Attachment,
     CannedReply,
@@ -53,6 +54,7 @@ __all__ = [
     "can_open_case_for",
     "can_see_reports",
     "canned_replies_managed_by",
+    "canned_replies_offered_to",
     "canned_replies_visible_to",
     "cases_visible_to",
     "clocks_visible_to",
@@ -225,15 +227,30 @@ def can_act_on_case(user, case: Case) -> bool:
 # --- canned replies ---------------------------------------------------------------------------
 
 
-def canned_replies_visible_to(user) -> QuerySet[CannedReply]:
-    """The canned replies a person may use: a team's own. Provider staff use the provider's;
-    a reseller's people their reseller's. Nobody else answers cases, so nobody else has any
-    (a reseller never sees the provider's or another reseller's)."""
-    replies = CannedReply.objects.all()
+def _canned_team(user) -> dict | None:
+    """Whose canned replies a person may use, as a filter: a team's own. Provider staff use the
+    provider's; a reseller's people their reseller's. Nobody else answers cases, so nobody else
+    has any (a reseller never sees the provider's or another reseller's)."""
     if is_provider_staff(user):
-        return replies.filter(team__kind=TenantKind.PROVIDER)
+        return {"team__kind": TenantKind.PROVIDER}
     reseller = reseller_of(user)
-    return replies.none() if reseller is None else replies.filter(team=reseller)
+    return None if reseller is None else {"team": reseller.pk}
+
+
+def canned_replies_visible_to(user) -> QuerySet[CannedReply]:
+    """The canned replies a person may use (``_canned_team``)."""
+    team = _canned_team(user)
+    return CannedReply.objects.none() if team is None else CannedReply.objects.filter(**team)
+
+
+def canned_replies_offered_to(user) -> list[CannedReply]:
+    """``canned_replies_visible_to`` by title, as a list remembered per team
+    (``helpdesk.canned.CANNED_REPLIES``): what a case page offers, without a query."""
+    team = _canned_team(user)
+    if team is None:
+        return []
+    key = ("canned", *sorted(team.items()))
+    return remembered_replies(key, lambda: list(canned_replies_visible_to(user).order_by("title")))
 
 
 def canned_replies_managed_by(user) -> QuerySet[CannedReply]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import display_for_field
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
@@ -104,7 +105,7 @@ class CaseUpdateForm(forms.ModelForm):
         canned = self.fields["canned"]
         assert isinstance(canned, CannedReplyField)
         if case is not None and user is not None:
-            canned.offer(access.canned_replies_visible_to(user), case, user)
+            canned.offer(case, user)
             # Default to what staff may write: on an escalated sub-customer case a public
             # reply is refused, so the escalation thread.
             kinds = services.update_kinds(case, user)
@@ -145,7 +146,9 @@ class CaseUpdateFormSet(forms.BaseInlineFormSet):
     """New updates are saved through ``update_add`` (first-response rule, events, attachment
     rules), never by a bare ``save()``."""
 
-    request: HttpRequest
+    def __init__(self, *args, request: HttpRequest, **kwargs) -> None:
+        self.request = request
+        super().__init__(*args, **kwargs)
 
     @classmethod
     def get_default_prefix(cls) -> str:
@@ -167,6 +170,12 @@ class CaseUpdateFormSet(forms.BaseInlineFormSet):
                 pk=self.instance.pk
             )
         return self._stored
+
+    def initial_form_count(self) -> int:
+        # Only new replies: an existing one is never edited here (the conversation table
+        # shows them), whatever a submission's INITIAL_FORMS says, and counting the empty
+        # queryset's rows cost a compiled query on every visit.
+        return 0
 
     def get_form_kwargs(self, index: int | None) -> dict:
         return {
@@ -212,8 +221,31 @@ class CaseUpdateInline(admin.StackedInline):
         return super().get_queryset(request).none()
 
     def get_formset(self, request: HttpRequest, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        return type("RequestCaseUpdateFormSet", (formset,), {"request": request})
+        """The formset class, built once per person and kind of page (``remembered_class``);
+        the request reaches each formset through ``CaseAdmin.get_formset_kwargs``."""
+        return remembered_class(
+            ("reply formset", obj is None, tuple(sorted(kwargs))),
+            request,
+            lambda: super(CaseUpdateInline, self).get_formset(request, obj, **kwargs),
+            # What the class was built from: may this person add, change or delete replies.
+            self.has_add_permission(request, obj),
+            self.has_change_permission(request, obj),
+            self.has_delete_permission(request, obj),
+        )
+
+
+def remembered_class(key: tuple, request: HttpRequest, build, *permissions: bool):
+    """A form or formset class the admin builds per request (``get_form``, ``get_formset``:
+    a class made by a factory, its fields and widgets made again, about 1 ms of the case page),
+    built once and remembered with the people (``tenants.models.PEOPLE``, forgotten whenever
+    a person, a group or a permission is written): its widgets' links (add or change the
+    assignee...) follow the person's permissions, so it is kept per person and per answer to
+    the permission checks it was built from. (Its field callback holds the request it was
+    built in, a request of the same person, and runs only while a class is built.)"""
+    if not settings.PEOPLE_MEMO:
+        return build()
+    user = signed_in(request)
+    return PEOPLE.get(("admin class", user.pk, *key, *permissions), build)
 
 
 class HistoryTable:
@@ -537,13 +569,14 @@ class CaseChangeForm(forms.ModelForm):
         model = Case
         fields = ["severity", "status", "assignee"]
 
-    request: HttpRequest
-
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, request: HttpRequest, **kwargs) -> None:
+        self.request = request
         super().__init__(*args, **kwargs)
         # The instance as stored (the form's own instance is overwritten before save): a copy
         # of the one the admin fetched, with its tenant, rather than fetching it again.
         self.current = current = copy.copy(self.instance)
+        if "status" not in self.fields:
+            return  # staff who may only view cases: the admin left the form no field
         staff = signed_in(self.request)
         # With the reply written in the same save: on a new case, "Waiting on customer" too.
         allowed = {current.status, *services.statuses_with_reply(current, staff)}
@@ -728,6 +761,16 @@ class CaseAdmin(admin.ModelAdmin):
         context["is_nav_sidebar_enabled"] = False
         case = context.get("original")
         if case is not None:
+            # The page's links (object tools), made here rather than by Django's inclusion
+            # tag, which looked its template up and built a context for them on every visit.
+            history = reverse("admin:helpdesk_case_history", args=[case.pk])
+            preserved = {
+                "preserved_filters": context.get("preserved_filters", ""),
+                "opts": self.opts,
+            }
+            context["history_url"] = add_preserved_filters(preserved, history)
+            if case.tier == 2:
+                context["hand_back_url"] = reverse("admin:helpdesk_case_hand_back", args=[case.pk])
             context["case_summary"] = self.summary(case, self.summary_fields)
             context["case_times"] = self.summary(case, self.time_fields)
             staff = signed_in(request)
@@ -807,8 +850,23 @@ class CaseAdmin(admin.ModelAdmin):
         return html
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type("RequestCaseChangeForm", (form,), {"request": request})
+        """The change form's class, built once per person (``remembered_class``), handed the
+        request when the admin makes the form."""
+        fields = kwargs.get("fields")
+        form = remembered_class(
+            ("case form", change, tuple(sorted(kwargs)), None if fields is None else tuple(fields)),
+            request,
+            lambda: super(CaseAdmin, self).get_form(request, obj, change=change, **kwargs),
+            # Without the right to change, the admin's form has no editable field.
+            not change or self.has_change_permission(request, obj),
+        )
+        return partial(form, request=request)
+
+    def get_formset_kwargs(self, request: HttpRequest, obj, inline, prefix: str) -> dict:
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, CaseUpdateInline):
+            kwargs["request"] = request
+        return kwargs
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # references are never reused and history is kept

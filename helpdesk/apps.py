@@ -12,7 +12,9 @@ class HelpdeskConfig(AppConfig):
         # - tasks: the outbox enqueues its tasks by name from the Celery registry (it must not
         #   import the tasks, which import it), so they are registered in every process, web
         #   and commands too, not only in workers, where Celery's autodiscovery would do it.
-        from helpdesk import admin_notifications, tasks, webhooks  # noqa: F401, PLC0415
+        from helpdesk import admin_notifications, canned, tasks, webhooks  # noqa: F401, PLC0415
 
-        # Remembered webhook subscriptions are forgotten whenever one is written.
+        # Remembered webhook subscriptions and canned replies are forgotten whenever one is
+        # written.
         webhooks.connect_signals()
+        canned.connect_signals()

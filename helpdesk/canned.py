@@ -7,11 +7,15 @@ A canned reply is inserted into the reply box, never sent as it stands: the pers
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
 
+from django.db.models.signals import post_delete, post_save
+
 from helpdesk.models import CannedReply, Case
-from tenants.models import User
+from tenants.memo import StampedMemo
+from tenants.models import Tenant, User, rows_written
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # What each placeholder becomes, for the people who write canned replies.
@@ -51,3 +55,29 @@ def insert_at_end(body: str, text: str) -> str:
     script, or the server): after what is already written, as its own paragraph."""
     body = body.rstrip()
     return f"{body}\n\n{text}" if body else text
+
+
+# Each team's canned replies, remembered per process (``tenants.memo``): every case page of the
+# support side offers them, and a team writes them rarely. Forgotten in every process when a
+# canned reply is saved or deleted, or a tenant written (the provider's team is found by its
+# kind). Read through ``helpdesk.access.canned_replies_offered_to``, never directly.
+CANNED_REPLIES = StampedMemo("canned-replies")
+
+
+def remembered_replies(key: tuple, load) -> list[CannedReply]:
+    """The replies under ``key`` (``load()``-ed once), each a copy: a caller may change its
+    own without changing what the next request reads."""
+    return [copy.copy(reply) for reply in CANNED_REPLIES.get(key, load)]
+
+
+def _canned_written(sender, **kwargs) -> None:
+    CANNED_REPLIES.forget()
+
+
+def connect_signals() -> None:
+    """From ``HelpdeskConfig.ready``."""
+    for model in (CannedReply, Tenant):
+        name = model.__name__
+        post_save.connect(_canned_written, sender=model, dispatch_uid=f"canned_saved_{name}")
+        post_delete.connect(_canned_written, sender=model, dispatch_uid=f"canned_deleted_{name}")
+    rows_written.connect(_canned_written, sender=Tenant, dispatch_uid="canned_bulk_Tenant")

@@ -27,6 +27,7 @@ DJANGO_FORMS = Path(django.forms.__file__).resolve().parent / "templates"
 ATTRS = "django/forms/widgets/attrs.html"
 INPUT = "django/forms/widgets/input.html"
 OPTION = "django/forms/widgets/select_option.html"
+ERRORS_UL = "django/forms/errors/list/ul.html"
 
 
 class Unexpected(Exception):
@@ -109,6 +110,18 @@ def _label(context: dict) -> str:
     return f"<{tag}{_attrs(context['attrs'])}>{label}</{tag}>"
 
 
+def _error_list(context: dict) -> str:
+    """``django/forms/errors/list/ul.html``: nothing for no error (every field of a form asks,
+    errors or not), else the list, with its field's id when it has one."""
+    errors = context["errors"]
+    if not errors:
+        return ""
+    field_id = getattr(errors, "field_id", None)
+    named = f' id="{_text(field_id)}_error"' if field_id else ""
+    items = "".join(f"<li>{_text(error)}</li>" for error in errors)
+    return f'<ul class="{_text(context["error_class"])}"{named}>{items}</ul>'
+
+
 def _widget(write: Callable[[dict], str]) -> Callable[[dict], str]:
     return lambda context: write(context["widget"])
 
@@ -126,6 +139,8 @@ FAST: dict[str, tuple[Callable[[dict], str], tuple[str, ...]]] = {
     "django/forms/widgets/select.html": (_widget(_select), (ATTRS, OPTION)),
     "django/forms/widgets/textarea.html": (_widget(_textarea), (ATTRS,)),
     "django/forms/label.html": (_label, ("django/forms/attrs.html",)),
+    "django/forms/errors/list/ul.html": (_error_list, ()),
+    "django/forms/errors/list/default.html": (_error_list, (ERRORS_UL,)),
 }  # fmt: skip
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import QuerySet
 from django.forms.models import ModelChoiceIterator
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
+from helpdesk import access
 from helpdesk.attachments import attachment_errors, attachment_limits
 from helpdesk.canned import canned_texts
 from helpdesk.models import SEVERITY_GUIDE, CannedReply, Case, Severity, Status
@@ -50,9 +52,11 @@ class CannedReplySelect(forms.Select):
     """The canned-reply picker: each option carries its text filled in for this case
     (``data-text``), next to an "Insert" button. With static/js/canned.js the button inserts
     the text at the cursor of the reply box (``data-canned-for``); without script it submits
-    the form and the server appends the text to the box, sending nothing."""
+    the form and the server appends the text to the box, sending nothing.
 
-    template_name = "helpdesk/widgets/canned_select.html"
+    The select is Django's (its template, or the form renderer's Python for it); the picker
+    around it is written here: a template of its own including the select's cost a third of
+    the reply form's widgets on every case page."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -70,20 +74,31 @@ class CannedReplySelect(forms.Select):
         widget = context["widget"]
         # The reply box is the field beside it: "id_body", "id_updates-2-0-body".
         widget["attrs"]["data-canned-for"] = widget["attrs"].get("id", "").replace("canned", "body")
-        widget["insert_name"] = INSERT_CANNED
         return context
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+        select = super().render(name, value, attrs, renderer)
+        return format_html(
+            '<span class="canned-picker">{}\n <button type="submit" name="{}" value="1" '
+            'class="canned-insert button secondary" formnovalidate>Insert</button></span>\n',
+            select,
+            INSERT_CANNED,
+        )
 
 
 class ReadOnceChoiceIterator(ModelChoiceIterator):
     """A model choice field's options from its queryset read once, with a plain query. Django's
     own iterator asks the database again at every use (filling in texts, rendering the
     options, each through a server-side cursor on PostgreSQL: a DECLARE, a fetch, a close).
-    The field's queryset is its own copy in each form, so nothing is kept across requests."""
+    The field's queryset is its own copy in each form, so nothing is kept across requests.
+    A field that was handed its options already (``offered``) shows those."""
 
     def __iter__(self):
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
-        for obj in self.queryset:  # evaluated once, then from its result cache
+        offered = getattr(self.field, "offered", None)
+        # The queryset is evaluated once, then read from its result cache.
+        for obj in self.queryset if offered is None else offered:
             yield self.choice(obj)
 
 
@@ -103,16 +118,17 @@ class CannedReplyField(forms.ModelChoiceField):
             empty_label="Choose a canned reply…",
             **kwargs,
         )
+        self.offered: list[CannedReply] | None = None
 
-    def offer(self, replies: QuerySet[CannedReply], case: Case, agent: User) -> bool:
-        """Offer ``replies`` (the viewer's, from the access policy), filled in for ``case``;
+    def offer(self, case: Case, agent: User) -> bool:
+        """Offer the agent's canned replies (from the access policy: the options remembered per
+        team, a submitted choice checked against the policy's query), filled in for ``case``;
         whether there is any."""
-        replies = replies.order_by("title")
-        self.queryset = replies
+        self.queryset = access.canned_replies_visible_to(agent).order_by("title")
+        self.offered = access.canned_replies_offered_to(agent)
         widget = self.widget
         assert isinstance(widget, CannedReplySelect)
-        # The field's own queryset, read here once: the options come from the same rows.
-        widget.texts = canned_texts(self.queryset, case, agent)
+        widget.texts = canned_texts(self.offered, case, agent)
         return bool(widget.texts)
 
 
@@ -207,7 +223,7 @@ class CommentForm(forms.Form):
         self,
         *args,
         kinds: list[tuple[str, str]] | None = None,
-        canned: tuple[QuerySet[CannedReply], Case, User] | None = None,
+        canned: tuple[Case, User] | None = None,
         **kwargs,
     ) -> None:
         """``canned``: the team's canned replies (from the access policy) to offer, with the

@@ -332,12 +332,12 @@ def _composer(request: SignedInRequest, case: Case, updates: list) -> CommentFor
     return CommentForm(kinds=kinds, initial=initial, canned=_canned(request.user, case))
 
 
-def _canned(user: User, case: Case):
+def _canned(user: User, case: Case) -> tuple[Case, User] | None:
     """The canned replies the comment form offers: the support side's team's, filled in for
     this case; none for the requesting side."""
     if not access.is_support_side(user, case):
         return None
-    return access.canned_replies_visible_to(user), case, user
+    return case, user
 
 
 def _insert_canned(request: SignedInRequest, case: Case) -> HttpResponse:

@@ -58,3 +58,26 @@ def test_the_embedded_sqlite_file_logs_ahead_and_syncs_at_checkpoints(tmp_path) 
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["wal", "1"]  # 1: NORMAL (2 would be FULL)
+
+
+def _web_process_gc(env: dict[str, str]) -> list[str]:
+    """The garbage collector of a process that loaded the WSGI application, as gunicorn's
+    workers do: its youngest generation's threshold, and whether anything was frozen."""
+    code = "import gc, helpdesk.wsgi; print(gc.get_threshold()[0], gc.get_freeze_count() > 0)"
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+    result = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, **PRODUCTION, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_a_web_process_collects_garbage_less_often_and_only_what_it_made() -> None:
+    assert _web_process_gc({}) == ["10000", "True"]
+    assert _web_process_gc({"GC_GEN0_THRESHOLD": "50000"}) == ["50000", "True"]
+    assert _web_process_gc({"GC_GEN0_THRESHOLD": "0"}) == ["700", "True"]  # Python's own

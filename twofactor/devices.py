@@ -20,6 +20,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tenants.memo import StampedMemo
 from tenants.models import User
 
 APP_DEVICE_NAME = "Authenticator app"
@@ -72,8 +73,23 @@ def _device_changed(sender, instance: TOTPDevice, **kwargs) -> None:
     instance._user_id_when_loaded = instance.user_id  # type: ignore[attr-defined]
 
 
+# The devices sessions were verified with, by persistent id (``RememberedOTPMiddleware``):
+# every request of a person with a second factor reads theirs. Forgotten in every process
+# whenever a device is saved (set up, confirmed, verified, throttled) or deleted.
+DEVICES = StampedMemo("otp-devices")
+
+
+def _device_written(sender, **kwargs) -> None:
+    DEVICES.forget()
+
+
 def connect_signals() -> None:
-    """From ``TwoFactorConfig.ready``: every write of an authenticator app syncs the flag."""
+    """From ``TwoFactorConfig.ready``: every write of an authenticator app syncs the flag, and
+    every write of a device forgets the remembered ones."""
+    for model in (TOTPDevice, StaticDevice):
+        name = model.__name__
+        post_save.connect(_device_written, sender=model, dispatch_uid=f"otp_saved_{name}")
+        post_delete.connect(_device_written, sender=model, dispatch_uid=f"otp_deleted_{name}")
     post_init.connect(_device_loaded, sender=TOTPDevice, dispatch_uid="second_factor_loaded")
     post_save.connect(_device_changed, sender=TOTPDevice, dispatch_uid="second_factor_saved")
     post_delete.connect(_device_changed, sender=TOTPDevice, dispatch_uid="second_factor_deleted")

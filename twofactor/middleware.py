@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import copy
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.deprecation import MiddlewareMixin
+from django_otp.middleware import OTPMiddleware
 
 from twofactor import devices
 
@@ -38,3 +41,21 @@ class SecondFactorRequiredMiddleware(MiddlewareMixin):
             return None
         query = urlencode({"next": request.get_full_path()})
         return HttpResponseRedirect(f"{reverse(target)}?{query}")
+
+
+class RememberedOTPMiddleware(OTPMiddleware):
+    """django-otp's middleware (``request.user.otp_device``, ``is_verified()``), with the
+    session's device read from memory (``twofactor.devices.DEVICES``, forgotten in every
+    process whenever a device is saved or deleted) instead of a query on every request of
+    everyone who gave a second factor: staff on every admin page. The checks stay django-otp's
+    own: the device must still be the person's and confirmed, or the session loses it."""
+
+    def _device_from_persistent_id(self, persistent_id: str):
+        if not settings.PEOPLE_MEMO:  # no shared cache: every process would keep its own
+            return super()._device_from_persistent_id(persistent_id)
+        device = devices.DEVICES.get(
+            persistent_id,
+            lambda: super(RememberedOTPMiddleware, self)._device_from_persistent_id(persistent_id),
+        )
+        # A copy: what a request does with its device never changes the next request's.
+        return None if device is None else copy.copy(device)

@@ -108,3 +108,22 @@ def test_the_common_widgets_are_written_without_their_templates(monkeypatch) -> 
 
 def test_it_is_the_projects_form_renderer(settings) -> None:
     assert settings.FORM_RENDERER == "helpdesk.form_renderer.FastTemplatesSetting"
+
+
+def test_the_canned_reply_picker_wraps_djangos_select_with_its_insert_button() -> None:
+    """Written in Python (helpdesk.forms.CannedReplySelect), as its template wrote it: the
+    select with each reply's filled-in text, escaped, then the "Insert" button."""
+    from helpdesk.forms import INSERT_CANNED, CannedReplySelect  # noqa: PLC0415
+
+    widget = CannedReplySelect(choices=[("", "Choose…"), ("3", "Hi <there>")])
+    widget.texts = {"3": 'Dear "x" & <y>'}
+    html = widget.render("updates-2-0-canned", "3", attrs={"id": "id_updates-2-0-canned"})
+    assert html == (
+        '<span class="canned-picker"><select name="updates-2-0-canned" '
+        'id="id_updates-2-0-canned" data-canned-for="id_updates-2-0-body">\n'
+        '  <option value="">Choose…</option>\n\n'
+        '  <option value="3" selected data-text="Dear &quot;x&quot; &amp; &lt;y&gt;">'
+        "Hi &lt;there&gt;</option>\n\n</select>\n"
+        f' <button type="submit" name="{INSERT_CANNED}" value="1" '
+        'class="canned-insert button secondary" formnovalidate>Insert</button></span>\n'
+    )
