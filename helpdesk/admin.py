@@ -555,6 +555,9 @@ class CaseRefused(Exception):
         self.error = error
 
 
+STATUS_CHOICES = Status.choices  # (the enum builds the list anew at every read)
+
+
 class CaseChangeForm(forms.ModelForm):
     """Severity, status and assignee are edited here but applied by the services; the checks
     run in ``clean`` so a refused change is a form error, not a crash."""
@@ -580,17 +583,14 @@ class CaseChangeForm(forms.ModelForm):
         staff = signed_in(self.request)
         # With the reply written in the same save: on a new case, "Waiting on customer" too.
         allowed = {current.status, *services.statuses_with_reply(current, staff)}
-        status, assignee = self.fields["status"], self.fields["assignee"]
+        status = self.fields["status"]
         assert isinstance(status, forms.ChoiceField)
-        assert isinstance(assignee, forms.ModelChoiceField)
-        status.choices = [c for c in Status.choices if c[0] in allowed]
+        status.choices = [c for c in STATUS_CHOICES if c[0] in allowed]
         if set(allowed) - {current.status, *services.allowed_statuses(current, staff)}:
             status.help_text = (
                 "“In progress” and “Waiting on customer” need a public reply, written below "
                 "in the same save (the reply is saved first)."
             )
-        assignee.iterator = StaffChoiceIterator  # before the queryset: its options
-        assignee.queryset = User.objects.filter(is_staff=True, is_active=True)
 
     def clean(self) -> dict:
         super().clean()
@@ -861,6 +861,18 @@ class CaseAdmin(admin.ModelAdmin):
             not change or self.has_change_permission(request, obj),
         )
         return partial(form, request=request)
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name != "assignee":
+            return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        # Active staff, the options from memory (``StaffChoiceIterator``); set on the form's
+        # class, not per form: each form's copy of the field keeps both.
+        kwargs["queryset"] = User.objects.filter(is_staff=True, is_active=True)
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        assert field is not None
+        field.iterator = StaffChoiceIterator
+        field.queryset = field.queryset  # its options again, through that iterator
+        return field
 
     def get_formset_kwargs(self, request: HttpRequest, obj, inline, prefix: str) -> dict:
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
