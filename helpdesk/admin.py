@@ -536,6 +536,26 @@ class TimelineTable(HistoryTable):
         return entry_kind(event.visibility)
 
 
+def media_html(media: forms.Media) -> SafeString:
+    """The page's scripts and style sheets as HTML (``{{ media }}``), written once per set of
+    them: merging the form's, the inlines' and the admin's lists and finding each file's
+    static address cost 0.3 ms on every case page, for the same few tags every time."""
+    css = tuple(
+        tuple(sorted((medium, tuple(paths)) for medium, paths in lists.items()))
+        for lists in media._css_lists  # type: ignore[attr-defined]
+    )
+    js = tuple(tuple(paths) for paths in media._js_lists)  # type: ignore[attr-defined]
+    html = _MEDIA_HTML.get((css, js))
+    if html is None:
+        if len(_MEDIA_HTML) >= 64:  # a handful of sets in practice
+            _MEDIA_HTML.clear()
+        html = _MEDIA_HTML[css, js] = mark_safe(str(media))  # noqa: S308 - Django's tags
+    return html
+
+
+_MEDIA_HTML: dict[tuple, SafeString] = {}
+
+
 def your_time(instant, calendar_zone: str) -> str:
     """The SLA words give times in the clock calendar's zone (its support hours are there);
     a viewer elsewhere also reads the due time in their own zone, named."""
@@ -759,6 +779,8 @@ class CaseAdmin(admin.ModelAdmin):
         # The page is for working the case: no list of every admin section beside it (its
         # rendering cost a tenth of the page); the breadcrumbs lead back to the list.
         context["is_nav_sidebar_enabled"] = False
+        if isinstance(context.get("media"), forms.Media):
+            context["media"] = media_html(context["media"])
         case = context.get("original")
         if case is not None:
             # The page's links (object tools), made here rather than by Django's inclusion
