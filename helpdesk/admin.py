@@ -536,6 +536,26 @@ class TimelineTable(HistoryTable):
         return entry_kind(event.visibility)
 
 
+def media_html(media: forms.Media) -> SafeString:
+    """The page's scripts and style sheets as HTML (``{{ media }}``), written once per set of
+    them: merging the form's, the inlines' and the admin's lists and finding each file's
+    static address cost 0.3 ms on every case page, for the same few tags every time."""
+    css = tuple(
+        tuple(sorted((medium, tuple(paths)) for medium, paths in lists.items()))
+        for lists in media._css_lists  # type: ignore[attr-defined]
+    )
+    js = tuple(tuple(paths) for paths in media._js_lists)  # type: ignore[attr-defined]
+    html = _MEDIA_HTML.get((css, js))
+    if html is None:
+        if len(_MEDIA_HTML) >= 64:  # a handful of sets in practice
+            _MEDIA_HTML.clear()
+        html = _MEDIA_HTML[css, js] = mark_safe(str(media))  # noqa: S308 - Django's tags
+    return html
+
+
+_MEDIA_HTML: dict[tuple, SafeString] = {}
+
+
 def your_time(instant, calendar_zone: str) -> str:
     """The SLA words give times in the clock calendar's zone (its support hours are there);
     a viewer elsewhere also reads the due time in their own zone, named."""
@@ -553,6 +573,9 @@ class CaseRefused(Exception):
     def __init__(self, error: ValidationError) -> None:
         super().__init__(error)
         self.error = error
+
+
+STATUS_CHOICES = Status.choices  # (the enum builds the list anew at every read)
 
 
 class CaseChangeForm(forms.ModelForm):
@@ -580,17 +603,14 @@ class CaseChangeForm(forms.ModelForm):
         staff = signed_in(self.request)
         # With the reply written in the same save: on a new case, "Waiting on customer" too.
         allowed = {current.status, *services.statuses_with_reply(current, staff)}
-        status, assignee = self.fields["status"], self.fields["assignee"]
+        status = self.fields["status"]
         assert isinstance(status, forms.ChoiceField)
-        assert isinstance(assignee, forms.ModelChoiceField)
-        status.choices = [c for c in Status.choices if c[0] in allowed]
+        status.choices = [c for c in STATUS_CHOICES if c[0] in allowed]
         if set(allowed) - {current.status, *services.allowed_statuses(current, staff)}:
             status.help_text = (
                 "“In progress” and “Waiting on customer” need a public reply, written below "
                 "in the same save (the reply is saved first)."
             )
-        assignee.iterator = StaffChoiceIterator  # before the queryset: its options
-        assignee.queryset = User.objects.filter(is_staff=True, is_active=True)
 
     def clean(self) -> dict:
         super().clean()
@@ -759,6 +779,8 @@ class CaseAdmin(admin.ModelAdmin):
         # The page is for working the case: no list of every admin section beside it (its
         # rendering cost a tenth of the page); the breadcrumbs lead back to the list.
         context["is_nav_sidebar_enabled"] = False
+        if isinstance(context.get("media"), forms.Media):
+            context["media"] = media_html(context["media"])
         case = context.get("original")
         if case is not None:
             # The page's links (object tools), made here rather than by Django's inclusion
@@ -861,6 +883,18 @@ class CaseAdmin(admin.ModelAdmin):
             not change or self.has_change_permission(request, obj),
         )
         return partial(form, request=request)
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name != "assignee":
+            return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        # Active staff, the options from memory (``StaffChoiceIterator``); set on the form's
+        # class, not per form: each form's copy of the field keeps both.
+        kwargs["queryset"] = User.objects.filter(is_staff=True, is_active=True)
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        assert field is not None
+        field.iterator = StaffChoiceIterator
+        field.queryset = field.queryset  # its options again, through that iterator
+        return field
 
     def get_formset_kwargs(self, request: HttpRequest, obj, inline, prefix: str) -> dict:
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)

@@ -223,3 +223,24 @@ def test_the_history_reads_only_what_its_tables_show(client, demo) -> None:
         q["sql"] for q in queries if q["sql"].startswith('SELECT "helpdesk_caseupdate"."id"')
     ]
     assert len(replies) == 1 and " JOIN " not in replies[0]
+
+
+def test_the_pages_scripts_are_written_once_per_set_and_as_django_writes_them(client, demo):
+    from django import forms  # noqa: PLC0415
+
+    from helpdesk.admin import media_html  # noqa: PLC0415
+
+    first = forms.Media(js=["a.js", "b.js"], css={"all": ["x.css"]})
+    again = forms.Media(js=["a.js", "b.js"], css={"all": ["x.css"]})
+    other = forms.Media(js=["a.js"], css={"all": ["x.css"]})
+    assert media_html(first) == str(first)
+    assert media_html(again) is media_html(first)  # the same set: written once
+    assert media_html(other) == str(other) != str(first)
+
+    case = case_with_timeline(Tenant.objects.get(slug="acme"), demo["ann"], 5)
+    sign_in(client, demo["alice"])
+    page = client.get(reverse("admin:helpdesk_case_change", args=[case.pk])).content.decode()
+    # The form's, the inlines' and the admin's own, all on the page.
+    assert re.search(r'<script src="[^"]*/admin/js/inlines[^"]*\.js"', page)
+    assert re.search(r'<script src="[^"]*/js/canned[^"]*\.js"', page)
+    assert re.search(r'<link href="[^"]*/admin-daily/case[^"]*\.css"', page)
