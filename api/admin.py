@@ -4,6 +4,7 @@ confirmation message), see when each was last used, and revoke them."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -56,6 +57,9 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     autocomplete_fields = ["tenant"]
     readonly_fields = ["created_by", "created_at"]
     fields = ["tenant", "url", "events", "is_active", "created_by", "created_at"]
+    # An address typed without its scheme is taken as https (Django 6's default; 5.2 assumed
+    # http and warned).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request: HttpRequest, obj: WebhookSubscription, form, change) -> None:
         try:

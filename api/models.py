@@ -107,7 +107,9 @@ class WebhookSubscription(models.Model):
     )
     url = models.URLField(max_length=500)
     events = models.CharField(
-        max_length=500, help_text="Comma-separated event types; empty means all of them."
+        max_length=500,
+        blank=True,  # all of them: the admin's form must take it empty
+        help_text="Comma-separated event types; empty means all of them.",
     )
     secret = models.CharField(max_length=80, editable=False, default=new_webhook_secret)
     # During a rotation both secrets sign each delivery, so receivers can switch without a gap.

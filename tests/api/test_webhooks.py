@@ -416,3 +416,21 @@ def test_https_goes_to_the_checked_address_with_the_name_for_sni_and_the_certifi
             assert receiver.received == []
     finally:
         receiver.stop()
+
+
+def test_staff_subscribe_an_address_typed_without_scheme_over_https_to_every_event(
+    client, demo, settings
+) -> None:
+    settings.WEBHOOKS_ALLOW_PRIVATE = True  # 127.0.0.1: no lookup of a public name needed
+    from tests.conftest import sign_in  # noqa: PLC0415
+
+    sign_in(client, demo["admin"])
+    acme = Tenant.objects.get(slug="acme")
+    response = client.post(
+        reverse("admin:api_webhooksubscription_add"),
+        {"tenant": acme.pk, "url": "127.0.0.1:9/hook", "events": "", "is_active": "on"},
+    )
+    assert response.status_code == 302, response.content.decode()
+    subscription = WebhookSubscription.objects.get(tenant=acme)
+    assert subscription.url == "https://127.0.0.1:9/hook"
+    assert subscription.wants("case.opened")  # no event named: every event (it was refused)
