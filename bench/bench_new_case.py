@@ -22,7 +22,6 @@ end, so the figures are the web request's alone.
 
 from __future__ import annotations
 
-import contextlib
 import http.cookiejar
 import os
 import re
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import django
 from django.db import connection
+from loadtools import children, cpu_of, database_backends, wait_for_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -139,42 +139,6 @@ def in_process() -> None:
     purge_broker()
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process on this machine (Linux), None if gone or elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
-def database_backends() -> list[int]:
-    """The PostgreSQL server processes serving this database (the web workers' connections)."""
-    django.setup()
-    if connection.vendor != "postgresql":
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        )
-        pids = [row[0] for row in cursor.fetchall()]
-    connection.close()
-    return pids
-
-
-def cpu_of(pids: list[int]) -> float:
-    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
-
-
 def sign_in(email: str, password: str) -> tuple[str, str]:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -189,18 +153,6 @@ def sign_in(email: str, password: str) -> tuple[str, str]:
     opener.open(request).read()
     cookies = {c.name: c.value for c in jar}
     return cookies["csrftoken"], cookies["sessionid"]
-
-
-def wait_for_server(process: subprocess.Popen) -> None:
-    for _ in range(100):
-        if process.poll() is not None:
-            raise SystemExit("gunicorn exited; see its output above")
-        try:
-            urllib.request.urlopen(f"{BASE}/healthz").read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("gunicorn did not answer")
 
 
 def main() -> None:
@@ -233,7 +185,7 @@ def main() -> None:
         env=env,
     )
     try:
-        wait_for_server(server)
+        wait_for_server(server, f"{BASE}/healthz")
         token, session = sign_in("ann@acme.test", "demo-password")
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(LUA % {"token": token, "session": session, "base": BASE})
@@ -241,7 +193,7 @@ def main() -> None:
         # Where the machine's CPU goes per case: the web workers', and the database server's
         # for their connections (when it runs on this machine; the workers connect on the
         # sign-in above and keep their connections).
-        workers, backends = children(server.pid), database_backends()
+        workers, backends = children(server.pid), database_backends(connection)
         cpu_before = cpu_of(workers), cpu_of(backends)
         started = time.perf_counter()
         result = subprocess.run(  # noqa: S603

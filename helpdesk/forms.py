@@ -226,8 +226,8 @@ class CommentForm(forms.Form):
         canned: tuple[Case, User] | None = None,
         **kwargs,
     ) -> None:
-        """``canned``: the team's canned replies (from the access policy) to offer, with the
-        case and the person they are filled in for; the support side only."""
+        """``canned``: the case and the person to offer their team's canned replies to (from
+        the access policy), filled in for that case; the support side only."""
         super().__init__(*args, **kwargs)
         _attachments(self).show_limits()
         if kinds:

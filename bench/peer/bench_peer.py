@@ -38,7 +38,6 @@ so that every run measures the data fill_peer.py made: 100,000 tickets, 35,000 o
 
 from __future__ import annotations
 
-import contextlib
 import http.cookiejar
 import os
 import re
@@ -56,9 +55,11 @@ from pathlib import Path
 # This folder only: the repository's root holds Phonism's own package named `helpdesk`.
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [str(HERE)] + [p for p in sys.path if p and Path(p).resolve() != HERE.parents[1]]
+sys.path.insert(1, str(HERE.parent))  # bench/loadtools.py, shared with bench_new_case.py
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peer_site.settings")
 
 import django  # noqa: E402
+from loadtools import children, cpu_of, database_backends, wait_for_server  # noqa: E402
 
 PORT = int(os.environ.get("PORT", "8766"))
 WORKERS = int(os.environ.get("WORKERS", "3"))
@@ -240,41 +241,6 @@ def in_process() -> None:
     print(f"removed the {remove_bench_tickets():,} tickets the POSTs made")
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process on this machine (Linux), None if gone or elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
-def database_backends() -> list[int]:
-    """The PostgreSQL server processes serving this database (the web workers' connections)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        )
-        pids = [row[0] for row in cursor.fetchall()]
-    connection.close()
-    return pids
-
-
-def cpu_of(pids: list[int]) -> float:
-    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
-
-
 def sign_in() -> tuple[str, str]:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -293,22 +259,12 @@ def sign_in() -> tuple[str, str]:
     return cookies["csrftoken"], cookies["sessionid"]
 
 
-def wait_for_server(process: subprocess.Popen) -> None:
-    for _ in range(100):
-        if process.poll() is not None:
-            raise SystemExit("gunicorn exited; see its output above")
-        try:
-            urllib.request.urlopen(f"{BASE}/login/").read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("gunicorn did not answer")
-
-
 def under_load() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt install wrk)")
     django.setup()
+    from django.db import connection
+
     remove_bench_tickets()
     queue = first_queue()
     env = {**os.environ, "PYTHONPATH": str(HERE), "PEER_ALLOWED_HOSTS": "127.0.0.1"}
@@ -329,12 +285,12 @@ def under_load() -> None:
         env=env,
     )
     try:
-        wait_for_server(server)
+        wait_for_server(server, f"{BASE}/login/")
         token, session = sign_in()
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(LUA % {"token": token, "session": session, "base": BASE, "queue": queue})
         before = ticket_count()
-        workers, backends = children(server.pid), database_backends()
+        workers, backends = children(server.pid), database_backends(connection)
         cpu_before = cpu_of(workers), cpu_of(backends)
         load = os.getloadavg()[0]
         started = time.perf_counter()
