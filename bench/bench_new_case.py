@@ -37,7 +37,7 @@ from pathlib import Path
 
 import django
 from django.db import connection
-from loadtools import children, cpu_of, database_backends, wait_for_server
+from loadtools import wait_for_server, wrk_load
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -189,31 +189,17 @@ def main() -> None:
         token, session = sign_in("ann@acme.test", "demo-password")
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(LUA % {"token": token, "session": session, "base": BASE})
-        before = case_count()
         # Where the machine's CPU goes per case: the web workers', and the database server's
-        # for their connections (when it runs on this machine; the workers connect on the
-        # sign-in above and keep their connections).
-        workers, backends = children(server.pid), database_backends(connection)
-        cpu_before = cpu_of(workers), cpu_of(backends)
-        started = time.perf_counter()
-        result = subprocess.run(  # noqa: S603
-            [
-                "wrk",
-                "-t2",
-                f"-c{CONNECTIONS}",
-                f"-d{DURATION}s",
-                "--latency",
-                "-s",
-                script.name,
-                f"{BASE}/cases/new/",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
+        # for their connections.
+        load = wrk_load(
+            server,
+            connection,
+            script.name,
+            f"{BASE}/cases/new/",
+            case_count,
+            connections=CONNECTIONS,
+            duration=DURATION,
         )
-        elapsed = time.perf_counter() - started
-        cpu_after = cpu_of(workers), cpu_of(backends)
-        added = case_count() - before
         purge_broker()
     finally:
         server.send_signal(signal.SIGTERM)
@@ -222,16 +208,15 @@ def main() -> None:
         f"gunicorn: {WORKERS} sync workers on {os.cpu_count()} cores; wrk: {CONNECTIONS} "
         f"connections for {DURATION}s"
     )
-    print(result.stdout)
-    print(f"cases created: {added:,} in {elapsed:.1f}s = {added / elapsed:.0f} cases per second")
-    per_case = [
-        (after - start) * 1000 / max(added, 1)
-        for start, after in zip(cpu_before, cpu_after, strict=True)
-    ]
+    print(load.report)
     print(
-        f"CPU per case: web workers {per_case[0]:.2f} ms, database server {per_case[1]:.2f} ms "
-        f"(its processes for these connections, if on this machine); load average "
-        f"{os.getloadavg()[0]:.2f}"
+        f"cases created: {load.added:,} in {load.seconds:.1f}s = "
+        f"{load.added / load.seconds:.0f} cases per second"
+    )
+    print(
+        f"CPU per case: web workers {load.cpu_workers:.2f} ms, database server "
+        f"{load.cpu_database:.2f} ms (its processes for these connections, if on this machine); "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
 
 

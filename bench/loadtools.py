@@ -9,6 +9,8 @@ import os
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -60,3 +62,49 @@ def wait_for_server(process: subprocess.Popen, url: str) -> None:
         except OSError:
             time.sleep(0.1)
     raise SystemExit("gunicorn did not answer")
+
+
+@dataclass
+class Load:
+    """What ``wrk_load`` measured: wrk's report, the rows made, in how long, and the CPU per
+    row of the server's workers and of the database's backends (milliseconds)."""
+
+    report: str
+    added: int
+    seconds: float
+    cpu_workers: float
+    cpu_database: float
+
+
+def wrk_load(
+    server: subprocess.Popen,
+    connection,
+    script: str,
+    url: str,
+    count: Callable[[], int],
+    *,
+    connections: int,
+    duration: int,
+) -> Load:
+    """``wrk -t2`` with the Lua ``script`` on ``url`` for ``duration`` seconds, the rows that
+    ``count`` counts before and after. The workers connected to the database on the sign-in
+    before this and keep their connections: the backends serving them are the ones measured
+    (when the database runs on this machine)."""
+    before = count()
+    workers, backends = children(server.pid), database_backends(connection)
+    cpu_before = cpu_of(workers), cpu_of(backends)
+    started = time.perf_counter()
+    result = subprocess.run(  # noqa: S603 - wrk, with our arguments
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, url],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds = time.perf_counter() - started
+    cpu_after = cpu_of(workers), cpu_of(backends)
+    added = count() - before
+    per_row = [
+        (after - start) * 1000 / max(added, 1)
+        for start, after in zip(cpu_before, cpu_after, strict=True)
+    ]
+    return Load(result.stdout, added, seconds, *per_row)

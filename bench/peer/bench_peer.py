@@ -59,7 +59,7 @@ sys.path.insert(1, str(HERE.parent))  # bench/loadtools.py, shared with bench_ne
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peer_site.settings")
 
 import django  # noqa: E402
-from loadtools import children, cpu_of, database_backends, wait_for_server  # noqa: E402
+from loadtools import wait_for_server, wrk_load  # noqa: E402
 
 PORT = int(os.environ.get("PORT", "8766"))
 WORKERS = int(os.environ.get("WORKERS", "3"))
@@ -289,49 +289,33 @@ def under_load() -> None:
         token, session = sign_in()
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(LUA % {"token": token, "session": session, "base": BASE, "queue": queue})
-        before = ticket_count()
-        workers, backends = children(server.pid), database_backends(connection)
-        cpu_before = cpu_of(workers), cpu_of(backends)
-        load = os.getloadavg()[0]
-        started = time.perf_counter()
-        result = subprocess.run(
-            [
-                "wrk",
-                "-t2",
-                f"-c{CONNECTIONS}",
-                f"-d{DURATION}s",
-                "--latency",
-                "-s",
-                script.name,
-                f"{BASE}/tickets/submit/",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
+        load_before = os.getloadavg()[0]
+        load = wrk_load(
+            server,
+            connection,
+            script.name,
+            f"{BASE}/tickets/submit/",
+            ticket_count,
+            connections=CONNECTIONS,
+            duration=DURATION,
         )
-        elapsed = time.perf_counter() - started
-        cpu_after = cpu_of(workers), cpu_of(backends)
-        added = ticket_count() - before
         os.unlink(script.name)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     print(
         f"django-helpdesk 2.6.1; gunicorn: {WORKERS} sync workers on {os.cpu_count()} cores; "
-        f"wrk: {CONNECTIONS} connections for {DURATION}s; load average before {load:.2f}"
+        f"wrk: {CONNECTIONS} connections for {DURATION}s; load average before {load_before:.2f}"
     )
-    print(result.stdout)
+    print(load.report)
     print(
-        f"tickets created: {added:,} in {elapsed:.1f}s = {added / elapsed:.1f} tickets per second"
+        f"tickets created: {load.added:,} in {load.seconds:.1f}s = "
+        f"{load.added / load.seconds:.1f} tickets per second"
     )
-    per_ticket = [
-        (after - start) * 1000 / max(added, 1)
-        for start, after in zip(cpu_before, cpu_after, strict=True)
-    ]
     print(
-        f"CPU per ticket: web workers {per_ticket[0]:.2f} ms, database server {per_ticket[1]:.2f} ms "
-        f"(its processes for these connections, if on this machine); load average "
-        f"{os.getloadavg()[0]:.2f}"
+        f"CPU per ticket: web workers {load.cpu_workers:.2f} ms, database server "
+        f"{load.cpu_database:.2f} ms (its processes for these connections, if on this machine); "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
     print(f"removed the {remove_bench_tickets():,} tickets the POSTs made")
 
