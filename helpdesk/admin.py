@@ -10,6 +10,7 @@ from functools import lru_cache, partial
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import display_for_field
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
@@ -142,101 +143,15 @@ class CaseUpdateForm(forms.ModelForm):
         return data
 
 
-class CaseUpdateFormSet(forms.BaseInlineFormSet):
-    """New updates are saved through ``update_add`` (first-response rule, events, attachment
-    rules), never by a bare ``save()``."""
-
-    def __init__(self, *args, request: HttpRequest, **kwargs) -> None:
-        self.request = request
-        super().__init__(*args, **kwargs)
-
-    @classmethod
-    def get_default_prefix(cls) -> str:
-        # The names its fields had when the conversation was an inline before it
-        # ("updates-2-0-body"): what the page's scripts, its tests and any saved form know.
-        return "updates-2"
-
-    _stored: Case | None = None
-
-    def stored_case(self) -> Case:
-        """The case as it is stored. On a POST the admin hands this formset its case already
-        carrying the form's new status, severity and assignee, which ``save_related`` applies
-        only after the reply: the reply's rules (may this case still take a note?) and the
-        reply itself are about the case as it stands."""
-        if not self.is_bound or self.instance.pk is None:
-            return self.instance
-        if self._stored is None:
-            self._stored = Case.objects.select_related("tenant__parent", "assignee").get(
-                pk=self.instance.pk
-            )
-        return self._stored
-
-    def initial_form_count(self) -> int:
-        # Only new replies: an existing one is never edited here (the conversation table
-        # shows them), whatever a submission's INITIAL_FORMS says, and counting the empty
-        # queryset's rows cost a compiled query on every visit.
-        return 0
-
-    def get_form_kwargs(self, index: int | None) -> dict:
-        return {
-            **super().get_form_kwargs(index),
-            "case": self.stored_case(),
-            "user": signed_in(self.request),
-        }
-
-    def is_valid(self) -> bool:
-        # "Insert" of a canned reply (CaseAdmin.insert_canned) shows the page again with the
-        # text inserted: nothing of the submission is saved, and it is no error.
-        if getattr(self.request, "canned_insert_only", False):
-            return False
-        return super().is_valid()
-
-    def save_new(self, form: forms.ModelForm, commit: bool = True) -> CaseUpdate:
-        kind = form.cleaned_data.get("kind")
-        return services.update_add(
-            case=self.stored_case(),
-            author=signed_in(self.request),
-            body=form.cleaned_data["body"],
-            internal=kind == "internal",
-            escalation=kind == "escalation",
-            attachments=form.cleaned_data.get("attachments") or (),
-        )
-
-
-class CaseUpdateInline(admin.StackedInline):
-    """The form for a new reply or note; the history is shown by ConversationTable."""
-
-    model = CaseUpdate
-    form = CaseUpdateForm
-    formset = CaseUpdateFormSet
-    extra = 1
-    max_num = 1  # one reply or note per save, with its files and the case's changes
-    can_delete = False
-    verbose_name = "new reply or note"
-    verbose_name_plural = "add a reply, an internal note or an escalation message"
-    fields = ["body", "canned", "kind", "attachments"]
-    template = "admin/helpdesk/case/reply_inline.html"  # stacked, its fieldset written in Python
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[CaseUpdate]:
-        return super().get_queryset(request).none()
-
-    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
-        """The formset class, built once per person and kind of page (``remembered_class``);
-        the request reaches each formset through ``CaseAdmin.get_formset_kwargs``."""
-        return remembered_class(
-            ("reply formset", obj is None, tuple(sorted(kwargs))),
-            request,
-            lambda: super(CaseUpdateInline, self).get_formset(request, obj, **kwargs),
-            # What the class was built from: may this person add, change or delete replies.
-            self.has_add_permission(request, obj),
-            self.has_change_permission(request, obj),
-            self.has_delete_permission(request, obj),
-        )
+# The reply form's field names ("updates-2-0-body"...): what the page's scripts, its tests and
+# any saved form know, from when the reply was an inline formset's first form.
+REPLY_PREFIX = "updates-2-0"
+REPLY_FIELDS = ["body", "canned", "kind", "attachments"]
 
 
 def remembered_class(key: tuple, request: HttpRequest, build, *permissions: bool):
-    """A form or formset class the admin builds per request (``get_form``, ``get_formset``:
-    a class made by a factory, its fields and widgets made again, about 1 ms of the case page),
+    """A form class the admin builds per request (``get_form``: a class made by a factory, its
+    fields and widgets made again, about 1 ms of the case page),
     built once and remembered with the people (``tenants.models.PEOPLE``, forgotten whenever
     a person, a group or a permission is written): its widgets' links (add or change the
     assignee...) follow the person's permissions, so it is kept per person and per answer to
@@ -598,9 +513,22 @@ class CaseChangeForm(forms.ModelForm):
         # The instance as stored (the form's own instance is overwritten before save): a copy
         # of the one the admin fetched, with its tenant, rather than fetching it again.
         self.current = current = copy.copy(self.instance)
+        self.reply: CaseUpdateForm | None = None
         if "status" not in self.fields:
             return  # staff who may only view cases: the admin left the form no field
         staff = signed_in(self.request)
+        if staff.has_perm("helpdesk.add_caseupdate"):
+            # The reply or note written with the case's changes, in the same save: a form of
+            # its own beside this one, left empty when only the case changes.
+            self.reply = CaseUpdateForm(
+                self.data if self.is_bound else None,
+                self.files if self.is_bound else None,
+                prefix=REPLY_PREFIX,
+                empty_permitted=True,
+                use_required_attribute=False,
+                case=current,
+                user=staff,
+            )
         # With the reply written in the same save: on a new case, "Waiting on customer" too.
         allowed = {current.status, *services.statuses_with_reply(current, staff)}
         status = self.fields["status"]
@@ -611,6 +539,17 @@ class CaseChangeForm(forms.ModelForm):
                 "“In progress” and “Waiting on customer” need a public reply, written below "
                 "in the same save (the reply is saved first)."
             )
+
+    def is_valid(self) -> bool:
+        # "Insert" of a canned reply (CaseAdmin.insert_canned) shows the page again with the
+        # text inserted: nothing of the submission is saved, and it is no error.
+        if getattr(self.request, "canned_insert_only", False):
+            return False
+        valid = super().is_valid()
+        return (self.reply is None or self.reply.is_valid()) and valid
+
+    def is_multipart(self) -> bool:
+        return super().is_multipart() or (self.reply is not None and self.reply.is_multipart())
 
     def clean(self) -> dict:
         super().clean()
@@ -721,8 +660,8 @@ class CaseAdmin(admin.ModelAdmin):
         "resolved_at",
         "closed_at",
     ]
-    # The one inline is the reply form; the history is shown by ``history`` (plain tables).
-    inlines = [CaseUpdateInline]
+    # No inline: the reply form is the change form's own (``CaseChangeForm.reply``), the
+    # history is shown by ``history`` (plain tables).
     history = [ConversationTable, FilesTable, TimelineTable]
     actions = ["assign_to_me", "resolve"]
     change_form_template = "admin/helpdesk/case/change_form.html"
@@ -781,6 +720,16 @@ class CaseAdmin(admin.ModelAdmin):
         context["is_nav_sidebar_enabled"] = False
         if isinstance(context.get("media"), forms.Media):
             context["media"] = media_html(context["media"])
+        form = context["adminform"].form
+        if isinstance(form, CaseChangeForm) and form.reply is not None:
+            # The reply form under the conversation, written like the page's other fieldsets;
+            # its errors counted in the page's "Please correct the errors below".
+            context["reply_form"] = form.reply
+            context["reply_fieldset"] = helpers.Fieldset(
+                form.reply, name="New reply or note", fields=REPLY_FIELDS, model_admin=self
+            )
+            if form.reply.is_bound and context.get("errors") is not None:
+                context["errors"].extend(form.reply.errors.values())
         case = context.get("original")
         if case is not None:
             # The page's links (object tools), made here rather than by Django's inclusion
@@ -832,15 +781,6 @@ class CaseAdmin(admin.ModelAdmin):
                 {"name": name, "label": label, "value": shown, "help": str(field.help_text)}
             )
         return rows
-
-    def get_inline_formsets(self, request: HttpRequest, formsets, inline_instances, obj=None):
-        admin_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
-        for admin_formset in admin_formsets:
-            if isinstance(admin_formset.opts, CaseUpdateInline):
-                # One reply per save (max_num 1): never "add another", so no empty form to
-                # copy, which cost as much as the reply form (widgets, canned replies).
-                admin_formset.has_add_permission = False
-        return admin_formsets
 
     def get_object(self, request: HttpRequest, object_id: str, from_field=None) -> Case | None:
         """The case of the change page, read once with its tenant, reseller, assignee and
@@ -896,12 +836,6 @@ class CaseAdmin(admin.ModelAdmin):
         field.queryset = field.queryset  # its options again, through that iterator
         return field
 
-    def get_formset_kwargs(self, request: HttpRequest, obj, inline, prefix: str) -> dict:
-        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
-        if isinstance(inline, CaseUpdateInline):
-            kwargs["request"] = request
-        return kwargs
-
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # references are never reused and history is kept
 
@@ -926,7 +860,7 @@ class CaseAdmin(admin.ModelAdmin):
     def insert_canned(self, request: HttpRequest, object_id: str) -> None:
         """The "Insert" button of a page without script: the chosen canned reply, filled in
         for the case, goes after the text in the reply box, and the page is shown again with
-        everything as it was typed. Nothing is saved (``CaseUpdateFormSet.is_valid``)."""
+        everything as it was typed. Nothing is saved (``CaseChangeForm.is_valid``)."""
         case = self.get_object(request, object_id)
         if case is None:
             return  # the admin's own "does not exist" answer
@@ -964,8 +898,20 @@ class CaseAdmin(admin.ModelAdmin):
         customer" may follow), then severity, status and assignee. A refusal of any part
         raises ``CaseRefused``, which ``changeform_view`` turns into form errors after the
         transaction rolled back: nothing of the submission is half-saved."""
+        assert isinstance(form, CaseChangeForm)
         try:
             super().save_related(request, form, formsets, change)
+            reply = form.reply
+            if reply is not None and reply.has_changed():
+                kind = reply.cleaned_data.get("kind")
+                services.update_add(
+                    case=form.current,  # as stored: the reply's rules are about the case now
+                    author=signed_in(request),
+                    body=reply.cleaned_data["body"],
+                    internal=kind == "internal",
+                    escalation=kind == "escalation",
+                    attachments=reply.cleaned_data.get("attachments") or (),
+                )
             self.apply_changes(request, form)
         except ValidationError as error:
             raise CaseRefused(error) from error

@@ -33,6 +33,10 @@ class AttachmentsField(forms.FileField):
         super().__init__(*args, **kwargs)
         self.purpose = self.help_text
 
+    def has_changed(self, initial, data) -> bool:
+        # No file chosen is no change: a multiple input sends an empty list, not None.
+        return not self.disabled and bool(data)
+
     def show_limits(self) -> None:
         """Say the limits before anyone hits them; read from the settings at each form."""
         limits = attachment_limits()

@@ -46,7 +46,7 @@ def test_staff_reply_with_a_canned_text_a_file_and_a_status_in_one_save(
     # The cursor on the blank line after the first paragraph: the canned reply goes there, as
     # a paragraph of its own, not at the end.
     box.evaluate("b => { b.focus(); b.setSelectionRange(24, 24); }")
-    reply_form = alice.locator("#updates-2-0")
+    reply_form = alice.locator("#reply")
     reply_form.get_by_label("Canned reply").select_option(label="Acknowledge")
     reply_form.get_by_role("button", name="Insert").click()
     value = box.input_value()
@@ -91,7 +91,7 @@ def test_staff_without_script_insert_on_the_server(
         case = Case.objects.filter(tenant__slug="acme", status=Status.NEW).first()
         alice.goto(f"/admin/helpdesk/case/{case.pk}/change/")
         alice.locator("#id_updates-2-0-body").fill("Noted.")
-        reply_form = alice.locator("#updates-2-0")
+        reply_form = alice.locator("#reply")
         reply_form.get_by_label("Canned reply").select_option(label="Ask for a capture")
         reply_form.get_by_role("button", name="Insert").click()
         expect(alice.locator(".messagelist")).to_contain_text("is inserted in your reply")

@@ -79,13 +79,12 @@ def test_the_case_page_shows_notes_and_the_timeline(alice_client, demo) -> None:
 def test_a_reply_from_the_admin_goes_through_the_services(alice_client, demo) -> None:
     case = new_case(demo)
     page = alice_client.get(change_url(case))
-    # The conversation, the reply form (the page's one formset), the files, the timeline.
-    prefixes = [f.formset.prefix for f in page.context["inline_admin_formsets"]]
-    assert prefixes == ["updates-2"]
+    # The conversation, the reply form under it, the files, the timeline.
     html = page.content.decode()
-    groups = ["updates", "updates-2", "attachments", "events"]
-    places = [html.index(f'id="{group}-group"') for group in groups]
+    parts = ["updates-group", "reply", "attachments-group", "events-group"]
+    places = [html.index(f'id="{part}"') for part in parts]
     assert places == sorted(places)
+    assert html.count('name="updates-2-0-body"') == 1
     response = alice_client.post(
         change_url(case), form_data(case, **{"updates-2-0-body": "We are looking into it."})
     )
@@ -311,3 +310,26 @@ def test_a_change_a_service_refuses_is_an_error_and_saves_nothing(alice_client, 
     assert (case.severity, case.assignee) == (severity, assignee)
     assert case.events.count() == events
     assert not case.updates.filter(body="Lowering it").exists()
+
+
+def test_a_refused_reply_keeps_the_page_and_counts_in_its_errors(alice_client, demo) -> None:
+    """The reply is the change form's own sub-form: its errors stop the save (nothing of the
+    submission is kept, the severity included) and are announced at the top of the page."""
+    case = new_case(demo)
+    target = Severity.MINOR if case.severity != Severity.MINOR else Severity.MODERATE
+    response = alice_client.post(
+        change_url(case),
+        form_data(
+            case,
+            severity=target,
+            reason="Customer confirmed impact",
+            **{"updates-2-0-body": "Hello", "updates-2-0-kind": "nonsense"},
+        ),
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Please correct the error below." in page
+    assert "Select a valid choice" in page
+    assert ">Hello</textarea>" in page.replace("\n", "")  # what was typed is kept
+    case.refresh_from_db()
+    assert case.severity != target and not case.updates.exists()

@@ -240,7 +240,8 @@ def test_the_pages_scripts_are_written_once_per_set_and_as_django_writes_them(cl
     case = case_with_timeline(Tenant.objects.get(slug="acme"), demo["ann"], 5)
     sign_in(client, demo["alice"])
     page = client.get(reverse("admin:helpdesk_case_change", args=[case.pk])).content.decode()
-    # The form's, the inlines' and the admin's own, all on the page.
-    assert re.search(r'<script src="[^"]*/admin/js/inlines[^"]*\.js"', page)
+    # The admin's own, the assignee widget's and the page's, all on the page.
+    assert re.search(r'<script src="[^"]*/admin/js/core[^"]*\.js"', page)
+    assert re.search(r'<script src="[^"]*/admin/RelatedObjectLookups[^"]*\.js"', page)
     assert re.search(r'<script src="[^"]*/js/canned[^"]*\.js"', page)
     assert re.search(r'<link href="[^"]*/admin-daily/case[^"]*\.css"', page)

@@ -191,7 +191,7 @@ def test_public_internal_and_escalation_entries_are_labelled_in_words_and_colour
     services.update_add(case=case, author=demo["alice"], body="Our side", internal=True)
     services.update_add(case=case, author=demo["rob"], body="Hello Ivan")
     page = page_text(alice.get(url(case)))
-    conversation = page[page.index('id="updates-group"') : page.index('id="updates-2-group"')]
+    conversation = page[page.index('id="updates-group"') : page.index('id="reply"')]
     rows = re.findall(
         r'<tr class="form-row entry entry-(\w+)">.*?entry-kind-\1">([^<]+)<', conversation, re.S
     )
