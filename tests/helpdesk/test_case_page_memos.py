@@ -214,3 +214,35 @@ def test_the_form_follows_a_persons_permissions_as_they_change(client, demo) -> 
     assert '<select name="severity"' in page
     viewer.user_permissions.remove(change)
     assert '<select name="severity"' not in client.get(url).content.decode()
+
+
+def test_the_timeline_names_its_people_from_memory_and_follows_a_rename(client, demo) -> None:
+    """The timeline's and the files' people are named from memory (no join of every row to
+    its person, no query once remembered); a renamed person shows renamed at once."""
+    case = Case.objects.filter(tenant__slug="acme").order_by("id").first()
+    url = reverse("admin:helpdesk_case_change", args=[case.pk])
+    sign_in(client, demo["alice"])
+    client.post(
+        url,
+        {
+            "severity": case.severity,
+            "status": case.status,
+            "assignee": demo["alice"].pk,
+            "reason": "",
+            "updates-2-0-body": "",
+            "updates-2-0-kind": "public",
+        },
+    )
+    page = client.get(url).content.decode()
+    timeline = page[page.index('id="events-group"') :]
+    assert "Alice Agent" in timeline  # who assigned the case
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    joined = [q for q in queries_of(queries, "helpdesk_caseevent") if "tenants_user" in q]
+    assert joined == [] and queries_of(queries, "tenants_user") == []
+
+    alice = demo["alice"]
+    alice.first_name = "Alicia"
+    alice.save()
+    timeline = client.get(url).content.decode().split('id="events-group"')[1]
+    assert "Alicia Agent" in timeline and "Alice Agent" not in timeline
