@@ -793,6 +793,7 @@ class CaseAdmin(admin.ModelAdmin):
         value displayed as in the change list, text with its line breaks, the tenant linked to
         its admin page, and the SLA column's words."""
         empty = self.get_empty_value_display()
+        shape = get_format("DATETIME_FORMAT")
         rows = []
         for name in names:
             if name == "sla":
@@ -809,6 +810,8 @@ class CaseAdmin(admin.ModelAdmin):
                     current_app=self.admin_site.name,
                 )
                 shown = format_html('<a href="{}">{}</a>', link, value)
+            elif isinstance(field, models.DateTimeField):
+                shown = _when(value, shape, empty)  # as display_for_field, remembered
             else:
                 shown = linebreaksbr(display_for_field(value, field, empty), autoescape=True)
             label = capfirst(str(field.verbose_name))

@@ -245,3 +245,25 @@ def test_the_pages_scripts_are_written_once_per_set_and_as_django_writes_them(cl
     assert re.search(r'<script src="[^"]*/admin/RelatedObjectLookups[^"]*\.js"', page)
     assert re.search(r'<script src="[^"]*/js/canned[^"]*\.js"', page)
     assert re.search(r'<link href="[^"]*/admin-daily/case[^"]*\.css"', page)
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Europe/Berlin", "UTC"])
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_pages_times_read_as_the_admin_writes_them(zone, language) -> None:
+    """The case page's times (its summary rows and history tables) come from one remembered
+    formatter (``helpdesk.admin._when``): the same text as Django's ``display_for_field``, in
+    the viewer's zone and language."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from django.contrib.admin.utils import display_for_field  # noqa: PLC0415
+    from django.db import models  # noqa: PLC0415
+    from django.utils import translation  # noqa: PLC0415
+    from django.utils.formats import get_format  # noqa: PLC0415
+
+    from helpdesk.admin import _when  # noqa: PLC0415
+
+    instants = [datetime(2026, 3, 29, 0, 30, tzinfo=UTC), datetime(2026, 11, 27, 16, 5, tzinfo=UTC)]
+    with timezone.override(zone), translation.override(language):
+        for instant in [*instants, None]:
+            expected = display_for_field(instant, models.DateTimeField(), "-")
+            assert _when(instant, get_format("DATETIME_FORMAT"), "-") == expected
