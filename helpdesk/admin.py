@@ -811,7 +811,7 @@ class CaseAdmin(admin.ModelAdmin):
                 )
                 shown = format_html('<a href="{}">{}</a>', link, value)
             elif isinstance(field, models.DateTimeField):
-                shown = _when(value, shape, empty)  # as display_for_field, remembered
+                shown = conditional_escape(_when(value, shape, empty))  # remembered
             else:
                 shown = linebreaksbr(display_for_field(value, field, empty), autoescape=True)
             label = capfirst(str(field.verbose_name))
