@@ -179,10 +179,14 @@ class HistoryTable:
     empty = "-"  # the admin's empty mark, as ``rows`` found it
 
     def __init__(
-        self, model_admin: admin.ModelAdmin, files: Sequence[Attachment] | None = None
+        self,
+        model_admin: admin.ModelAdmin,
+        files: Sequence[Attachment] | None = None,
+        updates: Sequence[CaseUpdate] | None = None,
     ) -> None:
         self.model_admin = model_admin
-        self.files_read = files  # the case's files, when the page read them already
+        # The case's files and replies, when the page read them already.
+        self.files_read, self.updates_read = files, updates
 
     def visible(self, user: User) -> QuerySet:
         raise NotImplementedError
@@ -367,7 +371,7 @@ class ConversationTable(HistoryTable):
         self.files_of: dict[int | None, list[Attachment]] = {}
         for attachment in files:
             self.files_of.setdefault(attachment.update_id, []).append(attachment)
-        return self.queryset(user, case)
+        return self.queryset(user, case) if self.updates_read is None else self.updates_read
 
     def row_class(self, update: CaseUpdate) -> str:
         return f"entry entry-{update.visibility}"
@@ -381,18 +385,35 @@ class ConversationTable(HistoryTable):
         return files_html(self.files_of.get(update.pk, ())) or "—"
 
 
+def with_replies(files: list[Attachment], updates: Iterable[CaseUpdate]) -> list[Attachment]:
+    """``files``, each with its reply (``Attachment.update``) taken from ``updates`` instead of
+    joined to every file; a reply not among them (none should be: the policy shows a reply's
+    files with the reply) read in one query."""
+    replies = {update.pk: update for update in updates}
+    missing = {f.update_id for f in files if f.update_id is not None} - replies.keys()
+    if missing:
+        replies.update(CaseUpdate.objects.in_bulk(missing))
+    for attachment in files:
+        if attachment.update_id is not None:
+            attachment.update = replies[attachment.update_id]
+    return files
+
+
 class FilesTable(HistoryTable):
     model = Attachment
     prefix = "attachments"
     verbose_name_plural = "attachments"
     fields = ["download", "human_size", "sent_with", "uploader", "created_at"]
-    list_select_related = ["update"]  # its kind; the uploader's name from ``people_names``
+    # Nothing joined: each file's reply (its kind) from the page's replies (``with_replies``),
+    # the uploader's name from ``people_names``.
 
     def visible(self, user: User) -> QuerySet[Attachment]:
         return access.attachments_visible_to(user)
 
     def items(self, user: User, case: Case) -> Iterable[Attachment]:
-        files = list(self.queryset(user, case) if self.files_read is None else self.files_read)
+        files = self.files_read
+        if files is None:
+            files = with_replies(list(self.queryset(user, case)), ())
         self.names = people_names(attachment.uploaded_by_id for attachment in files)
         return files
 
@@ -780,9 +801,10 @@ class CaseAdmin(admin.ModelAdmin):
             context["case_summary"] = self.summary(case, self.summary_fields)
             context["case_times"] = self.summary(case, self.time_fields)
             staff = signed_in(request)
-            # The case's files in one query, for the files table and the replies' files.
-            files = list(FilesTable(self).queryset(staff, case))
-            tables = [table(self, files) for table in self.history]
+            # The case's replies and files, one query each, read once for all the tables.
+            updates = list(ConversationTable(self).queryset(staff, case))
+            files = with_replies(list(FilesTable(self).queryset(staff, case)), updates)
+            tables = [table(self, files, updates) for table in self.history]
             context["case_history"] = [
                 table.context(staff, case) for table in tables if table.shown_to(staff)
             ]
