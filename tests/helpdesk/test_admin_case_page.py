@@ -267,3 +267,18 @@ def test_the_pages_times_read_as_the_admin_writes_them(zone, language) -> None:
         for instant in [*instants, None]:
             expected = display_for_field(instant, models.DateTimeField(), "-")
             assert _when(instant, get_format("DATETIME_FORMAT"), "-") == expected
+
+
+def test_files_get_their_replies_from_the_replies_read_or_in_one_query(demo) -> None:
+    from helpdesk.admin import with_replies  # noqa: PLC0415
+
+    case = case_with_timeline(Tenant.objects.get(slug="acme"), demo["ann"], 30)
+    updates = list(case.updates.all())
+    with CaptureQueriesContext(connection) as queries:
+        files = with_replies(list(case.attachments.all()), updates)
+    assert len(queries) == 1  # the files alone: their replies were in hand
+    assert files and all(f.update is not None and f.update.pk == f.update_id for f in files)
+    with CaptureQueriesContext(connection) as queries:
+        files = with_replies(list(case.attachments.all()), [])  # replies not in hand
+        kinds = [f.update.visibility for f in files]
+    assert len(queries) == 2 and set(kinds) == {Visibility.PUBLIC}
