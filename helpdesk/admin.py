@@ -489,8 +489,8 @@ class TimelineTable(HistoryTable):
 
 def media_html(media: forms.Media) -> SafeString:
     """The page's scripts and style sheets as HTML (``{{ media }}``), written once per set of
-    them: merging the form's, the inlines' and the admin's lists and finding each file's
-    static address cost 0.3 ms on every case page, for the same few tags every time."""
+    them: merging the form's and the admin's lists and finding each file's static address
+    cost 0.3 ms on every case page, for the same few tags every time."""
     css = tuple(
         tuple(sorted((medium, tuple(paths)) for medium, paths in lists.items()))
         for lists in media._css_lists  # type: ignore[attr-defined]
@@ -776,7 +776,7 @@ class CaseAdmin(admin.ModelAdmin):
         context["is_nav_sidebar_enabled"] = False
         if isinstance(context.get("media"), forms.Media):
             context["media"] = media_html(context["media"])
-        form = context["adminform"].form
+        form = getattr(context.get("adminform"), "form", None)
         if isinstance(form, CaseChangeForm) and form.reply is not None:
             # The reply form under the conversation, written like the page's other fieldsets;
             # its errors counted in the page's "Please correct the errors below".
